@@ -1,0 +1,1 @@
+"""Channel adapters: each turns one platform's payloads into :mod:`bot.messages` and back."""

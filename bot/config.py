@@ -1,0 +1,239 @@
+"""Typed settings from a YAML file plus environment variables, validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.errors import ConfigError
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite+aiosqlite:///data/kyrbot.sqlite3"
+    """SQLAlchemy async URL: ``sqlite+aiosqlite:///path`` or ``postgresql+asyncpg://...``."""
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str | None = None
+    """The https address the outside world uses to reach this server (Twilio signs it)."""
+    max_body_bytes: int = 65536
+
+
+class ContentConfig(_Section):
+    dialogs_dir: Path = Path("dialogs")
+    locales_dir: Path = Path("locales")
+    last_reviewed: date | None = None
+    """When the legal content was last reviewed; shown on the about page."""
+
+
+class SessionConfig(_Section):
+    idle_minutes: int = Field(default=30, ge=1)
+    """After this long without a message, the next message starts a fresh greeting."""
+    misses_before_handoff: int = Field(default=2, ge=1)
+    """How many not-understood messages in a row before the bot offers a person to talk to."""
+
+
+class RoutingConfig(_Section):
+    confidence: float = Field(default=0.72, gt=0, le=1)
+    """Free-text routing answers a topic only at or above this score (0..1)."""
+    margin: float = Field(default=0.06, ge=0, le=1)
+    """...and only when the best topic beats the second best by at least this much."""
+
+
+class RetentionConfig(_Section):
+    session_days: int = Field(default=7, ge=1)
+    inbound_id_days: int = Field(default=2, ge=1)
+    delivery_days: int = Field(default=90, ge=1)
+
+
+class PrivacyConfig(_Section):
+    hash_key: str | None = None
+    """Key for the keyed hashes that stand for addresses in logs. Set it from ``${ENV}``;
+    without it a random key is made at each start (hashes then differ between restarts)."""
+
+
+class TelegramConfig(_Section):
+    token: str | None = None
+    webhook_secret: str | None = None
+    base_url: str | None = None
+    """Another Bot API server, for example ``http://127.0.0.1:8081/bot`` (a local one or a test fake)."""
+    messages_per_second: float = Field(default=25, gt=0)
+
+
+class TwilioConfig(_Section):
+    account_sid: str | None = None
+    auth_token: str | None = None
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    api_base_url: str | None = None
+    """Another REST server instead of Twilio's, for tests."""
+    segments_per_second: float = Field(default=1, gt=0)
+    provider_handles_opt_out: bool = True
+
+
+class ReplyBudgetConfig(_Section):
+    replies: int = Field(default=20, ge=1)
+    window_minutes: int = Field(default=10, ge=1)
+
+
+class SmsConfig(_Section):
+    segment_budget: int = Field(default=5, ge=1, le=10)
+    fold_accents: dict[str, bool] = Field(default_factory=dict)
+    """Per locale: write á í ó ú as a i o u so Spanish goes as cheaper GSM-7."""
+    price_per_segment: float = Field(default=0.0079, ge=0)
+    reply_budget: ReplyBudgetConfig = ReplyBudgetConfig()
+
+
+class OrganizersConfig(_Section):
+    telegram_ids: list[int] = Field(default_factory=list)
+    report_chat_id: int | None = None
+    """A Telegram chat that hears about failed content reloads and broadcast reports."""
+
+
+class OrganizationConfig(_Section):
+    """Facts about whoever runs the bot, used as ``{placeholders}`` in the content.
+
+    An empty value is never shown as a raw ``{brace}``: the content has wording for it.
+    """
+
+    org_name: str = ""
+    org_phone: str = ""
+    org_website: str = ""
+    hotline: str = ""
+    legal_help: str = ""
+    complaint_phone: str = ""
+    complaint_address: str = ""
+    complaint_website: str = ""
+
+    def placeholders(self) -> dict[str, str]:
+        """Every placeholder name with its configured value ("" when unset)."""
+        return {name: str(getattr(self, name)) for name in type(self).model_fields}
+
+
+PLACEHOLDER_NAMES: frozenset[str] = frozenset(OrganizationConfig.model_fields)
+
+
+class Config(_Section):
+    """The whole configuration. A file lists only what it changes."""
+
+    locales: list[str] = Field(default_factory=lambda: ["en", "es"])
+    default_locale: str = "en"
+    database: DatabaseConfig = DatabaseConfig()
+    server: ServerConfig = ServerConfig()
+    content: ContentConfig = ContentConfig()
+    session: SessionConfig = SessionConfig()
+    routing: RoutingConfig = RoutingConfig()
+    retention: RetentionConfig = RetentionConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
+    telegram: TelegramConfig = TelegramConfig()
+    twilio: TwilioConfig = TwilioConfig()
+    sms: SmsConfig = SmsConfig()
+    organizers: OrganizersConfig = OrganizersConfig()
+    organization: OrganizationConfig = OrganizationConfig()
+
+    @field_validator("locales")
+    @classmethod
+    def _locales_start_with_english(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one locale")
+        if "en" not in value:
+            raise ValueError("'en' must be listed: English is the source language and fallback")
+        return value
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.default_locale not in self.locales:
+            raise ValueError(f"default_locale {self.default_locale!r} is not in locales")
+
+
+def _expand_env(value: Any, path: str, source: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{path}.{k}" if path else str(k), source) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{path}[{i}]", source) for i, v in enumerate(value)]
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ConfigError(f"{source}: {path}: environment variable {name} is not set")
+            return os.environ[name]
+
+        return _ENV_REF.sub(substitute, value)
+    return value
+
+
+def parse_config(data: Any, *, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    """Validate already-parsed YAML data.
+
+    Args:
+        data: the mapping read from the file (``None`` for an empty file).
+        source: the file name, for error messages.
+        base_dir: directory that relative content paths are resolved against.
+
+    Raises:
+        ConfigError: naming the source, the key path and the problem.
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of settings")
+    data = _expand_env(data, "", source)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"{source}: {key}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+    if base_dir is not None:
+        content = config.content
+        config = config.model_copy(
+            update={
+                "content": content.model_copy(
+                    update={
+                        "dialogs_dir": base_dir / content.dialogs_dir,
+                        "locales_dir": base_dir / content.locales_dir,
+                    }
+                )
+            }
+        )
+    return config
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate a config file; ``None`` gives the defaults.
+
+    Relative paths in the file are resolved against the current directory, as an operator
+    running ``kyrbot serve --config /etc/kyrbot.yaml`` from the project folder expects.
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or fails validation.
+    """
+    if path is None:
+        return parse_config({})
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(data, source=str(path))
