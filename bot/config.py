@@ -161,7 +161,9 @@ class Config(_Section):
 
 def _expand_env(value: Any, path: str, source: str) -> Any:
     if isinstance(value, dict):
-        return {k: _expand_env(v, f"{path}.{k}" if path else str(k), source) for k, v in value.items()}
+        return {
+            k: _expand_env(v, f"{path}.{k}" if path else str(k), source) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_expand_env(v, f"{path}[{i}]", source) for i, v in enumerate(value)]
     if isinstance(value, str):

@@ -13,7 +13,7 @@ _key: bytes = secrets.token_bytes(32)
 
 def set_hash_key(key: str | None) -> None:
     """Use ``key`` for address hashes from now on; ``None`` keeps the random per-process key."""
-    global _key  # noqa: PLW0603 - one process-wide key, set once at start-up
+    global _key
     if key:
         _key = key.encode("utf-8")
 

@@ -1,0 +1,565 @@
+"""Load and validate ``dialogs/*.yaml`` into an immutable node graph; errors carry file:line."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bot.config import PLACEHOLDER_NAMES
+from bot.errors import DialogError, Problem
+
+MAX_CHOICES = 9
+"""A numbered SMS menu is answered with one digit, and 0 is the main menu."""
+
+MAX_CALLBACK_BYTES = 64
+"""Telegram's limit for a button's callback data."""
+
+SYSTEM_PLACEHOLDERS: frozenset[str] = frozenset({"last_reviewed"})
+"""Placeholders the bot fills itself (not from ``organization.*``)."""
+
+ACTIONS: frozenset[str] = frozenset({"subscribe", "unsubscribe", "show_updates"})
+
+_TOP_KEYS = frozenset({"dialog", "start", "main", "nodes"})
+_NODE_KEYS = frozenset({"say", "choices", "keywords", "note", "action", "more", "nav", "routable"})
+_CHOICE_KEYS = frozenset({"label", "go", "note"})
+
+ROLE_NODES = ("emergency", "help", "about", "updates")
+"""Node names in the main dialog that global commands jump to, when present."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceDef:
+    """One choice of a node: its English label and the qualified id of the node it opens."""
+
+    label: str
+    target: str
+    note: str = ""
+    line: int = 0
+
+    @property
+    def choice_id(self) -> str:
+        """The id a button carries (Telegram callback data)."""
+        return f"n:{self.target}"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One step of a dialog. ``id`` is ``"<dialog>.<name>"`` and is stable."""
+
+    id: str
+    dialog: str
+    name: str
+    say: str
+    choices: tuple[ChoiceDef, ...] = ()
+    keywords: str = ""
+    """English keyword phrases, comma separated; other languages come from the catalogs."""
+    note: str = ""
+    action: str | None = None
+    more: str | None = None
+    """Qualified id of a continuation page, offered as a "More" choice."""
+    nav: bool = True
+    """Show the menu/language navigation with this node."""
+    routable: bool = True
+    """Free-text questions may lead here (when the node has keywords)."""
+    file: str = ""
+    line: int = 0
+    keywords_line: int = 0
+    placeholders: frozenset[str] = frozenset()
+
+    @property
+    def say_context(self) -> str:
+        """The gettext msgctxt of this node's text."""
+        return self.id
+
+    def choice_context(self, choice: ChoiceDef) -> str:
+        """The msgctxt of one of this node's choice labels (keyed by target, not position)."""
+        return f"{self.id}:choice:{choice.target}"
+
+    @property
+    def keywords_context(self) -> str:
+        """The msgctxt of this node's keyword list."""
+        return f"{self.id}:keywords"
+
+
+@dataclass(frozen=True)
+class DialogSet:
+    """Every node of every dialog, validated, with the main menu and role nodes resolved."""
+
+    nodes: Mapping[str, Node]
+    main_menu: str
+    roles: Mapping[str, str] = field(default_factory=dict)
+    """Role name (``emergency``, ``help``, ``about``, ``updates``) to qualified node id."""
+    files: tuple[str, ...] = ()
+
+    def node(self, node_id: str) -> Node:
+        """The node with this qualified id (KeyError if none)."""
+        return self.nodes[node_id]
+
+    def node_for_action(self, action: str) -> Node | None:
+        """The first node (in file order) that performs ``action``."""
+        for node in self.nodes.values():
+            if node.action == action:
+                return node
+        return None
+
+    def role(self, name: str) -> str | None:
+        """The node id that plays ``name``, if the content has one."""
+        return self.roles.get(name)
+
+
+@dataclass
+class _Raw:
+    """A YAML value with the line it started on (1-based)."""
+
+    value: object
+    line: int
+
+
+def _to_raw(node: yaml.Node, file: str, problems: list[Problem]) -> _Raw:
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[str, _Raw] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                problems.append(Problem(file, key_node.start_mark.line + 1, "keys must be text"))
+                continue
+            if key in result:
+                problems.append(
+                    Problem(
+                        file,
+                        key_node.start_mark.line + 1,
+                        f"duplicate key {key!r} (first at line {result[key].line})",
+                        hint="every node id and setting may appear once",
+                        code="duplicate",
+                    )
+                )
+                continue
+            result[key] = _to_raw(value_node, file, problems)
+        return _Raw(result, line)
+    if isinstance(node, yaml.SequenceNode):
+        return _Raw([_to_raw(item, file, problems) for item in node.value], line)
+    if isinstance(node, yaml.ScalarNode):
+        constructed = yaml.SafeLoader(node.value)
+        try:
+            value = constructed.construct_object(node, deep=True)
+        finally:
+            constructed.dispose()
+        return _Raw(value, line)
+    return _Raw(None, line)
+
+
+def _placeholders(text: str, file: str, line: int, problems: list[Problem]) -> frozenset[str]:
+    names: set[str] = set()
+    try:
+        for _literal, name, spec, conversion in string.Formatter().parse(text):
+            if name is None:
+                continue
+            if not name or spec or conversion:
+                problems.append(
+                    Problem(file, line, f"malformed placeholder {{{name}}}", hint="write {name}")
+                )
+                continue
+            names.add(name)
+    except ValueError as exc:
+        problems.append(
+            Problem(
+                file, line, f"unbalanced braces: {exc}", hint="placeholders look like {hotline}"
+            )
+        )
+    return frozenset(names)
+
+
+def _text(raw: _Raw | None, what: str, file: str, problems: list[Problem]) -> str:
+    if raw is None:
+        return ""
+    if not isinstance(raw.value, str):
+        problems.append(Problem(file, raw.line, f"{what} must be text"))
+        return ""
+    return raw.value.strip()
+
+
+def _qualify(target: str, dialog: str) -> str:
+    return target if "." in target else f"{dialog}.{target}"
+
+
+def _parse_file(path: Path, display: str, problems: list[Problem]) -> tuple[str, bool, list[Node]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(display, 0, f"cannot read: {exc}"))
+        return "", False, []
+    return parse_dialog_text(text, display, problems)
+
+
+def parse_dialog_text(
+    text: str, display: str, problems: list[Problem]
+) -> tuple[str, bool, list[Node]]:
+    """Parse one dialog file's text into ``(dialog name, is main, nodes)``.
+
+    Problems are appended to ``problems``; graph-wide checks happen in :func:`parse_dialogs`.
+    """
+    try:
+        composed = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        problem = getattr(exc, "problem", None) or str(exc)
+        problems.append(
+            Problem(
+                display, line, f"YAML syntax error: {problem}", hint="check indentation and quotes"
+            )
+        )
+        return "", False, []
+    if composed is None:
+        problems.append(Problem(display, 1, "the file is empty"))
+        return "", False, []
+    top = _to_raw(composed, display, problems)
+    if not isinstance(top.value, dict):
+        problems.append(Problem(display, top.line, "the top level must be a mapping"))
+        return "", False, []
+    top_map: dict[str, _Raw] = top.value
+    for key, raw in top_map.items():
+        if key not in _TOP_KEYS:
+            problems.append(
+                Problem(
+                    display,
+                    raw.line,
+                    f"unknown key {key!r}",
+                    hint=f"allowed here: {', '.join(sorted(_TOP_KEYS))}",
+                    code="unknown_key",
+                )
+            )
+    dialog = _text(top_map.get("dialog"), "dialog", display, problems)
+    if not dialog or not dialog.replace("_", "").isalnum() or not dialog.isascii():
+        problems.append(
+            Problem(
+                display, top.line, "missing or invalid 'dialog:' name", hint="e.g. dialog: kyr"
+            )
+        )
+        return "", False, []
+    is_main = bool(top_map["main"].value) if "main" in top_map else False
+    nodes_raw = top_map.get("nodes")
+    if nodes_raw is None or not isinstance(nodes_raw.value, dict) or not nodes_raw.value:
+        problems.append(Problem(display, top.line, "'nodes:' must map node ids to nodes"))
+        return dialog, is_main, []
+    start_raw = top_map.get("start")
+    start = _text(start_raw, "start", display, problems)
+    if not start:
+        problems.append(
+            Problem(display, top.line, "missing 'start:' node", hint="name the first node shown")
+        )
+    elif start not in nodes_raw.value:
+        problems.append(
+            Problem(
+                display,
+                start_raw.line if start_raw else top.line,
+                f"start node {start!r} is not defined",
+                code="missing_start",
+            )
+        )
+    nodes: list[Node] = []
+    for name, raw_node in nodes_raw.value.items():
+        node = _parse_node(dialog, name, raw_node, display, problems)
+        if node is not None:
+            nodes.append(node)
+    if start and start in nodes_raw.value and nodes and nodes[0].name != start:
+        # Keep the start node first: file order is the author's, but the start matters most.
+        nodes.sort(key=lambda n: n.name != start)
+    return dialog, is_main, nodes
+
+
+def _parse_node(
+    dialog: str, name: str, raw: _Raw, file: str, problems: list[Problem]
+) -> Node | None:
+    if not name.replace("_", "").isalnum() or not name.isascii():
+        problems.append(
+            Problem(file, raw.line, f"node id {name!r} must be letters, digits and _ only")
+        )
+        return None
+    if not isinstance(raw.value, dict):
+        problems.append(Problem(file, raw.line, f"node {name!r} must be a mapping"))
+        return None
+    fields: dict[str, _Raw] = raw.value
+    for key, value in fields.items():
+        if key not in _NODE_KEYS:
+            problems.append(
+                Problem(
+                    file,
+                    value.line,
+                    f"unknown key {key!r} in node {name!r}",
+                    hint=f"allowed: {', '.join(sorted(_NODE_KEYS))}",
+                    code="unknown_key",
+                )
+            )
+    say = _text(fields.get("say"), "say", file, problems)
+    if not say:
+        problems.append(Problem(file, raw.line, f"node {name!r} has no 'say:' text"))
+    placeholders = _placeholders(
+        say, file, fields["say"].line if "say" in fields else raw.line, problems
+    )
+    choices: list[ChoiceDef] = []
+    choices_raw = fields.get("choices")
+    if choices_raw is not None:
+        if not isinstance(choices_raw.value, list):
+            problems.append(Problem(file, choices_raw.line, "'choices:' must be a list"))
+        else:
+            for item in choices_raw.value:
+                choice = _parse_choice(dialog, item, file, problems)
+                if choice is not None:
+                    choices.append(choice)
+    action = _text(fields.get("action"), "action", file, problems) or None
+    if action is not None and action not in ACTIONS:
+        problems.append(
+            Problem(
+                file,
+                fields["action"].line,
+                f"unknown action {action!r}",
+                hint=f"one of: {', '.join(sorted(ACTIONS))}",
+            )
+        )
+        action = None
+    more = _text(fields.get("more"), "more", file, problems) or None
+    keywords_raw = fields.get("keywords")
+    keywords = _text(keywords_raw, "keywords", file, problems)
+    if keywords_raw is not None and not [k for k in keywords.split(",") if k.strip()]:
+        problems.append(
+            Problem(file, keywords_raw.line, f"node {name!r} has an empty keyword list")
+        )
+    nav_raw, routable_raw = fields.get("nav"), fields.get("routable")
+    return Node(
+        id=f"{dialog}.{name}",
+        dialog=dialog,
+        name=name,
+        say=say,
+        choices=tuple(choices),
+        keywords=keywords,
+        note=_text(fields.get("note"), "note", file, problems),
+        action=action,
+        more=_qualify(more, dialog) if more else None,
+        nav=bool(nav_raw.value) if nav_raw is not None else True,
+        routable=bool(routable_raw.value) if routable_raw is not None else True,
+        file=file,
+        line=raw.line,
+        keywords_line=keywords_raw.line if keywords_raw is not None else 0,
+        placeholders=placeholders,
+    )
+
+
+def _parse_choice(dialog: str, item: _Raw, file: str, problems: list[Problem]) -> ChoiceDef | None:
+    if not isinstance(item.value, dict):
+        problems.append(
+            Problem(file, item.line, "a choice must be a mapping", hint='{label: "...", go: node}')
+        )
+        return None
+    fields: dict[str, _Raw] = item.value
+    for key, value in fields.items():
+        if key not in _CHOICE_KEYS:
+            problems.append(
+                Problem(
+                    file,
+                    value.line,
+                    f"unknown key {key!r} in a choice",
+                    hint="a choice has label, go and an optional note",
+                    code="unknown_key",
+                )
+            )
+    label = _text(fields.get("label"), "label", file, problems)
+    target = _text(fields.get("go"), "go", file, problems)
+    if not label or not target:
+        problems.append(Problem(file, item.line, "a choice needs both 'label:' and 'go:'"))
+        return None
+    return ChoiceDef(
+        label=label,
+        target=_qualify(target, dialog),
+        note=_text(fields.get("note"), "note", file, problems),
+        line=item.line,
+    )
+
+
+def load_dialogs(directory: Path, *, base: Path | None = None) -> DialogSet:
+    """Load every ``*.yaml`` file in ``directory`` and validate the whole graph.
+
+    Args:
+        directory: the dialogs folder.
+        base: paths in messages are shown relative to this folder (default: the cwd).
+
+    Raises:
+        DialogError: listing every problem found, each with file:line and a hint.
+    """
+    paths = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
+    if not paths:
+        raise DialogError([Problem(str(directory), 0, "no dialog files (*.yaml) found")])
+    return parse_dialogs([(p, _display(p, base)) for p in paths])
+
+
+def _display(path: Path, base: Path | None) -> str:
+    try:
+        return str(path.resolve().relative_to((base or Path.cwd()).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def parse_dialogs(files: Iterable[tuple[Path, str]]) -> DialogSet:
+    """Parse and validate the given ``(path, display name)`` files as one dialog set."""
+    problems: list[Problem] = []
+    nodes: dict[str, Node] = {}
+    main_dialogs: list[tuple[str, str]] = []
+    starts: dict[str, str] = {}
+    seen_dialogs: dict[str, str] = {}
+    displays: list[str] = []
+    for path, display in files:
+        displays.append(display)
+        dialog, is_main, file_nodes = _parse_file(path, display, problems)
+        if not dialog:
+            continue
+        if dialog in seen_dialogs:
+            problems.append(
+                Problem(
+                    display,
+                    1,
+                    f"dialog {dialog!r} is already defined in {seen_dialogs[dialog]}",
+                    code="duplicate",
+                )
+            )
+            continue
+        seen_dialogs[dialog] = display
+        if file_nodes:
+            starts[dialog] = file_nodes[0].id
+        if is_main:
+            main_dialogs.append((dialog, display))
+        for node in file_nodes:
+            nodes[node.id] = node
+    if not problems and len(main_dialogs) != 1:
+        where = ", ".join(d for _, d in main_dialogs) or (displays[0] if displays else "dialogs")
+        problems.append(
+            Problem(
+                where,
+                1,
+                f"exactly one dialog must say 'main: true' (found {len(main_dialogs)})",
+                hint="the main dialog's start node is the main menu",
+            )
+        )
+    if problems:
+        raise DialogError(problems)
+    main_dialog = main_dialogs[0][0]
+    main_menu = starts[main_dialog]
+    roles = {
+        role: f"{main_dialog}.{role}" for role in ROLE_NODES if f"{main_dialog}.{role}" in nodes
+    }
+    _validate_graph(nodes, main_menu, roles, problems)
+    if problems:
+        raise DialogError(problems)
+    return DialogSet(nodes=nodes, main_menu=main_menu, roles=roles, files=tuple(displays))
+
+
+def _validate_graph(
+    nodes: Mapping[str, Node], main_menu: str, roles: Mapping[str, str], problems: list[Problem]
+) -> None:
+    known = PLACEHOLDER_NAMES | SYSTEM_PLACEHOLDERS
+    for node in nodes.values():
+        for choice in node.choices:
+            if choice.target not in nodes:
+                problems.append(
+                    Problem(
+                        node.file,
+                        choice.line,
+                        f"choice {choice.label!r} jumps to unknown node {choice.target!r}",
+                        hint="check the spelling of 'go:'",
+                        code="unknown_target",
+                    )
+                )
+            if len(choice.choice_id.encode()) > MAX_CALLBACK_BYTES:
+                problems.append(
+                    Problem(
+                        node.file,
+                        choice.line,
+                        f"button id {choice.choice_id!r} is longer than {MAX_CALLBACK_BYTES} bytes",
+                        hint="use shorter dialog and node ids",
+                    )
+                )
+        if node.more is not None and node.more not in nodes:
+            problems.append(
+                Problem(
+                    node.file,
+                    node.line,
+                    f"'more:' jumps to unknown node {node.more!r}",
+                    code="unknown_target",
+                )
+            )
+        count = len(node.choices) + (1 if node.more else 0)
+        if count > MAX_CHOICES:
+            problems.append(
+                Problem(
+                    node.file,
+                    node.line,
+                    f"node {node.name!r} offers {count} choices; an SMS menu carries at most "
+                    f"{MAX_CHOICES}",
+                    hint="split it into a 'more' page",
+                    code="too_many_choices",
+                )
+            )
+        for name in sorted(node.placeholders - known):
+            problems.append(
+                Problem(
+                    node.file,
+                    node.line,
+                    f"unknown placeholder {{{name}}} in node {node.name!r}",
+                    hint=f"known: {', '.join('{' + k + '}' for k in sorted(known))}",
+                    code="unknown_placeholder",
+                )
+            )
+    if problems:
+        return
+    # Reachability: from the main menu by choices and 'more', plus the entry points that
+    # work from anywhere (role nodes, action nodes for commands, keyword-routed topics).
+    entry = {main_menu, *roles.values()}
+    entry |= {n.id for n in nodes.values() if n.action or (n.keywords and n.routable)}
+    reached = _closure(entry, nodes)
+    for node in nodes.values():
+        if node.id not in reached:
+            problems.append(
+                Problem(
+                    node.file,
+                    node.line,
+                    f"node {node.name!r} cannot be reached",
+                    hint="link it from a choice or 'more:', or give it keywords",
+                    code="unreachable",
+                )
+            )
+    # A way back: every node shows the menu navigation, or leads by its choices to a node
+    # that does (or to the menu itself).
+    for node in nodes.values():
+        if node.nav or node.id == main_menu:
+            continue
+        if not any(
+            nodes[t].nav or t == main_menu for t in _closure({node.id}, nodes) if t != node.id
+        ):
+            problems.append(
+                Problem(
+                    node.file,
+                    node.line,
+                    f"node {node.name!r} is a dead end: 'nav: false' and no choice leads back",
+                    hint="add a choice back to the menu, or remove 'nav: false'",
+                    code="dead_end",
+                )
+            )
+
+
+def _closure(start: set[str], nodes: Mapping[str, Node]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(start)
+    while stack:
+        current = stack.pop()
+        if current in seen or current not in nodes:
+            continue
+        seen.add(current)
+        node = nodes[current]
+        stack.extend(c.target for c in node.choices)
+        if node.more:
+            stack.append(node.more)
+    return seen

@@ -1,0 +1,207 @@
+"""Input normalisation, global command words, choice matching and free-text topic routing."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+_NON_WORD = re.compile(r"[^0-9a-zñ]+")
+_NON_WORD_RAW = re.compile(r"[\x00-\x1f\x7f\ue000]+")
+_ENYE = "\ue000"  # a private-use stand-in that keeps ñ through accent stripping
+_MAX_INPUT = 500
+"""Only the start of a very long message is matched: nobody asks a question in 10 kB."""
+
+
+@lru_cache(maxsize=4096)
+def normalize(text: str) -> str:
+    """Lower-case, accents off (ñ kept), punctuation, emoji and control characters to spaces.
+
+    >>> normalize("¿Qué pasa si la MIGRA viene?  ")
+    'que pasa si la migra viene'
+    """
+    text = _NON_WORD_RAW.sub(" ", text[:_MAX_INPUT].lower()).replace("ñ", _ENYE)
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NON_WORD.sub(" ", stripped.replace(_ENYE, "ñ")).strip()
+
+
+def split_phrases(words: str) -> list[str]:
+    """Normalised, de-duplicated phrases of a comma/semicolon/newline separated list."""
+    seen: dict[str, None] = {}
+    for part in re.split(r"[,;\n]", words):
+        phrase = normalize(part)
+        if phrase:
+            seen.setdefault(phrase, None)
+    return list(seen)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteResult:
+    """The best topic for a free-text message, with its score in 0..1 and runner-up."""
+
+    node: str | None
+    score: float
+    confident: bool
+    runner_up: str | None = None
+    runner_up_score: float = 0.0
+
+
+@dataclass
+class _Phrase:
+    node: str
+    tokens: tuple[str, ...]
+
+
+@dataclass
+class TopicRouter:
+    """Routes free text to the topic whose keywords it matches best, in any language.
+
+    A keyword phrase matches when each of its words appears in the message exactly or as a
+    close misspelling (rapidfuzz ratio >= ``fuzzy_cutoff``). A phrase scores the mean of
+    its word similarities, a little more for longer phrases; a topic scores its best phrase
+    plus a small bonus for each further phrase it matches.
+    """
+
+    confidence: float = 0.72
+    margin: float = 0.06
+    fuzzy_cutoff: float = 80.0
+    short_word_cutoff: float = 75.0
+    """Words of 4-5 letters have one typo's room at 75 (juez/jues)."""
+    _phrases: list[_Phrase] = field(default_factory=list)
+    _by_token: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    _vocabulary: list[str] = field(default_factory=list)
+
+    def add(self, node: str, phrases: Iterable[str]) -> None:
+        """Add keyword phrases (already normalised) for a node."""
+        for phrase in phrases:
+            tokens = tuple(phrase.split())
+            if not tokens:
+                continue
+            index = len(self._phrases)
+            self._phrases.append(_Phrase(node, tokens))
+            for token in set(tokens):
+                if token not in self._by_token:
+                    self._vocabulary.append(token)
+                self._by_token[token].append(index)
+
+    def _similar(self, token: str) -> dict[str, float]:
+        found = {token: 1.0} if token in self._by_token else {}
+        if len(token) >= 4:
+            for candidate, score, _ in process.extract(
+                token,
+                self._vocabulary,
+                scorer=fuzz.ratio,
+                score_cutoff=min(self.fuzzy_cutoff, self.short_word_cutoff),
+                limit=None,
+            ):
+                cutoff = self.short_word_cutoff if len(candidate) <= 5 else self.fuzzy_cutoff
+                if candidate != token and len(candidate) >= 4 and score >= cutoff:
+                    found[candidate] = max(found.get(candidate, 0.0), score / 100.0)
+        return found
+
+    def route(self, text: str) -> RouteResult:
+        """Score every topic against ``text`` (raw or normalised) and pick the best."""
+        tokens = normalize(text).split()
+        if not tokens:
+            return RouteResult(None, 0.0, False)
+        best_for_token: dict[str, float] = {}
+        for token in dict.fromkeys(tokens):
+            for vocab, score in self._similar(token).items():
+                if score > best_for_token.get(vocab, 0.0):
+                    best_for_token[vocab] = score
+        candidates: set[int] = set()
+        for vocab in best_for_token:
+            candidates.update(self._by_token[vocab])
+        scores: dict[str, list[float]] = defaultdict(list)
+        for index in candidates:
+            phrase = self._phrases[index]
+            similarities = [best_for_token.get(t, 0.0) for t in phrase.tokens]
+            if min(similarities) <= 0.0:
+                continue
+            if len(phrase.tokens) > 1 and not _in_order(phrase.tokens, tokens, best_for_token):
+                similarities = [s * 0.9 for s in similarities]
+            score = sum(similarities) / len(similarities) + 0.04 * (len(phrase.tokens) - 1)
+            scores[phrase.node].append(score)
+        if not scores:
+            return RouteResult(None, 0.0, False)
+        ranked = sorted(
+            ((min(1.0, _topic_score(values)), node) for node, values in scores.items()),
+            reverse=True,
+        )
+        best_score, best = ranked[0]
+        second_score, second = ranked[1] if len(ranked) > 1 else (0.0, None)
+        confident = best_score >= self.confidence and (best_score - second_score) >= self.margin
+        return RouteResult(best, round(best_score, 3), confident, second, round(second_score, 3))
+
+
+def _topic_score(values: list[float]) -> float:
+    ordered = sorted(values, reverse=True)
+    return ordered[0] + 0.05 * min(3, len(ordered) - 1)
+
+
+def _in_order(phrase: tuple[str, ...], tokens: list[str], matched: Mapping[str, float]) -> bool:
+    # Exact-order check only for exact words; fuzzy words are accepted anywhere.
+    positions = [tokens.index(t) for t in phrase if t in tokens]
+    return positions == sorted(positions)
+
+
+@dataclass(frozen=True)
+class WordCommands:
+    """Whole-message command words in every configured language, normalised.
+
+    ``commands`` maps a normalised message to a command name (``menu``, ``back``, ``help``,
+    ``language``, ``forget``, ``emergency``, ``subscribe``, ``lang:<locale>``).
+    """
+
+    commands: Mapping[str, str]
+    language_words: Mapping[str, frozenset[str]]
+    """Per locale: words that suggest a first message is in that language."""
+
+    def command(self, text: str) -> str | None:
+        """The command a whole message means, or None."""
+        return self.commands.get(normalize(text))
+
+    def detect_language(self, text: str) -> str | None:
+        """The one locale whose words the message uses, if exactly one stands out."""
+        tokens = normalize(text).split()
+        if not tokens:
+            return None
+        hits: dict[str, int] = {}
+        phrase = " ".join(tokens)
+        for locale, words in self.language_words.items():
+            count = sum(1 for t in tokens if t in words) + (1 if phrase in words else 0)
+            if count:
+                hits[locale] = count
+        if not hits:
+            return None
+        ranked = sorted(hits.items(), key=lambda item: item[1], reverse=True)
+        if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+            return None
+        return ranked[0][0]
+
+
+def match_label(
+    text: str, labels: Mapping[str, Iterable[str]], *, cutoff: float = 85.0
+) -> str | None:
+    """The key whose label (in any language) the message names, allowing small typos."""
+    wanted = normalize(text)
+    if not wanted:
+        return None
+    best_key, best_score = None, 0.0
+    for key, options in labels.items():
+        for label in options:
+            candidate = normalize(label)
+            if not candidate:
+                continue
+            if candidate == wanted:
+                return key
+            score = fuzz.ratio(wanted, candidate)
+            if score >= cutoff and score > best_score:
+                best_key, best_score = key, score
+    return best_key

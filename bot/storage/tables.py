@@ -1,0 +1,173 @@
+"""The database tables: every column the bot may store, and nothing more (DESIGN.md, Storage).
+
+No table holds a message body. Only ``contacts`` holds an address; ``inbound_ids`` and
+``topic_counters`` deliberately carry no contact reference, so dedup ids and analytics cannot
+be tied back to a person.
+
+Changing a table here needs a new step in :mod:`bot.storage.migrations` for databases that
+already exist (a fresh database is built from this module directly).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A point in time, stored as UTC and always returned timezone-aware (also on SQLite).
+
+    Naive datetimes are refused: every time in the bot is aware, and guessing a zone would
+    silently shift retention windows.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime given to storage; pass a timezone-aware one")
+        value = value.astimezone(UTC)
+        # SQLite keeps no zone; storing UTC wall time keeps text comparisons correct.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# BIGINT on PostgreSQL; on SQLite only "INTEGER PRIMARY KEY" is the fast rowid alias.
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("address", sa.String, nullable=False),
+    sa.Column("locale", sa.String, nullable=True),
+    sa.Column("subscribed", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("consent_at", UtcDateTime, nullable=True),
+    sa.Column("opted_out", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("unreachable", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("last_seen_day", sa.Date, nullable=True),
+    sa.UniqueConstraint("channel", "address"),
+)
+
+SUBSCRIBER = sa.and_(contacts.c.subscribed, ~contacts.c.opted_out, ~contacts.c.unreachable)
+"""Who receives broadcasts. The partial index below matches this expression exactly."""
+
+sa.Index(
+    "ix_contacts_subscriber_id",
+    contacts.c.id,
+    sqlite_where=SUBSCRIBER,
+    postgresql_where=SUBSCRIBER,
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column(
+        "contact_id",
+        Id,
+        sa.ForeignKey("contacts.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    # The engine's state as JSON text: the current node and a little navigation state.
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+inbound_ids = sa.Table(
+    "inbound_ids",
+    metadata,
+    sa.Column("channel", sa.String, primary_key=True),
+    sa.Column("message_id", sa.String, primary_key=True),
+    sa.Column("seen_at", UtcDateTime, nullable=False),
+)
+
+topic_counters = sa.Table(
+    "topic_counters",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("node", sa.String, primary_key=True),
+    sa.Column("locale", sa.String, primary_key=True),
+    sa.Column("channel", sa.String, primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+broadcasts = sa.Table(
+    "broadcasts",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("author", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("texts", sa.JSON, nullable=False),
+    sa.Column("allow_fallback", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("started_at", UtcDateTime, nullable=True),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column(
+        "broadcast_id",
+        Id,
+        sa.ForeignKey("broadcasts.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column(
+        "contact_id",
+        Id,
+        sa.ForeignKey("contacts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,  # forget() deletes by contact; PostgreSQL does not index FKs itself
+    ),
+    sa.Column("locale", sa.String, nullable=False),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("provider_id", sa.String, nullable=True, index=True),
+    sa.Column("error", sa.String, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("broadcast_id", "contact_id"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("action", sa.String, nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
