@@ -70,7 +70,7 @@ class TelegramConfig(_Section):
     token: str | None = None
     webhook_secret: str | None = None
     base_url: str | None = None
-    """Another Bot API server, for example ``http://127.0.0.1:8081/bot`` (a local one or a test fake)."""
+    """Another Bot API server (a local one, or a test fake): ``http://127.0.0.1:8081/bot``."""
     messages_per_second: float = Field(default=25, gt=0)
 
 

@@ -139,7 +139,11 @@ def _to_raw(node: yaml.Node, file: str, problems: list[Problem]) -> _Raw:
                     )
                 )
                 continue
-            result[key] = _to_raw(value_node, file, problems)
+            value = _to_raw(value_node, file, problems)
+            if isinstance(value.value, dict | list):
+                # A block starts on the line after its key; the key's line is what authors see.
+                value.line = key_node.start_mark.line + 1
+            result[key] = value
         return _Raw(result, line)
     if isinstance(node, yaml.SequenceNode):
         return _Raw([_to_raw(item, file, problems) for item in node.value], line)
@@ -209,6 +213,9 @@ def parse_dialog_text(
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0
         problem = getattr(exc, "problem", None) or str(exc)
+        context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and context_mark is not None and context_mark.line + 1 != line:
+            problem = f"{problem} ({context} that starts on line {context_mark.line + 1})"
         problems.append(
             Problem(
                 display, line, f"YAML syntax error: {problem}", hint="check indentation and quotes"
@@ -478,7 +485,7 @@ def _validate_graph(
                     Problem(
                         node.file,
                         choice.line,
-                        f"button id {choice.choice_id!r} is longer than {MAX_CALLBACK_BYTES} bytes",
+                        f"button id {choice.choice_id!r} is over {MAX_CALLBACK_BYTES} bytes",
                         hint="use shorter dialog and node ids",
                     )
                 )

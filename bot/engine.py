@@ -6,7 +6,7 @@ ids), translated and rendered later by the conversation service and the channel.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -516,12 +516,18 @@ class Engine:
         state = replace(state, locale=locale, awaiting_language=False)
         return self._show(state, target, push=False)
 
+    def page(self, node_id: str, locale: str) -> ReplyPlan:
+        """The reply a node gives when first shown in a conversation (disclaimer included)."""
+        return self._show(State(locale=locale), node_id).replies[0]
+
+    def apology(self, locale: str | None) -> ReplyPlan:
+        """An apology with the main menu's choices, for when something failed."""
+        menu = self.dialogs.node(self.dialogs.main_menu)
+        return ReplyPlan(
+            (Line(texts.APOLOGY),), self._choices(menu), self._nav(menu, locale), node=menu.id
+        )
+
     def routes_for(self, text: str) -> Sequence[tuple[str | None, float]]:
         """Best and runner-up topics for ``text`` (for ``kyrbot ask``)."""
         result = self.router.route(text)
         return [(result.node, result.score), (result.runner_up, result.runner_up_score)]
-
-
-def events_from_lines(lines: Iterable[str], *, start: datetime) -> list[Event]:
-    """Events one second apart (handy for tests and the bench)."""
-    return [Event(now=start + timedelta(seconds=i), text=line) for i, line in enumerate(lines)]

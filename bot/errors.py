@@ -8,11 +8,11 @@
     │   ├── DialogError
     │   └── CatalogError
     ├── StorageError           the database failed or is at an unknown schema version
-    └── SendError              a message could not be delivered; ``retryable`` says if a retry helps
+    └── SendError              not delivered; ``retryable`` says whether a retry can help
         ├── RateLimited            retryable; ``retry_after`` seconds when the provider said
         ├── ChannelUnavailable     retryable: network error, timeout, provider 5xx
         ├── OutcomeUnknown         not retryable: the request may or may not have been delivered
-        ├── RecipientUnreachable   not retryable: blocked the bot, opted out (``opted_out``), bad number
+        ├── RecipientUnreachable   not retryable: blocked the bot, opted out, invalid address
         └── PermanentSendError     not retryable: anything else the provider rejected
 """
 

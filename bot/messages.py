@@ -48,7 +48,7 @@ class Inbound:
     choice_id: str | None = None
     """Set when the person pressed a button: the :attr:`Choice.id` it carried."""
     command: str | None = None
-    """For ``COMMAND``: the command name without the slash (``"start"``); ``text`` is its payload."""
+    """For ``COMMAND``: its name without the slash (``"start"``); ``text`` is the payload."""
     locale_hint: str | None = None
     """A platform language tag such as Telegram's ``language_code`` (``"es-419"``)."""
     group_chat: bool = False

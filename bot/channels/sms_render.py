@@ -97,7 +97,7 @@ def render_sms(reply: Reply, *, fold_accents: bool) -> str:
     Returns:
         The complete body; it may exceed 1,600 characters (see :func:`render_sms_parts`).
     """
-    candidates = [body for body in layouts(reply)]
+    candidates = layouts(reply)
     best: str | None = None
     best_segments = 0
     for variant_index in range(3):

@@ -1,5 +1,32 @@
 """Persistence: the storage interface and its SQLAlchemy implementation."""
 
-from bot.storage.base import Contact, CounterRow, SessionRecord, Storage
+from __future__ import annotations
 
-__all__ = ["Contact", "CounterRow", "SessionRecord", "Storage"]
+from collections.abc import Mapping
+from typing import Any
+
+from bot.storage.base import Contact, CounterRow, PruneResult, SessionRecord, Storage
+from bot.storage.sql import SqlStorage
+
+
+def open_storage(url: str, *, engine_kwargs: Mapping[str, Any] | None = None) -> Storage:
+    """The storage for a ``database.url``, not yet connected.
+
+    Use it as ``async with open_storage(url) as storage:`` (or ``await storage.open()`` and
+    ``await storage.close()``); opening connects and applies migrations.
+
+    Raises:
+        StorageError: the URL cannot be parsed or names an unsupported database.
+    """
+    return SqlStorage(url, engine_kwargs=engine_kwargs)
+
+
+__all__ = [
+    "Contact",
+    "CounterRow",
+    "PruneResult",
+    "SessionRecord",
+    "SqlStorage",
+    "Storage",
+    "open_storage",
+]

@@ -97,6 +97,10 @@ class Storage(abc.ABC):
         """Save the contact's fields and its session state (``None`` deletes the session)."""
 
     @abc.abstractmethod
+    async def update_contact(self, contact: Contact) -> None:
+        """Save the contact's mutable fields (locale, subscription, reachability) only."""
+
+    @abc.abstractmethod
     async def get_contact(self, address: Address) -> Contact | None:
         """The contact for ``address``, or None; never creates one."""
 

@@ -1,0 +1,144 @@
+"""Engine steps/s, messages/s through the conversation service with SQLite, and start-up time.
+
+Run: ``.venv/bin/python bench/engine.py``. Targets (issue: core): >= 10,000 engine steps/s
+and >= 1,000 messages/s on one core; content start-up (load + validate dialogs and
+catalogs) under 0.5 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.config import parse_config  # noqa: E402
+from bot.content import load_content  # noqa: E402
+from bot.conversation import ConversationService  # noqa: E402
+from bot.engine import Event, State  # noqa: E402
+from bot.messages import Address, Inbound  # noqa: E402
+from bot.storage import open_storage  # noqa: E402
+
+MIXED = [
+    # numbers and buttons
+    "1",
+    "2",
+    "3",
+    "0",
+    "4",
+    "1",
+    "2",
+    # global commands in both languages
+    "menu",
+    "menú",
+    "atrás",
+    "back",
+    "ayuda",
+    "help",
+    "english",
+    "español",
+    "inicio",
+    "volver",
+    # keywords and emergency words
+    "ICE",
+    "migra",
+    "orden judicial",
+    "warrant",
+    "traffic stop",
+    "me paró la policía",
+    # free text, both languages, some unanswerable
+    "what if police stop me in my car",
+    "qué hago si tocan la puerta los de inmigración",
+    "se llevaron a mi esposo ayer que hago",
+    "how do i file a complaint about an officer",
+    "cual es el clima mañana",
+    "do you sell bus tickets",
+    "hola buenas tardes",
+    "la policia puede preguntar mis papeles",
+    "u visa victim of crime",
+]
+START = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
+
+
+def stream(n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    return [rng.choice(MIXED) for _ in range(n)]
+
+
+def config():
+    return parse_config(
+        {"content": {"dialogs_dir": str(ROOT / "dialogs"), "locales_dir": str(ROOT / "locales")}}
+    )
+
+
+def bench_startup(runs: int = 7) -> float:
+    timings = []
+    cfg = config()
+    for _ in range(runs):
+        started = time.perf_counter()
+        load_content(cfg)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def bench_engine(n: int = 30_000) -> float:
+    content = load_content(config())
+    engine = content.engine
+    texts = stream(n)
+    states = [State(locale=random.Random(i).choice(["en", "es"])) for i in range(50)]
+    started = time.perf_counter()
+    for i, text in enumerate(texts):
+        who = i % len(states)
+        result = engine.step(states[who], Event(now=START + timedelta(seconds=i), text=text))
+        states[who] = result.state or State()
+    return n / (time.perf_counter() - started)
+
+
+async def bench_service(n: int = 5_000, contacts: int = 100, concurrency: int = 50) -> float:
+    content = load_content(config())
+    with tempfile.TemporaryDirectory() as scratch:
+        storage = open_storage(f"sqlite+aiosqlite:///{Path(scratch) / 'bench.sqlite3'}")
+        await storage.open()
+        service = ConversationService(content=content, storage=storage)
+        texts = stream(n, seed=11)
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(n):
+            queue.put_nowait(i)
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                address = Address("sms", f"+1555010{i % contacts:04d}")
+                await service.handle(
+                    Inbound(address, texts[i], START + timedelta(seconds=i), message_id=f"SM{i}")
+                )
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        await service.flush_counters()
+        await storage.close()
+    return n / elapsed
+
+
+def main() -> None:
+    startup = bench_startup()
+    steps = bench_engine()
+    messages = asyncio.run(bench_service())
+    print(
+        f"start-up (load + validate dialogs and catalogs, median of 7): {startup * 1000:.0f} ms"
+        f"  (target < 500 ms)"
+    )
+    print(f"engine: {steps:,.0f} steps/s on a mixed stream  (target >= 10,000)")
+    print(f"conversation service with SQLite: {messages:,.0f} messages/s  (target >= 1,000)")
+
+
+if __name__ == "__main__":
+    main()

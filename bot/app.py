@@ -1,0 +1,210 @@
+"""Builds and wires everything from config; runs it; reloads content; shuts down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.channels.base import Channel
+from bot.config import Config
+from bot.content import Content, load_content
+from bot.conversation import ConversationService
+from bot.errors import ConfigError, ContentError
+from bot.privacy import set_hash_key
+from bot.storage import Storage, open_storage
+from bot.web import WebServer, build_web_app
+
+logger = logging.getLogger(__name__)
+
+COUNTER_FLUSH_SECONDS = 10.0
+PRUNE_SECONDS = 3600.0
+
+
+class App:
+    """The running bot: storage, content, conversation service, channels and web server."""
+
+    def __init__(self, config: Config, *, storage: Storage | None = None) -> None:
+        self.config = config
+        set_hash_key(config.privacy.hash_key)
+        self.storage = storage or open_storage(config.database.url)
+        self.content: Content = load_content(config)
+        self.service = ConversationService(
+            content=self.content,
+            storage=self.storage,
+            organization=config.organization,
+            last_reviewed=config.content.last_reviewed,
+        )
+        self.channels: list[Channel] = []
+        self.web: WebServer | None = None
+        self.reload_listeners: list[Callable[[Content | None, ContentError | None], None]] = []
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- content ------------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """Load content again; swap it in only if it validates completely.
+
+        Returns:
+            True when the new content is serving; False when it was refused (the old
+            content keeps serving and the problems are logged and reported).
+        """
+        try:
+            content = load_content(self.config)
+        except ContentError as exc:
+            logger.error("Reload refused; the running content stays:\n%s", exc)
+            for listener in self.reload_listeners:
+                listener(None, exc)
+            return False
+        self.content = content
+        self.service.swap_content(content)
+        logger.info("Content reloaded (%d nodes)", len(content.dialogs.nodes))
+        for listener in self.reload_listeners:
+            listener(content, None)
+        return True
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect storage (applies migrations)."""
+        await self.storage.open()
+
+    async def close(self) -> None:
+        """Flush counters and close storage."""
+        await self.service.flush_counters()
+        await self.storage.close()
+
+    def build_channels(self) -> list[Channel]:
+        """The channels the config enables (a token or credentials make a channel active)."""
+        channels: list[Channel] = []
+        if self.config.telegram.token:
+            from bot.channels.telegram import TelegramChannel
+
+            channels.append(TelegramChannel(self.config))
+        if self.config.twilio.account_sid and self.config.twilio.auth_token:
+            from bot.channels.sms import SmsChannel
+
+            channels.append(SmsChannel(self.config))
+        return channels
+
+    async def serve(self, *, ready: Callable[[App], None] | None = None) -> None:
+        """Run channels and the web server until SIGINT/SIGTERM; SIGHUP reloads content."""
+        await self.open()
+        self.channels = self.build_channels()
+        routes = [route for channel in self.channels for route in channel.routes()]
+        self.web = WebServer(
+            build_web_app(
+                routes, max_body_bytes=self.config.server.max_body_bytes, health=self._healthy
+            ),
+            host=self.config.server.host,
+            port=self.config.server.port,
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        try:
+            await self.web.start()
+            for channel in self.channels:
+                await channel.start(self.service)
+            self._spawn(self._every(COUNTER_FLUSH_SECONDS, self.service.flush_counters))
+            self._spawn(self._every(PRUNE_SECONDS, self.prune))
+            self._write_pid()
+            if not self.channels:
+                logger.warning("No channel is configured: only /healthz is served")
+            if ready is not None:
+                ready(self)
+            await self._stopping.wait()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            for task in list(self._tasks):
+                task.cancel()
+            for channel in reversed(self.channels):
+                with contextlib.suppress(Exception):
+                    await channel.stop()
+            if self.web is not None:
+                await self.web.stop()
+            await self.close()
+            self._remove_pid()
+
+    def stop(self) -> None:
+        """Ask a running :meth:`serve` to finish."""
+        self._stopping.set()
+
+    async def prune(self) -> None:
+        """Apply the retention windows."""
+        now = datetime.now(UTC)
+        retention = self.config.retention
+        result = await self.storage.prune(
+            sessions_before=now - timedelta(days=retention.session_days),
+            inbound_before=now - timedelta(days=retention.inbound_id_days),
+            deliveries_before=now - timedelta(days=retention.delivery_days),
+        )
+        logger.info(
+            "Pruned %d sessions, %d inbound ids, %d deliveries",
+            result.sessions,
+            result.inbound_ids,
+            result.deliveries,
+        )
+
+    async def _healthy(self) -> bool:
+        return not self._stopping.is_set()
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _every(self, seconds: float, job: Callable[[], object]) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                result = job()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                logger.exception("Periodic job failed")
+
+    # --- pid file for ``kyrbot reload`` -------------------------------------------------
+
+    @property
+    def pid_path(self) -> Path:
+        """Where ``serve`` writes its process id."""
+        return pid_file(self.config)
+
+    def _write_pid(self) -> None:
+        path = self.pid_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(str(os.getpid()), encoding="ascii")
+
+    def _remove_pid(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.pid_path.read_text(encoding="ascii").strip() == str(os.getpid()):
+                self.pid_path.unlink()
+
+
+def pid_file(config: Config) -> Path:
+    """The pid file of the server using this config's port."""
+    return Path("data") / f"kyrbot-{config.server.port}.pid"
+
+
+def send_reload(config: Config) -> int:
+    """Signal a running ``kyrbot serve`` to reload its content; returns its pid.
+
+    Raises:
+        ConfigError: no running server was found.
+    """
+    path = pid_file(config)
+    try:
+        pid = int(path.read_text(encoding="ascii").strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError):
+        raise ConfigError(f"{path}: no running 'kyrbot serve' found for this config") from None
+    return pid

@@ -1,0 +1,180 @@
+"""The terminal channel: a conversation on stdin/stdout, rendered as the terminal, SMS or Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import ClassVar, TextIO
+
+from bot.channels.base import Capabilities, Channel, InboundSink
+from bot.errors import PermanentSendError
+from bot.messages import Address, Inbound, InboundKind, Reply
+
+TERMINAL_ADDRESS = Address("terminal", "local")
+
+Clock = Callable[[], datetime]
+
+
+def render_terminal(reply: Reply) -> str:
+    """Plain numbered text: the choices as ``1. Label``, then the navigation on one line."""
+    lines = [reply.text]
+    if reply.choices:
+        lines.append("")
+        lines.extend(f"{i}. {choice.label}" for i, choice in enumerate(reply.choices, 1))
+    nav = _nav_line(reply)
+    if nav:
+        lines.extend(["", nav])
+    return "\n".join(lines)
+
+
+def _nav_line(reply: Reply) -> str:
+    parts = []
+    for choice in reply.nav:
+        if choice.id == "c:menu":
+            parts.append(f"0. {choice.label}")
+        else:
+            parts.append(choice.label)
+    return " · ".join(parts)
+
+
+def render_telegram_preview(reply: Reply) -> str:
+    """The text as Telegram shows it, with each inline button drawn as ``[ Label ]``."""
+    lines = [reply.text]
+    if reply.choices or reply.nav:
+        lines.append("")
+        lines.extend(f"[ {choice.label} ]" for choice in reply.choices)
+        if reply.nav:
+            lines.append("  ".join(f"[ {choice.label} ]" for choice in reply.nav))
+    return "\n".join(lines)
+
+
+def render_sms_preview(reply: Reply, *, fold_accents: bool, show_segments: bool) -> str:
+    """Exactly the SMS text a phone would get, optionally with its encoding and segment count."""
+    from bot.channels.sms_render import render_sms_parts
+    from bot.sms_text import segment_info
+
+    parts = render_sms_parts(reply, fold_accents=fold_accents)
+    shown = []
+    for part in parts:
+        shown.append(part)
+        if show_segments:
+            info = segment_info(part)
+            shown.append(f"[{info.encoding}, {info.segments} segment(s), {len(part)} characters]")
+    return "\n".join(shown)
+
+
+class TerminalChannel(Channel):
+    """Reads one message per line and writes each reply block; no account, token or server.
+
+    Interactive (a TTY) it greets first and prompts with ``> ``; from a pipe it writes one
+    reply block per input line and stops at end of input. With ``as_json`` each input line
+    gives one JSON object (the stable format documented in DESIGN.md).
+    """
+
+    name: ClassVar[str] = "terminal"
+    capabilities: ClassVar[Capabilities] = Capabilities(buttons=False, max_text_length=100_000)
+
+    def __init__(
+        self,
+        *,
+        render_as: str = "terminal",
+        as_json: bool = False,
+        locale_hint: str | None = None,
+        fold_accents: Callable[[str], bool] | None = None,
+        show_segments: bool = False,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        interactive: bool | None = None,
+        clock: Clock | None = None,
+        node_of: Callable[[], str | None] | None = None,
+    ) -> None:
+        self._render_as = render_as
+        self._as_json = as_json
+        self._locale_hint = locale_hint
+        self._fold = fold_accents or (lambda _locale: False)
+        self._show_segments = show_segments
+        self._stdin = stdin or sys.stdin
+        self._stdout = stdout or sys.stdout
+        self._interactive = self._stdin.isatty() if interactive is None else interactive
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._node_of = node_of
+        self._done = asyncio.Event()
+
+    def render(self, reply: Reply) -> str:
+        """One reply as the chosen channel would show it."""
+        if self._render_as == "sms":
+            return render_sms_preview(
+                reply, fold_accents=self._fold(reply.locale), show_segments=self._show_segments
+            )
+        if self._render_as == "telegram":
+            return render_telegram_preview(reply)
+        return render_terminal(reply)
+
+    async def start(self, sink: InboundSink) -> None:
+        """Run the conversation until end of input (or ``quit`` when interactive)."""
+        if self._interactive and not self._as_json:
+            greeting = Inbound(
+                TERMINAL_ADDRESS,
+                self._locale_hint or "",
+                self._clock(),
+                kind=InboundKind.COMMAND,
+                command="start",
+                locale_hint=self._locale_hint,
+            )
+            self._write_block(await sink.handle(greeting))
+        while True:
+            if self._interactive and not self._as_json:
+                self._stdout.write("> ")
+                self._stdout.flush()
+            line = await asyncio.to_thread(self._stdin.readline)
+            if not line:
+                break
+            text = line.rstrip("\r\n")
+            if self._interactive and text.strip().lower() in {"quit", "exit", "salir"}:
+                break
+            inbound = Inbound(TERMINAL_ADDRESS, text, self._clock(), locale_hint=self._locale_hint)
+            replies = await sink.handle(inbound)
+            if self._as_json:
+                self._write_json(text, replies)
+            else:
+                self._write_block(replies)
+        self._done.set()
+
+    async def stop(self) -> None:
+        """Nothing to release: the streams belong to the caller."""
+        self._done.set()
+
+    async def send(self, address: Address, reply: Reply) -> str:
+        """Print a message sent outside a reply (a broadcast preview, for example)."""
+        if address != TERMINAL_ADDRESS:
+            raise PermanentSendError("the terminal has only one person")
+        self._write_block([reply])
+        return "terminal"
+
+    def _write_block(self, replies: Sequence[Reply]) -> None:
+        blocks = [self.render(reply) for reply in replies]
+        self._stdout.write("\n\n".join(blocks) + "\n\n")
+        self._stdout.flush()
+
+    def _write_json(self, text: str, replies: Sequence[Reply]) -> None:
+        node = self._node_of() if self._node_of is not None else None
+        nodes = [r.node for r in replies if r.node]
+        record = {
+            "input": text,
+            "node": nodes[-1] if nodes else node,
+            "locale": replies[-1].locale if replies else None,
+            "replies": [
+                {
+                    "text": self.render(reply),
+                    "choices": [
+                        {"id": c.id, "label": c.label} for c in (*reply.choices, *reply.nav)
+                    ],
+                }
+                for reply in replies
+            ],
+        }
+        self._stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._stdout.flush()

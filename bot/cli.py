@@ -1,0 +1,204 @@
+"""The ``kyrbot`` command line (also ``python -m bot``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import Config, load_config
+from bot.errors import ConfigError, ContentError
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_ERRORS, EXIT_UNUSABLE = 0, 1, 2
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=None, help="YAML config file (default: built-in defaults)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="kyrbot", description="Know-your-rights chatbot about Milwaukee police rule SOP 130."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal")
+    _add_config(chat)
+    chat.add_argument("--lang", help="start in this language (en, es, ...)")
+    chat.add_argument(
+        "--as",
+        dest="render_as",
+        choices=["terminal", "sms", "telegram"],
+        default="terminal",
+        help="show replies as this channel would",
+    )
+    chat.add_argument("--json", action="store_true", help="one JSON object per input line")
+    chat.add_argument("--show-segments", action="store_true", help="with --as sms: show cost")
+    chat.add_argument("--db", help="database URL or SQLite file to keep (default: throwaway)")
+
+    ask = sub.add_parser("ask", help="show which topic a free-text question goes to")
+    _add_config(ask)
+    ask.add_argument("text")
+    ask.add_argument("--lang", default=None, help="locale of the answer text")
+    ask.add_argument("--json", action="store_true")
+
+    check = sub.add_parser("check", help="check dialogs and translations")
+    _add_config(check)
+    check.add_argument("--json", action="store_true")
+    check.add_argument("--locale", default=None, help="only this locale")
+
+    serve = sub.add_parser("serve", help="run the bot (webhooks, Telegram polling)")
+    _add_config(serve)
+
+    reload_ = sub.add_parser("reload", help="make a running 'kyrbot serve' reload its content")
+    _add_config(reload_)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kyrbot`` console script."""
+    args = build_parser().parse_args(argv)
+    _configure_logging(args)
+    try:
+        config = load_config(args.config)
+        if args.command == "chat":
+            return _chat(args, config)
+        if args.command == "ask":
+            return _ask(args, config)
+        if args.command == "check":
+            return _check(args, config)
+        if args.command == "serve":
+            return _serve(config)
+        if args.command == "reload":
+            from bot.app import send_reload
+
+            pid = send_reload(config)
+            print(f"Asked the server (pid {pid}) to reload its content.")
+            return EXIT_OK
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except ContentError as exc:
+        print("The content has errors; nothing was started:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_ERRORS
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_UNUSABLE
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.INFO if args.verbose or args.command == "serve" else logging.ERROR
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry URLs with tokens
+
+
+def _database_url(value: str) -> str:
+    if "://" in value:
+        return value
+    return f"sqlite+aiosqlite:///{Path(value).resolve()}"
+
+
+def _chat(args: argparse.Namespace, config: Config) -> int:
+    from bot.app import App
+    from bot.channels.terminal import TerminalChannel
+    from bot.storage import open_storage
+
+    if args.lang and args.lang not in config.locales:
+        raise ConfigError(
+            f"--lang {args.lang}: not one of the configured locales {config.locales}"
+        )
+    with tempfile.TemporaryDirectory(prefix="kyrbot-chat-") as scratch:
+        url = (
+            _database_url(args.db)
+            if args.db
+            else f"sqlite+aiosqlite:///{Path(scratch) / 'chat.sqlite3'}"
+        )
+        app = App(config, storage=open_storage(url))
+        channel = TerminalChannel(
+            render_as=args.render_as,
+            as_json=args.json,
+            locale_hint=args.lang,
+            fold_accents=lambda locale: config.sms.fold_accents.get(locale, False),
+            show_segments=args.show_segments,
+        )
+
+        async def run() -> None:
+            await app.open()
+            try:
+                await channel.start(app.service)
+            finally:
+                await app.close()
+
+        asyncio.run(run())
+    return EXIT_OK
+
+
+def _ask(args: argparse.Namespace, config: Config) -> int:
+    from bot.content import load_content
+    from bot.conversation import Renderer
+
+    content = load_content(config)
+    result = content.engine.router.route(args.text)
+    locale = (
+        args.lang or content.engine.commands.detect_language(args.text) or config.default_locale
+    )
+    if locale not in content.engine.locales:
+        raise ConfigError(f"--lang {locale}: not one of the configured locales")
+    text = None
+    if result.node is not None:
+        renderer = Renderer(content, config.organization, config.content.last_reviewed)
+        text = renderer.render(content.engine.page(result.node, locale), locale).text
+    record = {
+        "node": result.node,
+        "score": result.score,
+        "confident": result.confident,
+        "text": text,
+        "runner_up": result.runner_up,
+        "runner_up_score": result.runner_up_score,
+    }
+    if args.json:
+        print(json.dumps(record, ensure_ascii=False))
+    else:
+        verdict = "answers" if result.confident else "would NOT answer (below confidence)"
+        print(
+            f"{verdict}: {result.node} (score {result.score}); runner-up {result.runner_up} "
+            f"({result.runner_up_score})"
+        )
+        if text:
+            print()
+            print(text)
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace, config: Config) -> int:
+    from bot.checks import format_report, run_checks
+
+    if args.locale and args.locale not in config.locales:
+        raise ConfigError(f"--locale {args.locale}: not one of the configured locales")
+    report = run_checks(config, only_locale=args.locale)
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=1))
+    else:
+        print(format_report(report))
+    return EXIT_OK if report.ok else EXIT_ERRORS
+
+
+def _serve(config: Config) -> int:
+    from bot.app import App
+
+    app = App(config)
+    asyncio.run(app.serve())
+    return EXIT_OK

@@ -1,0 +1,123 @@
+"""Brings a database's schema up to the version this code knows, one ordered step at a time.
+
+The ``schema_version`` table records each applied step. :func:`upgrade` runs inside the
+caller's write transaction, so a failed step leaves the database as it was:
+
+* a fresh database (no recorded version) gets the current schema from
+  :mod:`bot.storage.tables` in one go and is stamped with the latest version;
+* an older database gets every step after its version, in order;
+* a database at a version newer than :data:`LATEST` is refused with :class:`StorageError`,
+  because older code could corrupt data it does not understand.
+
+Two processes starting at once are serialized: on PostgreSQL by a transaction-scoped advisory
+lock taken before the version is read; on SQLite by the caller's ``BEGIN IMMEDIATE``.
+
+To change the schema: edit :mod:`bot.storage.tables`, then append a step here that turns the
+previous version into the new one (``ALTER TABLE ...``). Never edit or reorder shipped steps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from bot.errors import StorageError
+from bot.storage import tables
+
+logger = logging.getLogger(__name__)
+
+PG_LOCK_KEY = 0x6B7972626F740001
+"""``pg_advisory_xact_lock`` key for schema changes ("kyrbot" in ASCII, then 1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One schema step: ``apply`` turns version ``version - 1`` into ``version``."""
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _create_tables(conn: Connection) -> None:
+    # Builds the schema as tables.py defines it now. That is only right for step 1 because
+    # a fresh database is stamped with LATEST right after (see upgrade()); steps 2+ must
+    # be written as changes to the previous version.
+    data_tables = [t for t in tables.metadata.sorted_tables if t is not tables.schema_version]
+    tables.metadata.create_all(conn, tables=data_tables, checkfirst=False)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "contacts, sessions, dedup ids, counters, broadcasts, audit log", _create_tables),
+)
+
+LATEST: int = MIGRATIONS[-1].version
+
+
+def check_steps(steps: Sequence[Migration]) -> None:
+    """Raise ValueError unless ``steps`` are numbered 1, 2, 3... in order."""
+    versions = [step.version for step in steps]
+    if versions != list(range(1, len(steps) + 1)):
+        raise ValueError(f"migration versions must be 1..n in order, got {versions}")
+
+
+check_steps(MIGRATIONS)
+
+
+def current_version(conn: Connection) -> int | None:
+    """The database's schema version, or None when it has none recorded (a fresh database)."""
+    if not sa.inspect(conn).has_table(tables.schema_version.name):
+        return None
+    version = conn.execute(sa.select(sa.func.max(tables.schema_version.c.version))).scalar()
+    return None if version is None else int(version)
+
+
+def upgrade(
+    conn: Connection, *, now: datetime, steps: Sequence[Migration] = MIGRATIONS
+) -> tuple[int | None, int]:
+    """Apply whatever ``steps`` the database lacks; returns (version before, version after).
+
+    Must run inside a write transaction (on SQLite, one begun with ``BEGIN IMMEDIATE``);
+    commits nothing itself.
+
+    Raises:
+        StorageError: the database is newer than ``steps``, or has kyrbot's tables but no
+            recorded version.
+    """
+    check_steps(steps)
+    latest = steps[-1].version
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PG_LOCK_KEY)))
+    before = current_version(conn)
+    if before is not None and before > latest:
+        raise StorageError(
+            f"the database schema is at version {before}, newer than this kyrbot knows "
+            f"({latest}); upgrade kyrbot, or point database.url at another database"
+        )
+    if before == latest:
+        return before, latest
+    if before is None:
+        existing = set(sa.inspect(conn).get_table_names()) & set(tables.metadata.tables)
+        if existing:
+            raise StorageError(
+                "the database has kyrbot tables but no schema_version table "
+                f"({', '.join(sorted(existing))}); it was not made by kyrbot's migrations"
+            )
+        tables.schema_version.create(conn)
+        logger.info("creating the database schema at version %d", latest)
+        steps[0].apply(conn)
+        conn.execute(
+            tables.schema_version.insert(),
+            [{"version": step.version, "applied_at": now} for step in steps],
+        )
+        return before, latest
+    for step in steps[before:]:
+        logger.info("applying schema migration %d: %s", step.version, step.description)
+        step.apply(conn)
+        conn.execute(tables.schema_version.insert(), {"version": step.version, "applied_at": now})
+    return before, latest

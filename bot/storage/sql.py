@@ -1,0 +1,626 @@
+"""Keeps the bot's data in SQLite or PostgreSQL: the Storage interface on SQLAlchemy Core.
+
+Design notes, for whoever tunes this next:
+
+* Every public method is one short call to the database that runs in a single greenlet
+  (``AsyncConnection.run_sync``), so a method costs one await per statement, not several.
+* SQLite: one connection for the whole process, shared under an ``asyncio.Lock``. Every
+  caller waits its turn in Python instead of meeting "database is locked" inside SQLite, and
+  nothing is spent on pool checkouts. The driver runs in autocommit mode
+  (``isolation_level=None``): a single statement commits by itself, and methods that need
+  several statements to be atomic start with ``BEGIN IMMEDIATE`` (taking the write lock up
+  front, so another process is waited for by ``busy_timeout`` instead of failing).
+* PostgreSQL: a connection pool; each method is one transaction (READ COMMITTED). Races
+  between processes are settled by ``ON CONFLICT`` clauses, never by read-then-write.
+* ``save_conversation`` writes only the contact fields the caller changed since this
+  storage last read them, so it neither rewrites an unchanged row on every message nor
+  undoes a field that another process (a broadcast marking someone unreachable) changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Concatenate, Final, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.errors import StorageError
+from bot.messages import Address
+from bot.storage import migrations
+from bot.storage.base import Contact, CounterRow, PruneResult, SessionRecord, Storage
+from bot.storage.tables import (
+    SUBSCRIBER,
+    contacts,
+    deliveries,
+    inbound_ids,
+    sessions,
+    topic_counters,
+)
+
+logger = logging.getLogger(__name__)
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
+"""How long a SQLite statement waits for another process's write lock before failing."""
+
+_SQLITE_PRAGMAS: Final = (
+    "journal_mode=WAL",
+    "synchronous=NORMAL",
+    f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    "foreign_keys=ON",  # ON DELETE CASCADE needs it, per connection
+    "secure_delete=ON",  # forget() overwrites erased rows instead of leaving them in free pages
+)
+
+_URL_SCHEMES: Final = {
+    # SQLite runs on the standard sqlite3 driver in a worker thread (see the module docstring).
+    "sqlite": "sqlite+pysqlite",
+    "sqlite+aiosqlite": "sqlite+pysqlite",
+    "sqlite+pysqlite": "sqlite+pysqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+_SNAPSHOT_LIMIT: Final = 10_000
+"""How many contacts' last-read fields ``save_conversation`` remembers (oldest dropped)."""
+
+_ContactFields = tuple[str | None, bool, datetime | None, bool, bool, date | None]
+_FIELD_NAMES: Final = (
+    "locale",
+    "subscribed",
+    "consent_at",
+    "opted_out",
+    "unreachable",
+    "last_seen_day",
+)
+_UNKNOWN: Final = (object(),) * len(_FIELD_NAMES)
+"""Compares unequal to anything: every field counts as changed when nothing was read."""
+_CONTACT_COLUMNS: Final = (
+    contacts.c.id,
+    contacts.c.locale,
+    contacts.c.subscribed,
+    contacts.c.consent_at,
+    contacts.c.opted_out,
+    contacts.c.unreachable,
+    contacts.c.last_seen_day,
+)
+
+
+def dumps(value: Any) -> str:
+    """Compact, strict JSON (no NaN), as stored for session states and JSON columns."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime")
+    return value
+
+
+def _fields(contact: Contact) -> _ContactFields:
+    return (
+        contact.locale,
+        contact.subscribed,
+        contact.consent_at,
+        contact.opted_out,
+        contact.unreachable,
+        contact.last_seen_day,
+    )
+
+
+def _contact(address: Address, row: Any) -> Contact:
+    cid, locale, subscribed, consent_at, opted_out, unreachable, last_seen_day = row[:7]
+    return Contact(
+        id=cid,
+        address=address,
+        locale=locale,
+        subscribed=subscribed,
+        consent_at=consent_at,
+        opted_out=opted_out,
+        unreachable=unreachable,
+        last_seen_day=last_seen_day,
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """Exception class and first line of the driver's message; never SQL parameters."""
+    orig = getattr(exc, "orig", None)
+    err = orig if isinstance(orig, BaseException) else exc
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+
+
+def _begin_write(conn: Connection) -> None:
+    """Make the rest of this call one atomic write transaction (SQLite: take the lock now)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _prepare_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # The driver must not BEGIN on its own (see the module docstring).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
+    finally:
+        cursor.close()
+
+
+class _ContactGone(Exception):
+    """The contact was forgotten while its conversation was in flight."""
+
+
+class SqlStorage(Storage):
+    """:class:`Storage` on SQLite (``sqlite+aiosqlite:///path``) or PostgreSQL
+    (``postgresql+asyncpg://user@host/db``). ``sqlite://`` and ``postgresql://`` URLs are
+    accepted and use those async drivers.
+
+    Args:
+        url: the SQLAlchemy database URL (``database.url`` in the config).
+        engine_kwargs: extra :func:`~sqlalchemy.ext.asyncio.create_async_engine` arguments,
+            for example ``{"connect_args": {"server_settings": {"search_path": "s1"}}}``.
+
+    Raises:
+        StorageError: the URL cannot be parsed or names an unsupported database.
+    """
+
+    def __init__(self, url: str, *, engine_kwargs: Mapping[str, Any] | None = None) -> None:
+        try:
+            parsed = sa.make_url(url)
+        except sa_exc.ArgumentError:
+            raise StorageError(
+                "database.url is not a database URL; use sqlite+aiosqlite:///path/to/file "
+                "or postgresql+asyncpg://user@host/dbname"
+            ) from None
+        drivername = _URL_SCHEMES.get(parsed.drivername)
+        if drivername is None:
+            raise StorageError(
+                f"database.url: unsupported database {parsed.drivername!r}; use "
+                "sqlite+aiosqlite:///path/to/file or postgresql+asyncpg://user@host/dbname"
+            )
+        self._url = parsed.set(drivername=drivername)
+        self._sqlite = drivername.startswith("sqlite")
+        self._engine_kwargs = dict(engine_kwargs or {})
+        # PostgreSQL: an async engine and its pool.
+        self._pg_engine: AsyncEngine | None = None
+        # SQLite: a sync engine, one connection, one worker thread that alone touches them.
+        self._sqlite_engine: sa.Engine | None = None
+        self._sqlite_conn: Connection | None = None
+        self._sqlite_thread: ThreadPoolExecutor | None = None
+        self._known: dict[int, _ContactFields] = {}
+        self._build_statements()
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password masked, fit for logs and error messages."""
+        return self._url.render_as_string(hide_password=True)
+
+    @property
+    def dialect_name(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return "sqlite" if self._sqlite else "postgresql"
+
+    def _build_statements(self) -> None:
+        insert = sqlite.insert if self._sqlite else postgresql.insert
+        self._q_claim = insert(inbound_ids).on_conflict_do_nothing(
+            index_elements=[inbound_ids.c.channel, inbound_ids.c.message_id]
+        )
+        self._q_load = (
+            sa.select(*_CONTACT_COLUMNS, sessions.c.state, sessions.c.updated_at)
+            .select_from(contacts.outerjoin(sessions, sessions.c.contact_id == contacts.c.id))
+            .where(
+                contacts.c.channel == sa.bindparam("channel"),
+                contacts.c.address == sa.bindparam("address"),
+            )
+        )
+        self._q_get = sa.select(*_CONTACT_COLUMNS).where(
+            contacts.c.channel == sa.bindparam("channel"),
+            contacts.c.address == sa.bindparam("address"),
+        )
+        self._q_create = (
+            insert(contacts)
+            .on_conflict_do_nothing(index_elements=[contacts.c.channel, contacts.c.address])
+            .returning(contacts.c.id)
+        )
+        self._q_touch = (
+            sa.update(contacts)
+            .where(contacts.c.id == sa.bindparam("contact"))
+            .values(last_seen_day=sa.bindparam("day"))
+        )
+        session_insert = insert(sessions)
+        self._q_put_session = session_insert.on_conflict_do_update(
+            index_elements=[sessions.c.contact_id],
+            set_={
+                "state": session_insert.excluded.state,
+                "updated_at": session_insert.excluded.updated_at,
+            },
+        )
+        self._q_drop_session = sa.delete(sessions).where(
+            sessions.c.contact_id == sa.bindparam("contact")
+        )
+        counter_insert = insert(topic_counters)
+        self._q_count = counter_insert.on_conflict_do_update(
+            index_elements=list(topic_counters.primary_key.columns),
+            set_={"count": topic_counters.c.count + counter_insert.excluded["count"]},
+        )
+        self._q_subscribers = (
+            sa.select(contacts.c.channel, contacts.c.address, *_CONTACT_COLUMNS)
+            .where(SUBSCRIBER, contacts.c.id > sa.bindparam("after"))
+            .order_by(contacts.c.id)
+            .limit(sa.bindparam("limit"))
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._pg_engine is not None or self._sqlite_thread is not None:
+            return
+        kwargs: dict[str, Any] = {"hide_parameters": True, "json_serializer": dumps}
+        if self._sqlite:
+            self._make_sqlite_directory()
+        else:
+            kwargs["pool_pre_ping"] = True
+        kwargs.update(self._engine_kwargs)
+        try:
+            if self._sqlite:
+                engine = sa.create_engine(self._url, **kwargs)
+                event.listen(engine, "connect", _prepare_sqlite_connection)
+                self._sqlite_engine = engine
+                self._sqlite_thread = ThreadPoolExecutor(1, thread_name_prefix="kyrbot-sqlite")
+                self._sqlite_conn = await self._in_sqlite_thread(engine.connect)
+            else:
+                self._pg_engine = create_async_engine(self._url, **kwargs)
+            before, after = await self._call(migrations.upgrade, now=datetime.now(UTC))
+        except BaseException as exc:
+            await self._shutdown()
+            if isinstance(exc, StorageError):
+                raise StorageError(f"cannot open the database {self.url}: {exc}") from exc
+            if isinstance(exc, sa_exc.SQLAlchemyError | OSError | TypeError | ImportError):
+                raise StorageError(
+                    f"cannot open the database {self.url}: {_describe(exc)}"
+                ) from exc
+            raise
+        if before != after:
+            logger.info("database schema upgraded from version %s to %d", before, after)
+        logger.info("storage open: %s, schema version %d", self.dialect_name, after)
+
+    def _make_sqlite_directory(self) -> None:
+        database = self._url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return
+        directory = Path(database).parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the directory {directory} for the SQLite database: "
+                f"{exc.strerror or exc}"
+            ) from exc
+
+    async def close(self) -> None:
+        try:
+            await self._shutdown()
+        except (sa_exc.SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"closing the database failed: {_describe(exc)}") from exc
+
+    async def _shutdown(self) -> None:
+        pg_engine, self._pg_engine = self._pg_engine, None
+        sqlite_engine, self._sqlite_engine = self._sqlite_engine, None
+        conn, self._sqlite_conn = self._sqlite_conn, None
+        thread, self._sqlite_thread = self._sqlite_thread, None
+        self._known.clear()
+        if pg_engine is not None:
+            await pg_engine.dispose()
+        if thread is not None:
+
+            def close_sqlite() -> None:
+                try:
+                    if conn is not None:
+                        conn.close()
+                finally:
+                    if sqlite_engine is not None:
+                        sqlite_engine.dispose()
+
+            try:
+                # Queued behind any call already submitted, which therefore completes first.
+                await asyncio.get_running_loop().run_in_executor(thread, close_sqlite)
+            finally:
+                thread.shutdown(wait=False)
+
+    async def _in_sqlite_thread(self, fn: Callable[[], _T]) -> _T:
+        thread = self._sqlite_thread
+        if thread is None:
+            raise StorageError("the storage is not open")
+        return await asyncio.get_running_loop().run_in_executor(thread, fn)
+
+    async def _run(
+        self,
+        what: str,
+        fn: Callable[Concatenate[Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """:meth:`_call`, with database failures raised as StorageError naming ``what``."""
+        try:
+            return await self._call(fn, *args, **kwargs)
+        except (sa_exc.SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"{what}: database error: {_describe(exc)}") from exc
+
+    async def _call(
+        self,
+        fn: Callable[Concatenate[Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """Run ``fn(sync_connection, ...)`` as one transaction in one hop to the database.
+
+        SQLite: in the worker thread, on the one connection; PostgreSQL: in one greenlet on a
+        pooled connection.
+        """
+        if self._sqlite:
+            conn = self._sqlite_conn
+            if conn is None:
+                raise StorageError("the storage is not open")
+
+            def in_sqlite_transaction() -> _T:
+                with conn.begin():
+                    return fn(conn, *args, **kwargs)
+
+            return await self._in_sqlite_thread(in_sqlite_transaction)
+
+        def in_transaction(conn: Connection) -> _T:
+            with conn.begin():
+                return fn(conn, *args, **kwargs)
+
+        engine = self._pg_engine
+        if engine is None:
+            raise StorageError("the storage is not open")
+        async with engine.connect() as pg_conn:
+            return await pg_conn.run_sync(in_transaction)
+
+    # -- conversations ---------------------------------------------------------------------
+
+    async def claim_inbound(self, channel: str, message_id: str, now: datetime) -> bool:
+        params = {"channel": channel, "message_id": message_id, "seen_at": _aware(now, "now")}
+        return await self._run("claim_inbound", self._claim, params)
+
+    def _claim(self, conn: Connection, params: dict[str, Any]) -> bool:
+        return conn.execute(self._q_claim, params).rowcount == 1
+
+    async def load_conversation(
+        self, address: Address, today: date
+    ) -> tuple[Contact, SessionRecord | None]:
+        contact, session = await self._run("load_conversation", self._load, address, today)
+        self._remember(contact)
+        return contact, session
+
+    def _load(
+        self, conn: Connection, address: Address, today: date
+    ) -> tuple[Contact, SessionRecord | None]:
+        key = {"channel": address.channel, "address": address.id}
+        for _ in range(3):
+            row = conn.execute(self._q_load, key).first()
+            if row is None:
+                created = conn.execute(self._q_create, {**key, "last_seen_day": today}).scalar()
+                if created is not None:
+                    return Contact(id=created, address=address, last_seen_day=today), None
+                continue  # another task or process created it first: read theirs
+            contact = _contact(address, row)
+            if contact.last_seen_day != today:
+                conn.execute(self._q_touch, {"contact": contact.id, "day": today})
+                contact.last_seen_day = today
+            state, updated_at = row[7], row[8]
+            session = None if state is None else SessionRecord(json.loads(state), updated_at)
+            return contact, session
+        raise StorageError("load_conversation: the contact kept disappearing while loading")
+
+    async def save_conversation(
+        self, contact: Contact, state: Mapping[str, Any] | None, now: datetime
+    ) -> None:
+        _aware(now, "now")
+        changed = self._changes(contact)
+        state_json = None if state is None else dumps(dict(state))
+        try:
+            await self._run("save_conversation", self._save, contact.id, changed, state_json, now)
+        except _ContactGone:
+            self._known.pop(contact.id, None)
+            logger.debug("save_conversation: contact %d was forgotten meanwhile", contact.id)
+            return
+        self._remember(contact)
+
+    def _save(
+        self,
+        conn: Connection,
+        contact_id: int,
+        changed: dict[str, Any],
+        state_json: str | None,
+        now: datetime,
+    ) -> None:
+        if changed:
+            _begin_write(conn)
+            self._update(conn, contact_id, changed)
+        if state_json is None:
+            conn.execute(self._q_drop_session, {"contact": contact_id})
+            return
+        try:
+            conn.execute(
+                self._q_put_session,
+                {"contact_id": contact_id, "state": state_json, "updated_at": now},
+            )
+        except sa_exc.IntegrityError as exc:  # the contact row is gone (foreign key)
+            raise _ContactGone from exc
+
+    async def update_contact(self, contact: Contact) -> None:
+        changed = self._changes(contact)
+        if not changed:
+            return
+        try:
+            await self._run("update_contact", self._update, contact.id, changed)
+        except _ContactGone:
+            self._known.pop(contact.id, None)
+            logger.debug("update_contact: contact %d was forgotten meanwhile", contact.id)
+            return
+        self._remember(contact)
+
+    @staticmethod
+    def _update(conn: Connection, contact_id: int, changed: dict[str, Any]) -> None:
+        update = sa.update(contacts).where(contacts.c.id == contact_id).values(changed)
+        if conn.execute(update).rowcount == 0:
+            raise _ContactGone
+
+    def _changes(self, contact: Contact) -> dict[str, Any]:
+        """The contact's fields that differ from what this storage last read or wrote.
+
+        All of them when it has no record (the contact came from elsewhere, or was evicted).
+        """
+        if contact.consent_at is not None:
+            _aware(contact.consent_at, "contact.consent_at")
+        known = self._known.get(contact.id, _UNKNOWN)
+        return {
+            name: value
+            for name, value, old in zip(_FIELD_NAMES, _fields(contact), known, strict=True)
+            if value != old
+        }
+
+    def _remember(self, contact: Contact) -> None:
+        known = self._known
+        known.pop(contact.id, None)
+        known[contact.id] = _fields(contact)
+        if len(known) > _SNAPSHOT_LIMIT:
+            del known[next(iter(known))]
+
+    # -- contacts --------------------------------------------------------------------------
+
+    async def get_contact(self, address: Address) -> Contact | None:
+        contact = await self._run("get_contact", self._get, address)
+        if contact is not None:
+            self._remember(contact)
+        return contact
+
+    def _get(self, conn: Connection, address: Address) -> Contact | None:
+        row = conn.execute(
+            self._q_get, {"channel": address.channel, "address": address.id}
+        ).first()
+        return None if row is None else _contact(address, row)
+
+    async def forget(self, address: Address) -> bool:
+        contact_id = await self._run("forget", self._forget, address)
+        if contact_id is None:
+            return False
+        self._known.pop(contact_id, None)
+        return True
+
+    @staticmethod
+    def _forget(conn: Connection, address: Address) -> int | None:
+        _begin_write(conn)
+        contact_id = conn.execute(
+            sa.select(contacts.c.id).where(
+                contacts.c.channel == address.channel, contacts.c.address == address.id
+            )
+        ).scalar()
+        if contact_id is None:
+            return None
+        # The foreign keys cascade too; deleting explicitly keeps erasure independent of that.
+        conn.execute(sa.delete(deliveries).where(deliveries.c.contact_id == contact_id))
+        conn.execute(sa.delete(sessions).where(sessions.c.contact_id == contact_id))
+        conn.execute(sa.delete(contacts).where(contacts.c.id == contact_id))
+        return int(contact_id)
+
+    async def iter_subscribers(self, *, batch_size: int = 500) -> AsyncIterator[list[Contact]]:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        after = 0
+        while True:
+            # One short query per batch: nothing is held open while the caller sends.
+            batch = await self._run("iter_subscribers", self._subscribers, after, batch_size)
+            if batch:
+                yield batch
+            if len(batch) < batch_size:
+                return
+            after = batch[-1].id
+
+    def _subscribers(self, conn: Connection, after: int, limit: int) -> list[Contact]:
+        rows = conn.execute(self._q_subscribers, {"after": after, "limit": limit})
+        return [_contact(Address(row[0], row[1]), row[2:]) for row in rows]
+
+    # -- counters and retention ------------------------------------------------------------
+
+    async def add_topic_counts(self, counts: Mapping[tuple[date, str, str, str], int]) -> None:
+        # Sorted, so concurrent writers lock rows in the same order and cannot deadlock.
+        rows = [
+            {"day": day, "node": node, "locale": locale, "channel": channel, "count": count}
+            for (day, node, locale, channel), count in sorted(counts.items())
+            if count
+        ]
+        if rows:
+            await self._run("add_topic_counts", self._add_counts, rows)
+
+    def _add_counts(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if len(rows) > 1:
+            _begin_write(conn)
+        conn.execute(self._q_count, rows)
+
+    async def topic_counts(self, *, since: date, until: date) -> list[CounterRow]:
+        return await self._run("topic_counts", self._counts, since, until)
+
+    @staticmethod
+    def _counts(conn: Connection, since: date, until: date) -> list[CounterRow]:
+        t = topic_counters
+        query = (
+            sa.select(t.c.day, t.c.node, t.c.locale, t.c.channel, t.c.count)
+            .where(t.c.day >= since, t.c.day <= until)
+            .order_by(t.c.day, t.c.node, t.c.locale, t.c.channel)
+        )
+        return [CounterRow(*row) for row in conn.execute(query)]
+
+    async def prune(
+        self, *, sessions_before: datetime, inbound_before: datetime, deliveries_before: datetime
+    ) -> PruneResult:
+        return await self._run(
+            "prune",
+            self._prune,
+            _aware(sessions_before, "sessions_before"),
+            _aware(inbound_before, "inbound_before"),
+            _aware(deliveries_before, "deliveries_before"),
+        )
+
+    @staticmethod
+    def _prune(
+        conn: Connection,
+        sessions_before: datetime,
+        inbound_before: datetime,
+        deliveries_before: datetime,
+    ) -> PruneResult:
+        _begin_write(conn)
+        result = PruneResult(
+            sessions=conn.execute(
+                sa.delete(sessions).where(sessions.c.updated_at < sessions_before)
+            ).rowcount,
+            inbound_ids=conn.execute(
+                sa.delete(inbound_ids).where(inbound_ids.c.seen_at < inbound_before)
+            ).rowcount,
+            deliveries=conn.execute(
+                sa.delete(deliveries).where(deliveries.c.updated_at < deliveries_before)
+            ).rowcount,
+        )
+        if result.sessions or result.inbound_ids or result.deliveries:
+            logger.info(
+                "pruned %d sessions, %d dedup ids, %d deliveries",
+                result.sessions,
+                result.inbound_ids,
+                result.deliveries,
+            )
+        return result

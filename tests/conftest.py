@@ -1,0 +1,57 @@
+"""Shared fixtures: the real content, a real SQLite store, the conversation service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config, parse_config
+from bot.content import Content, load_content
+from bot.conversation import ConversationService
+from bot.storage import open_storage
+from bot.storage.base import Storage
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
+
+
+def make_config(**overrides: object) -> Config:
+    """The default config, with content read from this checkout whatever the cwd."""
+    data: dict[str, object] = {
+        "content": {"dialogs_dir": str(ROOT / "dialogs"), "locales_dir": str(ROOT / "locales")}
+    }
+    data.update(overrides)
+    return parse_config(data)
+
+
+@pytest.fixture(scope="session")
+def config() -> Config:
+    return make_config()
+
+
+@pytest.fixture(scope="session")
+def content(config: Config) -> Content:
+    return load_content(config)
+
+
+@pytest.fixture
+async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
+    store = open_storage(f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}")
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def service(content: Content, storage: Storage, config: Config) -> ConversationService:
+    return ConversationService(
+        content=content,
+        storage=storage,
+        organization=config.organization,
+        last_reviewed=config.content.last_reviewed,
+    )
