@@ -23,7 +23,7 @@ async def _one(storage: SqlStorage, run_id: str, n: int, address: Address) -> No
     now = datetime.now(UTC)
     if not await storage.claim_inbound(address.channel, f"{run_id}-{n}", now):
         raise AssertionError("duplicate claim")
-    contact, session = await storage.load_conversation(address, now.date())
+    contact, _session = await storage.load_conversation(address, now.date())
     state = {"node": "sop130.menu", "back": ["sop130.menu"], "misses": n % 3}
     contact.unreachable = False
     await storage.save_conversation(contact, state, now)

@@ -61,6 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the bot (webhooks, Telegram polling)")
     _add_config(serve)
 
+    i18n = sub.add_parser("i18n", help="translation files: extract, update, init LANG, stats")
+    _add_config(i18n)
+    i18n_sub = i18n.add_subparsers(dest="i18n_command", required=True)
+    i18n_sub.add_parser("extract", help="write locales/messages.pot from dialogs and code")
+    update = i18n_sub.add_parser("update", help="extract, then merge into every catalog")
+    update.add_argument("locale", nargs="?", help="only this locale")
+    init = i18n_sub.add_parser("init", help="extract, then start a catalog for a new language")
+    init.add_argument("locale")
+    i18n_sub.add_parser("stats", help="translated / fuzzy / missing / obsolete per locale")
+
     reload_ = sub.add_parser("reload", help="make a running 'kyrbot serve' reload its content")
     _add_config(reload_)
     return parser
@@ -80,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(args, config)
         if args.command == "serve":
             return _serve(config)
+        if args.command == "i18n":
+            return _i18n(args, config)
         if args.command == "reload":
             from bot.app import send_reload
 
@@ -201,4 +213,31 @@ def _serve(config: Config) -> int:
 
     app = App(config)
     asyncio.run(app.serve())
+    return EXIT_OK
+
+
+def _i18n(args: argparse.Namespace, config: Config) -> int:
+    from bot import i18n_tools  # noqa: PLC0415 - keep start-up light
+
+    paths = i18n_tools.paths_for(config)
+    try:
+        if args.i18n_command in ("extract", "update", "init"):
+            i18n_tools.extract(paths)
+            print(f"wrote {paths.template}")
+        if args.i18n_command == "update":
+            print(i18n_tools.update(paths, args.locale).strip() or "catalogs updated")
+        elif args.i18n_command == "init":
+            print(i18n_tools.init(paths, args.locale).strip())
+            print(f"Now add '{args.locale}' to 'locales:' in your config to offer it.")
+    except i18n_tools.I18nError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERRORS
+    if args.i18n_command == "stats":
+        from bot.checks import run_checks  # noqa: PLC0415
+
+        report = run_checks(config)
+        for locale, stats in report.locales.items():
+            counts = stats.as_dict()
+            print(f"{locale}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        return EXIT_OK if report.ok else EXIT_ERRORS
     return EXIT_OK

@@ -15,6 +15,7 @@ from bot import texts
 from bot.config import OrganizationConfig
 from bot.content import Content
 from bot.engine import Event, ReplyPlan, State, Step
+from bot.i18n import babel_locale
 from bot.messages import Address, Choice, Inbound, Reply
 from bot.privacy import address_hash
 from bot.storage.base import Contact, Storage
@@ -97,7 +98,7 @@ class Renderer:
     def placeholder_value(self, name: str, locale: str) -> str:
         """One placeholder's value for a reader: configured, or the content's fallback words."""
         if name == "last_reviewed" and self.last_reviewed is not None:
-            return format_date(self.last_reviewed, format="long", locale=locale.replace("-", "_"))
+            return format_date(self.last_reviewed, format="long", locale=babel_locale(locale))
         value = self._configured.get(name, "").strip()
         if value:
             return value
@@ -129,7 +130,7 @@ class Renderer:
         for day, by_locale in list(updates)[:_UPDATES_SHOWN]:
             body = by_locale.get(locale) or by_locale.get(self.content.translator.default_locale)
             body = body or next(iter(by_locale.values()), "")
-            when = format_date(day, format="medium", locale=locale.replace("-", "_"))
+            when = format_date(day, format="medium", locale=babel_locale(locale))
             try:
                 lines.append(template.format(date=when, text=body))
             except (KeyError, ValueError, IndexError):

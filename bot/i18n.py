@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from babel.core import negotiate_locale
+from babel.core import Locale, UnknownLocaleError, negotiate_locale
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import PoFileError, read_po
 
@@ -21,6 +21,20 @@ logger = logging.getLogger(__name__)
 
 SOURCE_LOCALE = "en"
 DOMAIN = "messages"
+
+
+def babel_knows(locale: str) -> bool:
+    """Whether Babel has CLDR data for ``locale`` (Hmong, for one, is not in CLDR)."""
+    try:
+        Locale.parse(locale.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return False
+    return True
+
+
+def babel_locale(locale: str, fallback: str = SOURCE_LOCALE) -> str:
+    """``locale`` in Babel's spelling, or ``fallback`` when CLDR has no data for it."""
+    return locale.replace("-", "_") if babel_knows(locale) else fallback
 
 
 def po_path(locales_dir: Path, locale: str) -> Path:
@@ -50,7 +64,8 @@ def read_catalog(path: Path, locale: str, *, display: str | None = None) -> Loca
     shown = display or str(path)
     try:
         with path.open("rb") as handle:
-            catalog = read_po(handle, locale=locale.replace("-", "_"), abort_invalid=True)
+            known = locale.replace("-", "_") if babel_knows(locale) else None
+            catalog = read_po(handle, locale=known, abort_invalid=True)
     except FileNotFoundError:
         raise CatalogError(
             [

@@ -78,9 +78,11 @@ def current_version(conn: Connection) -> int | None:
 
 
 def upgrade(
-    conn: Connection, *, now: datetime, steps: Sequence[Migration] = MIGRATIONS
+    conn: Connection, *, now: datetime, steps: Sequence[Migration] | None = None
 ) -> tuple[int | None, int]:
-    """Apply whatever ``steps`` the database lacks; returns (version before, version after).
+    """Apply whatever ``steps`` (default :data:`MIGRATIONS`) the database lacks.
+
+    Returns the version before (None for a fresh database) and after.
 
     Must run inside a write transaction (on SQLite, one begun with ``BEGIN IMMEDIATE``);
     commits nothing itself.
@@ -89,6 +91,8 @@ def upgrade(
         StorageError: the database is newer than ``steps``, or has kyrbot's tables but no
             recorded version.
     """
+    if steps is None:
+        steps = MIGRATIONS
     check_steps(steps)
     latest = steps[-1].version
     if conn.dialect.name == "postgresql":

@@ -148,6 +148,11 @@ def _begin_write(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _migrate(conn: Connection, now: datetime) -> tuple[int | None, int]:
+    _begin_write(conn)  # serializes two processes opening one SQLite file at once
+    return migrations.upgrade(conn, now=now)
+
+
 def _prepare_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     # The driver must not BEGIN on its own (see the module docstring).
     dbapi_connection.isolation_level = None
@@ -283,7 +288,7 @@ class SqlStorage(Storage):
                 self._sqlite_conn = await self._in_sqlite_thread(engine.connect)
             else:
                 self._pg_engine = create_async_engine(self._url, **kwargs)
-            before, after = await self._call(migrations.upgrade, now=datetime.now(UTC))
+            before, after = await self._call(_migrate, datetime.now(UTC))
         except BaseException as exc:
             await self._shutdown()
             if isinstance(exc, StorageError):
