@@ -63,7 +63,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
         rate = asyncio.run(run(url, args.messages, args.contacts, args.concurrency))
-    backend = url.split(":", 1)[0]
+    backend = SqlStorage(url).dialect_name
     print(
         f"{backend}: {rate:,.0f} messages/s (claim_inbound + load_conversation + "
         f"save_conversation), {args.messages} messages, {args.contacts} contacts, "

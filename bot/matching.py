@@ -65,7 +65,10 @@ class TopicRouter:
     A keyword phrase matches when each of its words appears in the message exactly or as a
     close misspelling (rapidfuzz ratio >= ``fuzzy_cutoff``). A phrase scores the mean of
     its word similarities, a little more for longer phrases; a topic scores its best phrase
-    plus a small bonus for each further phrase it matches.
+    plus a small bonus for each further phrase it matches. Topics are ranked, and the margin
+    over the runner-up is measured, on that uncapped score, so a topic that matches a longer
+    phrase or more phrases beats one that matches a single shared word; the score reported
+    (and compared with ``confidence``) is capped at 1.0.
     """
 
     confidence: float = 0.72
@@ -131,13 +134,13 @@ class TopicRouter:
         if not scores:
             return RouteResult(None, 0.0, False)
         ranked = sorted(
-            ((min(1.0, _topic_score(values)), node) for node, values in scores.items()),
-            reverse=True,
+            ((_topic_score(values), node) for node, values in scores.items()), reverse=True
         )
         best_score, best = ranked[0]
         second_score, second = ranked[1] if len(ranked) > 1 else (0.0, None)
         confident = best_score >= self.confidence and (best_score - second_score) >= self.margin
-        return RouteResult(best, round(best_score, 3), confident, second, round(second_score, 3))
+        shown, runner = round(min(1.0, best_score), 3), round(min(1.0, second_score), 3)
+        return RouteResult(best, shown, confident, second, runner)
 
 
 def _topic_score(values: list[float]) -> float:

@@ -20,7 +20,6 @@ The rules (3GPP TS 23.038, formerly GSM 03.38, and Twilio's documented limits):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -54,6 +53,7 @@ GSM7_EXTENSION: Final[frozenset[str]] = frozenset("\f^{}\\[~]|€")
 _GSM7_ALL: Final = GSM7_BASIC | GSM7_EXTENSION
 
 _FOLD_ACCENTS: Final = str.maketrans("áíóúÁÍÓÚ", "aiouAIOU")
+_FOLDED: Final = frozenset("áíóúÁÍÓÚ")
 
 # Typographic characters that word processors and translators' tools put in, with plain
 # GSM-7 look-alikes. Replacing them changes no meaning, but one of them alone makes a whole
@@ -68,6 +68,8 @@ _PLAIN_PUNCTUATION: Final = str.maketrans(
         **dict.fromkeys("\u200b\u00ad\ufeff", None),
     }
 )
+
+_PLAIN_REPLACED: Final = frozenset(chr(code) for code in _PLAIN_PUNCTUATION)
 
 _TRAILING_SPACE: Final = re.compile(r"[ \t]+$", re.MULTILINE)
 _BLANK_LINES: Final = re.compile(r"\n{3,}")
@@ -122,31 +124,35 @@ def segment_info(text: str) -> SegmentInfo:
     """
     if not text:
         return SegmentInfo(encoding="GSM-7", segments=0, characters=0, units=0)
-    if is_gsm7(text):
-        costs: Iterator[int] = (2 if ch in GSM7_EXTENSION else 1 for ch in text)
-        units, segments = _fill(costs, single=GSM7_SINGLE, multi=GSM7_MULTI)
+    chars = set(text)
+    if chars <= _GSM7_ALL:
+        doubles = chars & GSM7_EXTENSION
+        units = len(text) + sum(text.count(ch) for ch in doubles)
+        segments = _segments(text, units, doubles, single=GSM7_SINGLE, multi=GSM7_MULTI)
         return SegmentInfo(encoding="GSM-7", segments=segments, characters=len(text), units=units)
-    costs = (2 if ord(ch) > 0xFFFF else 1 for ch in text)
-    units, segments = _fill(costs, single=UCS2_SINGLE, multi=UCS2_MULTI)
-    non_gsm = tuple(dict.fromkeys(ch for ch in text if ch not in _GSM7_ALL))
+    units = len(text.encode("utf-16-le")) // 2
+    doubles = {ch for ch in chars if ord(ch) > 0xFFFF} if units > len(text) else set()
+    segments = _segments(text, units, doubles, single=UCS2_SINGLE, multi=UCS2_MULTI)
+    non_gsm = tuple(sorted(chars - _GSM7_ALL, key=text.index))
     return SegmentInfo(
         encoding="UCS-2", segments=segments, characters=len(text), units=units, non_gsm=non_gsm
     )
 
 
-def _fill(costs: Iterator[int], *, single: int, multi: int) -> tuple[int, int]:
-    """Total units and segment count, never splitting a two-unit character across segments."""
-    per_char = list(costs)
-    total = sum(per_char)
-    if total <= single:
-        return total, 1
+def _segments(text: str, units: int, doubles: set[str], *, single: int, multi: int) -> int:
+    """Segments for ``units``, never splitting a two-unit character (one of ``doubles``)."""
+    if units <= single:
+        return 1
+    if not doubles:
+        return -(-units // multi)
     segments, used = 1, 0
-    for cost in per_char:
+    for ch in text:
+        cost = 2 if ch in doubles else 1
         if used + cost > multi:
             segments += 1
             used = 0
         used += cost
-    return total, segments
+    return segments
 
 
 def fold_accents(text: str) -> str:
@@ -158,6 +164,8 @@ def fold_accents(text: str) -> str:
     Returns:
         The text with those four vowels unaccented; everything else unchanged.
     """
+    if _FOLDED.isdisjoint(text):
+        return text
     return text.translate(_FOLD_ACCENTS)
 
 
@@ -170,6 +178,8 @@ def plain_punctuation(text: str) -> str:
     Returns:
         The text with ‘’ “” «» – — … • · and non-breaking or zero-width spaces made plain.
     """
+    if _PLAIN_REPLACED.isdisjoint(text):
+        return text
     return text.translate(_PLAIN_PUNCTUATION)
 
 
@@ -243,7 +253,7 @@ def folding_cost(text: str) -> FoldingCost:
 
 def sms_length(text: str) -> int:
     """Length as Twilio's 1,600-character limit is safest counted: UTF-16 code units."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le")) // 2
 
 
 def split_message(text: str, *, limit: int = MAX_MESSAGE_CHARS) -> list[str]:

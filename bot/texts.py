@@ -23,9 +23,8 @@ def pgettext(context: str, message: str) -> Text:
     return Text(context, message)
 
 
-LANGUAGE_NAME = pgettext(
-    "system:language_name", "English"
-)  # Translators: the name of your language, written in your language (Español).
+# Translators: the name of your language, written in your language (Español).
+LANGUAGE_NAME = pgettext("system:language_name", "English")
 LANGUAGE_PROMPT = pgettext("system:language_prompt", "Choose your language:")
 NOT_UNDERSTOOD = pgettext(
     "system:not_understood",
@@ -33,7 +32,7 @@ NOT_UNDERSTOOD = pgettext(
 )
 HANDOFF = pgettext(
     "system:handoff",
-    "To talk to a person, contact {org_name} at {org_phone}.",
+    "To talk to a person, call {org_phone}. If it is happening now, send ICE.",
 )
 APOLOGY = pgettext(
     "system:apology", "Sorry, something went wrong on our side. Here is the menu again."
@@ -52,7 +51,7 @@ FORGOTTEN = pgettext(
 )
 SUBSCRIBED = pgettext(
     "system:subscribed",
-    "You are subscribed to policy updates. To stop them, send STOP or choose it in the menu.",
+    "You are subscribed to policy updates. To stop them, choose Stop updates in the menu.",
 )
 ALREADY_SUBSCRIBED = pgettext(
     "system:already_subscribed", "You are already subscribed to policy updates."
@@ -68,7 +67,8 @@ OPTED_OUT = pgettext(
 OPTED_IN = pgettext("system:opted_in", "Welcome back. You can message us again.")
 SMS_HELP = pgettext(
     "system:sms_help",
-    "{org_name}: know-your-rights info line. Reply STOP to stop. Msg & data rates may apply.",
+    "Know-your-rights info line from {org_name}. Send MENU for topics, STOP to stop. "
+    "Msg & data rates may apply.",
 )
 NAV_MENU = pgettext("system:nav_menu", "Menu")
 NAV_BACK = pgettext("system:nav_back", "Back")
@@ -89,27 +89,42 @@ COMMAND_EMERGENCY = pgettext(
 COMMAND_SUBSCRIBE = pgettext("command:subscribe", "join, subscribe")
 COMMAND_LANG_EN = pgettext("command:lang:en", "english, in english, en")
 COMMAND_LANG_ES = pgettext("command:lang:es", "spanish, in spanish, es")
+# Translators: common first words in your language; they help detect the language of a
+# first message, so list words that only speakers of your language type.
 GREETING_WORDS = pgettext(
     "command:greeting",
     "hi, hello, hey, good morning, good afternoon, good evening, thanks, thank you, please, "
     "i need, what, how",
-)  # Translators: common first words in your language; they help detect the language.
+)
 
-# What the content says when an organization placeholder has no configured value.
+# What the content says when an organization placeholder has no configured value. The content
+# is written so that each sentence reads well with a real value and with these words: a phone
+# placeholder follows "call" ("llame al" in Spanish), so its fallback is a noun phrase that
+# can follow the same words.
 PLACEHOLDER_FALLBACKS: dict[str, Text] = {
-    "org_name": pgettext("placeholder:org_name", "this information line"),
+    # Translators: follows "run by" / "lo ofrece"; used when no organisation name is set.
+    "org_name": pgettext("placeholder:org_name", "a community organization"),
+    # Translators: follows "call" (Spanish: "llame al"), where a phone number would go.
     "org_phone": pgettext("placeholder:org_phone", "a trusted local immigrant-rights group"),
+    # Translators: where a website address would go.
     "org_website": pgettext("placeholder:org_website", "a trusted local immigrant-rights group"),
+    # Translators: follows "call" (Spanish: "llame al"), where a phone number would go.
     "hotline": pgettext("placeholder:hotline", "a local rapid-response hotline"),
+    # Translators: follows "talk to", "go to", "call" (Spanish: "hable con", "busque a",
+    # "llame a"), where a legal service's name and phone would go.
     "legal_help": pgettext("placeholder:legal_help", "a licensed immigration lawyer"),
+    # Translators: follows "call" (Spanish: "llame al"), where a phone number would go.
     "complaint_phone": pgettext(
-        "placeholder:complaint_phone", "the Fire and Police Commission (see its city web page)"
+        "placeholder:complaint_phone", "the number on the FPC's city web page"
     ),
+    # Translators: follows "go to" (Spanish: "vaya a"), where a street address would go.
     "complaint_address": pgettext("placeholder:complaint_address", "Milwaukee City Hall"),
+    # Translators: follows "file online at" (Spanish: "en"), where a web address would go.
     "complaint_website": pgettext(
         "placeholder:complaint_website", "the city of Milwaukee website"
     ),
-    "last_reviewed": pgettext("placeholder:last_reviewed", "(date not set)"),
+    # Translators: follows "Content last reviewed:", where a date would go.
+    "last_reviewed": pgettext("placeholder:last_reviewed", "date not recorded"),
 }
 
 LANGUAGE_COMMANDS: dict[str, Text] = {"en": COMMAND_LANG_EN, "es": COMMAND_LANG_ES}

@@ -187,3 +187,35 @@ def test_split_message_never_exceeds_the_limit_or_loses_words(paragraphs, limit)
 
     assert all(0 < sms_length(part) <= limit for part in parts)
     assert "".join("".join(parts).split()) == "".join(text.split())
+
+
+# A deliberately plain reference, written from the rules above, to cross-check the fast code.
+_REFERENCE_GSM = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_REFERENCE_EXTENSION = set("\f^{}\\[~]|€")
+
+
+def _reference_segments(text):
+    if not text:
+        return 0
+    if all(ch in _REFERENCE_GSM or ch in _REFERENCE_EXTENSION for ch in text):
+        costs = [2 if ch in _REFERENCE_EXTENSION else 1 for ch in text]
+        single, multi = 160, 153
+    else:
+        costs = [2 if ord(ch) > 0xFFFF else 1 for ch in text]
+        single, multi = 70, 67
+    if sum(costs) <= single:
+        return 1
+    segments, used = 1, 0
+    for cost in costs:
+        if used + cost > multi:
+            segments, used = segments + 1, 0
+        used += cost
+    return segments
+
+
+@given(st.text(alphabet=st.sampled_from("aZ 9\n€[|^ñé¿áó😀☎"), max_size=700))
+def test_segment_count_matches_a_plain_reference(text):
+    assert segment_info(text).segments == _reference_segments(text)

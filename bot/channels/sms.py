@@ -11,24 +11,29 @@ client, with provider errors turned into :mod:`bot.errors` send errors. Delivery
 The adapter decides nothing about the conversation. It does two things at the channel's
 edge: it stays silent after Twilio's own answer to an English opt-out word
 (``twilio.provider_handles_opt_out``), and it keeps a per-number reply budget
-(``sms.reply_budget``) so a loop with another bot cannot run up costs.
+(``sms.reply_budget``) so a loop with another bot cannot run up costs. Over budget nothing
+is answered and ordinary messages are not passed on at all; opt-out and opt-in words still
+reach the sink, so they are recorded.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import logging
 import re
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, cast
 from xml.sax.saxutils import escape
 
 import aiohttp
 from aiohttp import web
-from multidict import MultiDict, MultiDictProxy
+from multidict import MultiDictProxy
 from twilio.base.exceptions import TwilioException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
@@ -64,9 +69,27 @@ UNREACHABLE_CODES: Final = frozenset({"21211", "21614"})
 RATE_LIMIT_CODES: Final = frozenset({"20429"})
 """Twilio: too many concurrent REST requests; safe to retry after backing off."""
 
+_FORM_TYPE: Final = "application/x-www-form-urlencoded"
 _XML_DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8"?>'
 # Characters XML 1.0 cannot carry at all (form feed, a GSM-7 extension character, among them).
 _XML_ILLEGAL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """One REST call in flight: whether its request has gone out on the wire yet."""
+
+    sent: bool = False
+
+
+# The REST call being made in this task; aiohttp's trace hooks run in the caller's context.
+_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("sms_send_attempt", default=None)
+
+
+async def _mark_request_sent(_session: object, _context: object, _params: object) -> None:
+    attempt = _ATTEMPT.get()
+    if attempt is not None:
+        attempt.sent = True
 
 
 class MalformedWebhook(ValueError):
@@ -233,7 +256,6 @@ class SmsChannel(Channel):
         config: Config,
         *,
         request_timeout: float = 15.0,
-        connect_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -241,9 +263,9 @@ class SmsChannel(Channel):
 
         Args:
             config: the whole configuration (uses ``twilio``, ``sms`` and ``server``).
-            request_timeout: seconds a REST send may take in all before its outcome is
-                unknown.
-            connect_timeout: seconds to connect to Twilio before the send counts as not made.
+            request_timeout: seconds a REST send may take in all. When it runs out before the
+                request went out, the send failed (``ChannelUnavailable``); after, its outcome
+                is unknown (``OutcomeUnknown``).
             clock: monotonic seconds, for the reply budget (tests pass a fake).
             now: the current time for ``Inbound.received_at`` (tests pass a fake).
 
@@ -274,7 +296,6 @@ class SmsChannel(Channel):
             clock=clock,
         )
         self._request_timeout = request_timeout
-        self._connect_timeout = connect_timeout
         self._now = now
         self._sink: InboundSink | None = None
         self._http: Any = None
@@ -288,14 +309,9 @@ class SmsChannel(Channel):
         """Store ``sink`` and create the async Twilio REST client (needs a running loop)."""
         self._sink = sink
         if self._client is None:
-            # twilio's client ignores its own timeout for async requests, so it gets a session
-            # whose timeouts tell "never connected" apart from "sent, no answer".
-            http = AsyncTwilioHttpClient(pool_connections=False)
-            http.session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(
-                    total=self._request_timeout, connect=self._connect_timeout
-                )
-            )
+            trace = aiohttp.TraceConfig()
+            trace.on_request_headers_sent.append(_mark_request_sent)
+            http = AsyncTwilioHttpClient(trace_configs=[trace])
             client = Client(self._account_sid, self._auth_token, http_client=http)
             if self._api_base_url is not None:
                 client.api.base_url = self._api_base_url
@@ -382,20 +398,30 @@ class SmsChannel(Channel):
         if self._public_url is not None:
             params["status_callback"] = self._public_url + STATUS_PATH
         who = address_hash(address)
+        attempt = _Attempt()
+        token = _ATTEMPT.set(attempt)
         try:
-            message = await self._client.messages.create_async(**params)
+            # twilio's async client sets no timeout of its own, so the whole call gets one.
+            async with asyncio.timeout(self._request_timeout):
+                message = await self._client.messages.create_async(**params)
         except TwilioException as exc:
             error = send_error_from_twilio(exc)
-            logger.info(
-                "SMS to %s refused by Twilio: %s (code %s)", who, type(error).__name__, error.code
-            )
+            logger.info("SMS to %s refused: %s (code %s)", who, type(error).__name__, error.code)
             raise error from exc
-        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
-            logger.info("SMS to %s not sent: cannot reach Twilio (%s)", who, type(exc).__name__)
-            raise ChannelUnavailable(f"cannot reach Twilio: {type(exc).__name__}") from exc
-        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-            logger.warning("SMS to %s: outcome unknown (%s)", who, type(exc).__name__)
-            raise OutcomeUnknown(f"no usable answer from Twilio: {type(exc).__name__}") from exc
+        except ValueError as exc:  # Twilio's answer was not the JSON it should be
+            if not attempt.sent:
+                raise PermanentSendError(f"the request could not be made: {exc}") from exc
+            logger.warning("SMS to %s: outcome unknown (unreadable answer)", who)
+            raise OutcomeUnknown("sent, but Twilio's answer was unreadable") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            reason = type(exc).__name__
+            if not attempt.sent:
+                logger.info("SMS to %s not sent: cannot reach Twilio (%s)", who, reason)
+                raise ChannelUnavailable(f"cannot reach Twilio: {reason}") from exc
+            logger.warning("SMS to %s: outcome unknown (%s)", who, reason)
+            raise OutcomeUnknown(f"sent, but no usable answer from Twilio: {reason}") from exc
+        finally:
+            _ATTEMPT.reset(token)
         sid = getattr(message, "sid", None)
         if not sid:
             raise OutcomeUnknown("Twilio's answer carried no message SID")
@@ -469,24 +495,29 @@ class SmsChannel(Channel):
             return _status(403)
         if request.content_length is not None and request.content_length > self._max_body_bytes:
             return _status(413)
+        if request.content_type != _FORM_TYPE:  # Twilio only ever posts plain forms
+            return _status(400)
         try:
             raw = await request.post()
         except web.HTTPRequestEntityTooLarge:
             return _status(413)
         except (ValueError, LookupError):  # undecodable bytes, an unknown charset...
             return _status(400)
-        fields: MultiDict[str] = MultiDict()
-        for name, value in raw.items():
-            if not isinstance(value, str):  # a file upload: Twilio never sends one
-                return _status(400)
-            fields.add(name, value)
-        form = MultiDictProxy(fields)
+        form = cast("MultiDictProxy[str]", raw)  # a urlencoded form holds only strings
         signature = request.headers.get(SIGNATURE_HEADER)
         url = self._public_url + request.raw_path
-        if not signature or not self._validator.validate(url, form, signature):
+        if not signature or not self._signature_ok(url, form, signature):
             logger.warning("refused a %s webhook with a missing or wrong signature", request.path)
             return _status(403)
         return form
+
+    def _signature_ok(self, url: str, form: MultiDictProxy[str], signature: str) -> bool:
+        # The URL exactly as configured is what Twilio signs in practice: one HMAC, compared
+        # in constant time. The validator also tries the URL with and without a default port.
+        expected = self._validator.compute_signature(url, form)
+        if hmac.compare_digest(expected.encode(), signature.encode()):
+            return True
+        return bool(self._validator.validate(url, form, signature))
 
     def _render(self, replies: Sequence[Reply]) -> list[str]:
         bodies: list[str] = []

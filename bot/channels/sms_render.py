@@ -30,6 +30,7 @@ from typing import Final
 from bot.messages import Reply
 from bot.sms_text import (
     MAX_MESSAGE_CHARS,
+    is_gsm7,
     segment_info,
     split_message,
     text_variants,
@@ -98,18 +99,21 @@ def render_sms(reply: Reply, *, fold_accents: bool) -> str:
         The complete body; it may exceed 1,600 characters (see :func:`render_sms_parts`).
     """
     candidates = layouts(reply)
-    best: str | None = None
-    best_segments = 0
-    for variant_index in range(3):
+    best, best_segments = candidates[0], segment_info(candidates[0]).segments
+    for body in candidates[1:]:
+        segments = segment_info(body).segments
+        if segments < best_segments:
+            best, best_segments = body, segments
+    if best_segments <= 1 or is_gsm7(best):
+        # Nothing is cheaper than one segment, and substitutions only touch non-GSM-7 text.
+        return best
+    for variant_index in (1, 2):
         for body in candidates:
             variants = text_variants(body, fold=fold_accents)
-            if variant_index >= len(variants):
-                continue
-            text = variants[variant_index]
-            segments = segment_info(text).segments
-            if best is None or segments < best_segments:
-                best, best_segments = text, segments
-    assert best is not None  # layouts() always returns at least one body
+            if variant_index < len(variants):
+                segments = segment_info(variants[variant_index]).segments
+                if segments < best_segments:
+                    best, best_segments = variants[variant_index], segments
     return best
 
 

@@ -17,8 +17,8 @@ Seams for other features:
 
 Logging: python-telegram-bot logs full request parameters (message texts, chat ids) and the
 token-bearing API URL at DEBUG, and httpx logs every request URL (which contains the token) at
-INFO. Unless the operator has set levels for them explicitly, this module raises the
-``telegram`` logger to INFO and the ``httpx`` logger to WARNING.
+INFO. Unless the operator has set levels for them, the channel pins the ``telegram`` logger
+at INFO and the ``httpx`` logger at WARNING, or quieter if they already were.
 """
 
 from __future__ import annotations
@@ -109,6 +109,10 @@ _BACKOFF_BASE = 0.5
 """Seconds before the first retry after a network error; doubled each time, with jitter."""
 _RECENT_UPDATES = 4096
 """How many update ids are remembered to drop an update Telegram delivers twice."""
+_MAX_IN_FLIGHT = 16
+"""Bot API requests the adapter has open at once. Far above what Telegram's ~30 messages/s
+allow at real latencies, and it keeps httpx's connection pool small: its bookkeeping grows
+with pool size times queued requests, and at 256 (PTB's default) it halved throughput."""
 _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 """Links stay clickable; previews would make every answer twice as long on a small phone."""
 
@@ -206,10 +210,16 @@ def _log_failure(what: str, error: BaseException, address: Address | None) -> No
 
 
 def _quiet_loggers() -> None:
-    for name, level in (("httpx", logging.WARNING), ("telegram", logging.INFO)):
+    """Keep token-bearing URLs (httpx INFO) and update contents (PTB DEBUG) out of the log.
+
+    A library logger the operator left unset is pinned at its floor or the level it
+    currently inherits, whichever is quieter; so it never becomes more verbose than it was,
+    and stays quiet if the root logger is later turned down to DEBUG.
+    """
+    for name, floor in (("httpx", logging.WARNING), ("telegram", logging.INFO)):
         library_logger = logging.getLogger(name)
         if library_logger.level == logging.NOTSET:
-            library_logger.setLevel(level)
+            library_logger.setLevel(max(floor, library_logger.getEffectiveLevel()))
 
 
 def _chat_key(update: object) -> int | None:
@@ -319,12 +329,14 @@ class TelegramChannel(Channel):
         self._accepting = True
         self._resume_at = 0.0
         self._recent: OrderedDict[int, None] = OrderedDict()
+        self._in_flight = asyncio.Semaphore(_MAX_IN_FLIGHT)
         _quiet_loggers()
 
         builder = (
             Application.builder()
             .token(telegram.token)
             .concurrent_updates(_PerChatUpdateProcessor(max_concurrent_updates))
+            .connection_pool_size(_MAX_IN_FLIGHT + 4)
         )
         if telegram.base_url:
             builder = builder.base_url(telegram.base_url)
@@ -394,6 +406,9 @@ class TelegramChannel(Channel):
         if app.running:
             await app.stop()
         await app.shutdown()
+        # When getMe failed, PTB counts the application as never initialized and its shutdown
+        # does nothing, but the connection getMe used is still open: close it (idempotent).
+        await app.bot.request.shutdown()
 
     async def send(self, address: Address, reply: Reply) -> str:
         """Deliver ``reply`` to ``address`` (a broadcast) and return the Telegram message id.
@@ -514,7 +529,8 @@ class TelegramChannel(Channel):
     async def _answer(self, query: CallbackQuery) -> None:
         """Stop the button's progress spinner; first thing, so a later failure cannot skip it."""
         try:
-            await query.answer()
+            async with self._in_flight:
+                await query.answer()
         except TelegramError as exc:
             # An old or already answered query: the person sees nothing wrong.
             logger.debug("answerCallbackQuery failed: %s", type(exc).__name__)
@@ -527,10 +543,11 @@ class TelegramChannel(Channel):
         label = button_label(query)
         text = f"{message.text}\n\n» {label}" if message.text and label else None
         try:
-            if text is not None and utf16_length(text) <= MAX_TEXT_LENGTH:
-                await message.edit_text(text, link_preview_options=_NO_PREVIEW)
-            else:
-                await message.edit_reply_markup(reply_markup=None)
+            async with self._in_flight:
+                if text is not None and utf16_length(text) <= MAX_TEXT_LENGTH:
+                    await message.edit_text(text, link_preview_options=_NO_PREVIEW)
+                else:
+                    await message.edit_reply_markup(reply_markup=None)
         except TelegramError as exc:
             logger.debug("Removing a pressed keyboard failed: %s", type(exc).__name__)
 
@@ -597,9 +614,10 @@ class TelegramChannel(Channel):
         delay = self._resume_at - asyncio.get_running_loop().time()
         if delay > 0:
             await asyncio.sleep(delay)
-        return await self.application.bot.send_message(
-            chat_id=chat_id, text=text, reply_markup=markup, link_preview_options=_NO_PREVIEW
-        )
+        async with self._in_flight:
+            return await self.application.bot.send_message(
+                chat_id=chat_id, text=text, reply_markup=markup, link_preview_options=_NO_PREVIEW
+            )
 
     def _pause(self, seconds: float) -> None:
         """Hold every outgoing message for ``seconds``: Telegram's flood limit is per bot."""

@@ -99,9 +99,7 @@ async def test_send_folds_accents_when_configured_and_cheaper(twilio):
     assert twilio.requests[0].form["Body"] == ("Actualizacion importante. " * 5).strip()
 
 
-async def test_twilio_edge_and_region_variables_do_not_redirect_the_client(
-    twilio, monkeypatch
-):
+async def test_twilio_edge_and_region_variables_do_not_redirect_the_client(twilio, monkeypatch):
     monkeypatch.setenv("TWILIO_EDGE", "sydney")
     monkeypatch.setenv("TWILIO_REGION", "au1")
     sms = SmsChannel(sms_config(api_base_url=twilio.base_url))

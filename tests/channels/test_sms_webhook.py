@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
+import aiohttp
 import pytest
 
 from bot.channels.sms_keywords import KEYWORDS
@@ -299,14 +300,23 @@ async def test_body_that_is_not_utf8_is_refused_with_400(harness):
 
 
 async def test_file_upload_is_refused_with_400(harness):
-    import aiohttp
-
     data = aiohttp.FormData()
     data.add_field("From", "+15551230001")
     data.add_field("Body", b"\x00\x01", filename="x.bin", content_type="application/octet-stream")
     assert harness.http is not None
     async with harness.http.post(
         harness.local_url("/twilio/sms"), data=data, headers={"X-Twilio-Signature": "x"}
+    ) as response:
+        assert response.status == 400
+    assert harness.sink.inbounds == []
+
+
+async def test_json_body_is_refused_with_400(harness):
+    assert harness.http is not None
+    async with harness.http.post(
+        harness.local_url("/twilio/sms"),
+        json={"From": "+15551230001", "Body": "hola"},
+        headers={"X-Twilio-Signature": "x"},
     ) as response:
         assert response.status == 400
 

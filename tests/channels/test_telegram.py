@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from bot.errors import (
     PermanentSendError,
     RateLimited,
     RecipientUnreachable,
+    SendError,
 )
 from bot.messages import Address, Choice, Inbound, InboundKind, Reply
 from bot.web import WebServer, build_web_app
@@ -60,7 +61,13 @@ LABELS = {
     "menu": {"es": "Menú", "en": "Menu"},
     "lang": {"es": "English", "en": "Español"},
 }
-KEYWORDS = {"orden": "warrants", "warrant": "warrants", "sop": "what", "menu": "menu", "hola": "menu"}
+KEYWORDS = {
+    "orden": "warrants",
+    "warrant": "warrants",
+    "sop": "what",
+    "menu": "menu",
+    "hola": "menu",
+}
 
 
 @dataclass
@@ -120,9 +127,7 @@ class TinyBot:
         return self.locales[inbound.address]
 
     def _reply(self, node: str, locale: str, *, menu: bool = True) -> Reply:
-        choices = (
-            tuple(Choice(c, LABELS[c][locale]) for c in ("what", "warrants")) if menu else ()
-        )
+        choices = tuple(Choice(c, LABELS[c][locale]) for c in ("what", "warrants")) if menu else ()
         nav = tuple(Choice(c, LABELS[c][locale]) for c in ("menu", "lang"))
         return Reply(text=TEXTS[node][locale], choices=choices, nav=nav, locale=locale)
 
@@ -270,9 +275,7 @@ async def test_spanish_conversation_by_typed_text_in_polling_mode(
     assert fake.calls_to("getUpdates")
 
 
-async def test_start_registers_command_menu_per_language(
-    fake: FakeBotApi, bot: TinyBot
-) -> None:
+async def test_start_registers_command_menu_per_language(fake: FakeBotApi, bot: TinyBot) -> None:
     descriptions = {"es": {"menu": "Menú principal", "help": "Ayuda"}, "en": {"menu": "Main menu"}}
     channel = TelegramChannel(make_config(fake), command_descriptions=descriptions)
     await channel.start(bot)
@@ -280,7 +283,15 @@ async def test_start_registers_command_menu_per_language(
 
     assert set(fake.commands) == {"en", "es", None}
     spanish = {c["command"]: c["description"] for c in fake.commands["es"]}
-    assert list(spanish) == ["start", "menu", "help", "language", "subscribe", "unsubscribe", "forget"]
+    assert list(spanish) == [
+        "start",
+        "menu",
+        "help",
+        "language",
+        "subscribe",
+        "unsubscribe",
+        "forget",
+    ]
     assert (spanish["menu"], spanish["help"]) == ("Menú principal", "Ayuda")
     assert fake.commands[None] == fake.commands["es"]  # the default is default_locale's
 
@@ -305,12 +316,12 @@ async def test_start_deep_link_language_beats_the_app_language(
 async def test_unknown_command_reaches_the_engine_as_text(
     fake: FakeBotApi, polling: TelegramChannel, bot: TinyBot
 ) -> None:
-    sorry, _menu = await say(fake, fake.text_update(ANA, "/broadcast hola a todos"), expect=2)
+    sorry, _menu = await say(fake, fake.text_update(ANA, "/broadcast aviso a todos"), expect=2)
 
     assert sorry.text == TEXTS["unknown"]["es"]
     assert (bot.inbounds[-1].kind, bot.inbounds[-1].text) == (
         InboundKind.TEXT,
-        "/broadcast hola a todos",
+        "/broadcast aviso a todos",
     )
 
 
@@ -328,15 +339,15 @@ async def test_command_interceptor_sees_its_command_first_and_may_pass(
     channel = TelegramChannel(make_config(fake), command_interceptors={"broadcast": broadcast})
     await channel.start(bot)
     try:
-        [preview] = await say(fake, fake.text_update(ANA, "/broadcast hola"))
-        sorry, _ = await say(fake, fake.text_update(77, "/broadcast hola"), expect=2)
+        [preview] = await say(fake, fake.text_update(ANA, "/broadcast aviso"))
+        sorry, _ = await say(fake, fake.text_update(77, "/broadcast aviso"), expect=2)
     finally:
         await channel.stop()
 
     assert preview.text == "Vista previa: 3 destinatarios"
     assert sorry.text == TEXTS["unknown"]["es"]
     assert [(i.kind, i.command, i.text) for i in seen] == [
-        (InboundKind.COMMAND, "broadcast", "hola")
+        (InboundKind.COMMAND, "broadcast", "aviso")
     ] * 2
     assert [i.address.id for i in bot.inbounds] == ["77"]
 
@@ -442,23 +453,44 @@ async def test_network_error_is_retried_with_backoff(
     assert len(fake.calls_to("sendMessage")) == 2
 
 
-async def test_failing_sink_stops_nothing_and_logs_no_personal_data(
-    fake: FakeBotApi, polling: TelegramChannel, bot: TinyBot, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+def debug_logging(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Everything at DEBUG, with the library loggers unset as in a fresh process."""
+    libraries = [logging.getLogger(name) for name in ("httpx", "telegram")]
+    saved = [lib.level for lib in libraries]
+    for lib in libraries:
+        lib.setLevel(logging.NOTSET)
     caplog.set_level(logging.DEBUG)
-    bot.fail_for.add(Address("telegram", str(ANA)))
-    fake.push_update(fake.text_update(ANA, "mi secreto personal"))
-    await fake.wait_until(lambda: any(r.levelno >= logging.ERROR for r in caplog.records))
+    try:
+        yield caplog
+    finally:
+        for lib, level in zip(libraries, saved, strict=True):
+            lib.setLevel(level)
 
-    [reply] = await say(fake, fake.text_update(77, "hola"))
+
+async def test_failing_sink_stops_nothing_and_logs_no_personal_data(
+    fake: FakeBotApi, bot: TinyBot, debug_logging: pytest.LogCaptureFixture
+) -> None:
+    channel = TelegramChannel(make_config(fake))
+    await channel.start(bot)
+    try:
+        bot.fail_for.add(Address("telegram", str(ANA)))
+        fake.push_update(fake.text_update(ANA, "mi secreto personal"))
+        await fake.wait_until(
+            lambda: any(r.levelno >= logging.ERROR for r in debug_logging.records)
+        )
+        [reply] = await say(fake, fake.text_update(77, "hola"))
+    finally:
+        await channel.stop()
 
     assert reply.chat_id == 77
-    logged = "\n".join(record.getMessage() for record in caplog.records)
+    logged = "\n".join(record.getMessage() for record in debug_logging.records)
     assert "RuntimeError" in logged
     assert "secreto" not in logged
     assert str(ANA) not in logged
     assert fake.token not in logged
     assert "hola" not in logged
+    assert "/sendMessage" not in logged  # httpx's request lines, which carry the token
 
 
 async def test_long_reply_is_split_at_paragraphs_with_buttons_on_the_last_part(
@@ -573,7 +605,9 @@ async def test_duplicate_after_a_restart_is_left_to_the_conversation_service(
         channel = TelegramChannel(make_config(fake))
         await channel.start(bot)
         fake.push_update(update)
-        await fake.wait_until(lambda: update["update_id"] in {int(i.message_id or 0) for i in bot.inbounds})
+        await fake.wait_until(
+            lambda: update["update_id"] in {int(i.message_id or 0) for i in bot.inbounds}
+        )
         await channel.stop()
         bot.inbounds.clear()
 
@@ -618,8 +652,9 @@ async def test_send_raises_a_typed_error_saying_whether_to_retry(
     finally:
         await channel.stop()
 
+    assert isinstance(raised.value, SendError)
     assert raised.value.retryable is retryable
-    if status == 429:
+    if isinstance(raised.value, RateLimited):
         assert raised.value.retry_after == 3.0
     assert len(fake.calls_to("sendMessage")) == 1  # send() never retries on its own
 
@@ -650,14 +685,14 @@ async def test_send_to_a_bad_address_is_refused_without_a_request(fake: FakeBotA
 
 
 def test_missing_token_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="telegram.token"):
+    with pytest.raises(ConfigError, match=r"telegram\.token"):
         TelegramChannel(parse_config({}))
 
 
 def test_webhook_mode_without_a_valid_secret_is_a_config_error(fake: FakeBotApi) -> None:
-    with pytest.raises(ConfigError, match="telegram.webhook_secret"):
+    with pytest.raises(ConfigError, match=r"telegram\.webhook_secret"):
         TelegramChannel(make_config(fake, server={"public_url": "https://kyr.example.org"}))
-    with pytest.raises(ConfigError, match="telegram.webhook_secret"):
+    with pytest.raises(ConfigError, match=r"telegram\.webhook_secret"):
         TelegramChannel(
             make_config(
                 fake,
@@ -672,9 +707,7 @@ def test_polling_mode_serves_no_webhook_route(fake: FakeBotApi) -> None:
 
 
 async def test_rejected_token_is_a_config_error_at_start(fake: FakeBotApi, bot: TinyBot) -> None:
-    config = parse_config(
-        {"telegram": {"token": "654321:WRONG-token", "base_url": fake.base_url}}
-    )
+    config = parse_config({"telegram": {"token": "654321:WRONG-token", "base_url": fake.base_url}})
     channel = TelegramChannel(config)
 
     with pytest.raises(ConfigError, match="rejected the token"):

@@ -267,7 +267,7 @@ def test_person_unblocking_the_bot_is_not_a_block() -> None:
 # -- rendering ------------------------------------------------------------------------------
 
 
-def keyboard(reply: Reply) -> list[list[tuple[str, str | None]]]:
+def keyboard(reply: Reply) -> list[list[tuple[str, object]]]:
     markup = reply_to_markup(reply)
     assert markup is not None
     return [
@@ -405,7 +405,7 @@ def test_valid_webhook_secret_is_accepted(secret: str) -> None:
 
 @pytest.mark.parametrize("secret", [None, "", "x" * 257, "con espacio", "ñ", "a/b"])
 def test_invalid_webhook_secret_is_a_config_error(secret: str | None) -> None:
-    with pytest.raises(ConfigError, match="telegram.webhook_secret"):
+    with pytest.raises(ConfigError, match=r"telegram\.webhook_secret"):
         validate_webhook_secret(secret)
 
 

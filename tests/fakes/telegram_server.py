@@ -9,14 +9,27 @@ bot sent, so a test asserts what the person would see, and can be scripted to fa
 
 PTB posts ``application/x-www-form-urlencoded`` bodies whose non-string values are
 JSON-encoded, and empty bodies for calls without parameters; a JSON body is accepted too.
+
+Run on its own, it is a way to try the Telegram channel without a Telegram account::
+
+    .venv/bin/python -m tests.fakes.telegram_server --port 8081
+    # then, in another terminal, a config with
+    #   telegram: {token: "123456:TEST-token", base_url: "http://127.0.0.1:8081/bot"}
+    .venv/bin/kyrbot serve --config that.yaml
+
+Each line typed into the fake is a message from one person; a number presses that button
+of the bot's latest keyboard; ``/photo`` sends a photo. The bot's messages are printed with
+their buttons numbered.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import itertools
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,7 +114,7 @@ class FakeBotApi:
         *,
         token: str = FAKE_TOKEN,
         username: str = "kyr_test_bot",
-        max_poll_wait: float = 0.2,
+        max_poll_wait: float = 0.1,
     ) -> None:
         self.token = token
         self.username = username
@@ -132,13 +145,13 @@ class FakeBotApi:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Listen on a random port of 127.0.0.1."""
+    async def start(self, *, port: int = 0) -> None:
+        """Listen on ``port`` (default: a random free one) of 127.0.0.1."""
         app = web.Application()
         app.router.add_post("/bot{token}/{method}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         server = site._server
         assert server is not None
@@ -379,8 +392,9 @@ class FakeBotApi:
             self._new_update.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_update.wait(), wait)
-            self._updates = [u for u in self._updates if u["update_id"] >= offset]
-        return _ok(self._updates[:limit])
+        # Only select after waiting: a poll cancelled by a stopping bot still ends here, and
+        # must not drop what was queued for the next one.
+        return _ok([u for u in self._updates if u["update_id"] >= offset][:limit])
 
     async def _api_sendMessage(self, params: dict[str, Any]) -> web.Response:
         chat_id = _int(params.get("chat_id"))
@@ -514,3 +528,68 @@ def _error(status: int, description: str, retry_after: int | None = None) -> web
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
     return web.json_response(body, status=status)
+
+
+# -- a person at the keyboard ---------------------------------------------------------------
+
+
+async def _chat(port: int, chat_id: int, language_code: str) -> None:
+    fake = FakeBotApi()
+    await fake.start(port=port)
+    print(f"Fake Telegram Bot API on {fake.base_url}  (token {fake.token})")
+    print("Point telegram.base_url at it and start the bot. Type messages; a number presses")
+    print("that button of the latest keyboard; /photo sends a photo; Ctrl-D quits.\n")
+    loop = asyncio.get_running_loop()
+    shown = 0
+
+    async def show_replies() -> None:
+        nonlocal shown
+        while True:
+            await asyncio.sleep(0.05)
+            while shown < len(fake.sent):
+                message = fake.sent[shown]
+                shown += 1
+                print(f"\nbot> {message.text}")
+                for number, label in enumerate(message.labels, start=1):
+                    print(f"     [{number}] {label}")
+
+    printer = asyncio.create_task(show_replies())
+    try:
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                break
+            text = line.strip()
+            if not text:
+                continue
+            if text == "/photo":
+                fake.push_update(fake.media_update(chat_id, "photo", language_code=language_code))
+            elif text.isdigit() and fake.sent_to(chat_id):
+                latest = next((m for m in reversed(fake.sent_to(chat_id)) if m.labels), None)
+                labels = latest.labels if latest else []
+                if not 1 <= int(text) <= len(labels):
+                    print(f"(no button {text})")
+                    continue
+                update = fake.press(chat_id, labels[int(text) - 1], language_code=language_code)
+                fake.push_update(update)
+            else:
+                fake.push_update(fake.text_update(chat_id, text, language_code=language_code))
+    finally:
+        printer.cancel()
+        await fake.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the fake with one person chatting through stdin."""
+    parser = argparse.ArgumentParser(description="A fake Telegram Bot API to chat with the bot.")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--chat-id", type=int, default=1001)
+    parser.add_argument("--lang", default="es", help="the person's Telegram language_code")
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_chat(args.port, args.chat_id, args.lang))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

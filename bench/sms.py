@@ -1,0 +1,430 @@
+"""Inbound SMS webhooks/s through the whole stack, beside a bare aiohttp handler, plus latency.
+
+Run: ``.venv/bin/python bench/sms.py [--sink service|trivial] [--seconds 5] [--concurrency 32]``.
+
+Two servers run in their own processes, so the load generator (this process) does not share
+their event loop:
+
+* **full stack**: the bot's web server with the SMS routes. Every request carries a valid
+  ``X-Twilio-Signature``; the adapter checks it, parses the form, matches keywords, passes
+  the event to the sink, renders the replies and answers TwiML.
+* **bare**: a plain aiohttp handler that answers a fixed TwiML document.
+
+The sink is pluggable: a *sink factory* is any callable ``(Config) -> async context manager
+yielding an InboundSink``. ``service`` (the default) is the real conversation service on a
+fresh SQLite file; ``trivial`` answers a fixed menu and measures the adapter alone.
+
+Printed: requests/s of each server at full load (``--concurrency`` clients for ``--seconds``),
+the ratio full/bare, and p50/p99 latency at a steady ``--rate`` requests/s (latency is timed
+from each request's scheduled start, so a stall is not hidden). Targets (issue: SMS adapter):
+ratio >= 0.3, p99 < 50 ms at 100 requests/s. The reply budget is raised for the run so every
+request takes the normal answering path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+from twilio.request_validator import RequestValidator  # noqa: E402
+
+from bot.channels.base import InboundSink  # noqa: E402
+from bot.channels.sms import SmsChannel  # noqa: E402
+from bot.config import Config, parse_config  # noqa: E402
+from bot.messages import Address, Choice, Inbound, Reply  # noqa: E402
+from bot.web import WebServer, build_web_app  # noqa: E402
+
+ACCOUNT_SID = "ACbench-account"
+AUTH_TOKEN = "bench-auth-token-not-secret"
+PUBLIC_URL = "https://kyrbot.example.org"
+FIXED_TWIML = (
+    '<?xml version="1.0" encoding="UTF-8"?><Response><Message>Hola. ¿Qué quieres saber?\n\n'
+    "1 Qué dice SOP 130\n2 Órdenes judiciales\n0 Menú / English</Message></Response>"
+)
+TEXTS = [
+    "hola",
+    "1",
+    "2",
+    "0",
+    "menu",
+    "ayuda",
+    "english",
+    "español",
+    "what if police stop me in my car",
+    "qué hago si tocan la puerta los de inmigración",
+    "la policia puede preguntar mis papeles",
+    "orden judicial",
+    "warrant",
+    "do you sell bus tickets",
+]
+
+SinkFactory = Callable[[Config], AbstractAsyncContextManager[InboundSink]]
+
+
+# -- sinks -----------------------------------------------------------------------------------
+
+
+class _MenuSink:
+    """Answers every message with the same short Spanish menu; dedups by message id."""
+
+    REPLY = Reply(
+        text="Hola. ¿Qué quieres saber?",
+        choices=(Choice("what", "Qué dice SOP 130"), Choice("warrants", "Órdenes judiciales")),
+        nav=(Choice("c:menu", "Menú"), Choice("c:lang", "English")),
+        locale="es",
+    )
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    async def handle(self, inbound: Inbound) -> Sequence[Reply]:
+        if inbound.message_id in self._seen:
+            return ()
+        if inbound.message_id is not None:
+            self._seen.add(inbound.message_id)
+        return (self.REPLY,)
+
+    async def contact_unreachable(self, address: Address, *, opted_out: bool) -> None:
+        return None
+
+    async def delivery_status(
+        self, channel: str, provider_id: str, status: str, error_code: str | None
+    ) -> None:
+        return None
+
+
+@contextlib.asynccontextmanager
+async def trivial_sink(_config: Config) -> AsyncIterator[InboundSink]:
+    """The adapter alone: a sink that answers a fixed menu."""
+    yield _MenuSink()
+
+
+@contextlib.asynccontextmanager
+async def service_sink(config: Config) -> AsyncIterator[InboundSink]:
+    """The real conversation service with the real content, on a fresh SQLite file."""
+    from bot.content import load_content
+    from bot.conversation import ConversationService
+    from bot.storage import open_storage
+
+    content = load_content(config)
+    with tempfile.TemporaryDirectory() as scratch:
+        storage = open_storage(f"sqlite+aiosqlite:///{Path(scratch) / 'bench.sqlite3'}")
+        await storage.open()
+        service = ConversationService(
+            content=content, storage=storage, organization=config.organization
+        )
+        try:
+            yield service
+        finally:
+            await service.flush_counters()
+            await storage.close()
+
+
+SINKS: dict[str, SinkFactory] = {"service": service_sink, "trivial": trivial_sink}
+
+
+# -- servers (child processes) ---------------------------------------------------------------
+
+
+def bench_config() -> Config:
+    return parse_config(
+        {
+            "content": {
+                "dialogs_dir": str(ROOT / "dialogs"),
+                "locales_dir": str(ROOT / "locales"),
+            },
+            "server": {"public_url": PUBLIC_URL},
+            "twilio": {
+                "account_sid": ACCOUNT_SID,
+                "auth_token": AUTH_TOKEN,
+                "from_number": "+15550000000",
+                "api_base_url": "http://127.0.0.1:9",  # never called: replies go as TwiML
+            },
+            "sms": {"reply_budget": {"replies": 1_000_000, "window_minutes": 1}},
+        }
+    )
+
+
+async def _serve_full_stack(make_sink: SinkFactory, conn: Connection) -> None:
+    config = bench_config()
+    channel = SmsChannel(config)
+    app = build_web_app(channel.routes(), max_body_bytes=config.server.max_body_bytes)
+    server = WebServer(app, host="127.0.0.1", port=0)
+    async with make_sink(config) as sink:
+        await server.start()
+        await channel.start(sink)
+        try:
+            conn.send(server.port)
+            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        finally:
+            await channel.stop()
+            await server.stop()
+
+
+async def _serve_bare(conn: Connection) -> None:
+    async def fixed(request: web.Request) -> web.Response:
+        await request.read()  # consume the body, nothing more: the fastest possible answer
+        return web.Response(text=FIXED_TWIML, content_type="text/xml")
+
+    app = web.Application(client_max_size=65536)
+    app.router.add_post("/twilio/sms", fixed)
+    server = WebServer(app, host="127.0.0.1", port=0)
+    await server.start()
+    try:
+        conn.send(server.port)
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    finally:
+        await server.stop()
+
+
+def _server_main(kind: str, sink_name: str, conn: Connection) -> None:
+    logging.disable(logging.CRITICAL)
+    if kind == "bare":
+        asyncio.run(_serve_bare(conn))
+    else:
+        asyncio.run(_serve_full_stack(SINKS[sink_name], conn))
+
+
+@dataclass
+class _Server:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    port: int
+
+    def stop(self) -> None:
+        self.conn.send("stop")
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.terminate()
+
+
+def start_server(kind: str, sink_name: str) -> _Server:
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_server_main, args=(kind, sink_name, child), daemon=True)
+    process.start()
+    if not parent.poll(60):
+        process.terminate()
+        raise RuntimeError(f"the {kind} server did not start")
+    return _Server(process=process, conn=parent, port=parent.recv())
+
+
+# -- load generation -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    body: bytes
+    signature: str
+
+
+def signed_requests(n: int, *, contacts: int, prefix: str) -> list[SignedRequest]:
+    """``n`` incoming-SMS webhooks from ``contacts`` numbers, each with a fresh MessageSid."""
+    validator = RequestValidator(AUTH_TOKEN)
+    url = PUBLIC_URL + "/twilio/sms"
+    requests = []
+    for i in range(n):
+        form = {
+            "MessageSid": f"SMbench{prefix}{i:08d}",
+            "AccountSid": ACCOUNT_SID,
+            "From": f"+1555{i % contacts:07d}",
+            "To": "+15550000000",
+            "Body": TEXTS[i % len(TEXTS)],
+            "NumMedia": "0",
+            "NumSegments": "1",
+        }
+        requests.append(
+            SignedRequest(urlencode(form).encode(), validator.compute_signature(url, form))
+        )
+    return requests
+
+
+async def _post(http: aiohttp.ClientSession, url: str, request: SignedRequest) -> bool:
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": request.signature,
+    }
+    async with http.post(url, data=request.body, headers=headers) as response:
+        text = await response.text()
+        return response.status == 200 and "<Message>" in text
+
+
+@dataclass
+class Throughput:
+    requests: int
+    errors: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+
+async def throughput(
+    port: int, requests: list[SignedRequest], *, seconds: float, concurrency: int
+) -> Throughput:
+    url = f"http://127.0.0.1:{port}/twilio/sms"
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    done = errors = 0
+    next_index = 0
+    async with aiohttp.ClientSession(connector=connector) as http:
+        for request in requests[:concurrency]:  # warm up connections (not counted)
+            await _post(http, url, request)
+        next_index = concurrency
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal done, errors, next_index
+            while time.perf_counter() < deadline and next_index < len(requests):
+                request = requests[next_index]
+                next_index += 1
+                if await _post(http, url, request):
+                    done += 1
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return Throughput(requests=done, errors=errors, seconds=elapsed)
+
+
+@dataclass
+class Latency:
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int
+    achieved_rate: float
+
+
+async def steady_latency(
+    port: int, requests: list[SignedRequest], *, rate: float, seconds: float
+) -> Latency:
+    url = f"http://127.0.0.1:{port}/twilio/sms"
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    errors = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        await _post(http, url, requests[-1])  # one warm-up connection
+
+        async def one(request: SignedRequest, scheduled: float) -> None:
+            nonlocal errors
+            ok = await _post(http, url, request)
+            latencies.append(time.perf_counter() - scheduled)
+            if not ok:
+                errors += 1
+
+        tasks = []
+        start = time.perf_counter() + 0.05
+        for i in range(total):
+            scheduled = start + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(requests[i], scheduled)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return Latency(
+        p50_ms=cuts[49] * 1000,
+        p99_ms=cuts[98] * 1000,
+        max_ms=max(latencies) * 1000,
+        errors=errors,
+        achieved_rate=total / elapsed,
+    )
+
+
+async def run(args: argparse.Namespace) -> None:
+    budget = int(args.seconds * 20_000) + args.concurrency  # more than can be sent in time
+    load = {
+        "bare": signed_requests(budget, contacts=args.contacts, prefix="b"),
+        "full": signed_requests(budget, contacts=args.contacts, prefix="f"),
+    }
+    steady = {
+        "bare": signed_requests(
+            int(args.rate * args.latency_seconds) + 1, contacts=500, prefix="bl"
+        ),
+        "full": signed_requests(
+            int(args.rate * args.latency_seconds) + 1, contacts=500, prefix="fl"
+        ),
+    }
+    servers = {"bare": start_server("bare", args.sink), "full": start_server("full", args.sink)}
+    try:
+        rates = {
+            kind: await throughput(
+                servers[kind].port, load[kind], seconds=args.seconds, concurrency=args.concurrency
+            )
+            for kind in ("bare", "full")
+        }
+        latency = {
+            kind: await steady_latency(
+                servers[kind].port, steady[kind], rate=args.rate, seconds=args.latency_seconds
+            )
+            for kind in ("bare", "full")
+        }
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    ratio = rates["full"].per_second / rates["bare"].per_second
+    full_desc = f"signature + {args.sink} sink" + (
+        " (conversation service, SQLite)" if args.sink == "service" else ""
+    )
+    print(
+        f"SMS webhook bench, {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} CPU(s), "
+        f"{args.concurrency} concurrent clients for {args.seconds:g} s, "
+        f"{args.contacts} senders"
+    )
+    print(
+        f"  bare aiohttp, fixed TwiML:   {rates['bare'].per_second:8,.0f} webhooks/s"
+        f"  ({rates['bare'].errors} errors)"
+    )
+    print(
+        f"  full stack ({full_desc}): {rates['full'].per_second:8,.0f} webhooks/s"
+        f"  ({rates['full'].errors} errors)"
+    )
+    print(f"  ratio full/bare: {ratio:.2f}  (target >= 0.3)")
+    for kind, label in (("full", "full stack"), ("bare", "bare")):
+        lat = latency[kind]
+        print(
+            f"  {label} at a steady {args.rate:g}/s for {args.latency_seconds:g} s "
+            f"(achieved {lat.achieved_rate:.0f}/s): p50 {lat.p50_ms:.1f} ms, "
+            f"p99 {lat.p99_ms:.1f} ms, max {lat.max_ms:.1f} ms, {lat.errors} errors"
+            + ("  (target p99 < 50 ms)" if kind == "full" else "")
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sink", choices=sorted(SINKS), default="service")
+    parser.add_argument("--seconds", type=float, default=5.0, help="full-load phase length")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--contacts", type=int, default=2000, help="distinct sender numbers")
+    parser.add_argument("--rate", type=float, default=100.0, help="steady requests/s")
+    parser.add_argument("--latency-seconds", type=float, default=5.0)
+    asyncio.run(run(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
