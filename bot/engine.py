@@ -279,9 +279,12 @@ class Engine:
                 return self._command(state, event, "opt_in", payload)
             return self._text(state, replace(event, kind=InboundKind.TEXT))
         if command == "forget":
-            locale = state.locale or self._guess_locale(event) or self.settings.default_locale
-            return Step(None, (ReplyPlan((Line(texts.FORGOTTEN, locale),)),), ("forget",))
+            return self._forget(state, event)
         return self._with_locale(state, event, lambda s: self._global(s, event, command))
+
+    def _forget(self, state: State, event: Event) -> Step:
+        locale = state.locale or self._guess_locale(event) or self.settings.default_locale
+        return Step(None, (ReplyPlan((Line(texts.FORGOTTEN, locale),)),), ("forget",))
 
     def _deep_link(self, payload: str) -> str | None:
         if not payload:
@@ -294,6 +297,8 @@ class Engine:
     def _global(self, state: State, event: Event, command: str) -> Step:
         """Commands that work from any step, whether typed or sent as a channel command."""
         menu = self.dialogs.main_menu
+        if command == "forget":
+            return self._forget(state, event)
         if command == "menu":
             return self._show(replace(state, history=()), menu, push=False)
         if command == "back":
@@ -345,6 +350,9 @@ class Engine:
         if not normalized:
             return self._show(state, state.node or self.dialogs.main_menu, push=False)
         if normalized.isdigit():
+            if state.node is None:
+                # A number from a menu the person has not seen in this session: greet afresh.
+                return self._show(state, self.dialogs.main_menu, push=False)
             return self._digit(state, event, int(normalized))
         if command is not None:
             return self._global(replace(state, awaiting_language=False), event, command)

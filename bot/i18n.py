@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +57,27 @@ class LocaleCatalog:
     catalog: Catalog | None = field(default=None, compare=False, repr=False)
 
 
+_PO_LINE = re.compile(
+    r'^(?:#.*|(?:msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)\s+".*"|".*")?\s*$'
+)
+
+
+def _lint_po(text: str, shown: str) -> None:
+    """Reject lines Babel's lenient parser would skip silently (it does at the end of a file)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if not _PO_LINE.match(line):
+            raise CatalogError(
+                [
+                    Problem(
+                        shown,
+                        number,
+                        f"PO syntax error: not a comment, keyword or quoted string: {line[:60]!r}",
+                        hint='every text line is in double quotes, e.g. msgstr "..."',
+                    )
+                ]
+            )
+
+
 def read_catalog(path: Path, locale: str, *, display: str | None = None) -> LocaleCatalog:
     """Parse one PO file.
 
@@ -63,9 +86,10 @@ def read_catalog(path: Path, locale: str, *, display: str | None = None) -> Loca
     """
     shown = display or str(path)
     try:
-        with path.open("rb") as handle:
-            known = locale.replace("-", "_") if babel_knows(locale) else None
-            catalog = read_po(handle, locale=known, abort_invalid=True)
+        raw = path.read_bytes()
+        _lint_po(raw.decode("utf-8"), shown)
+        known = locale.replace("-", "_") if babel_knows(locale) else None
+        catalog = read_po(io.BytesIO(raw), locale=known, abort_invalid=True)
     except FileNotFoundError:
         raise CatalogError(
             [

@@ -81,7 +81,12 @@ def extract(paths: I18nPaths) -> str:
 
 
 def update(paths: I18nPaths, locale: str | None = None) -> str:
-    """Merge the template into the catalogs; changed English marks translations fuzzy."""
+    """Merge the template into the catalogs; changed English marks translations fuzzy.
+
+    Babel's ``--previous`` (the old English as ``#|`` comments) is not used: Babel wraps
+    long previous msgids into lines GNU msgfmt rejects, and a broken file is worse than a
+    missing hint.
+    """
     args = [
         "update",
         "-i",
@@ -91,7 +96,6 @@ def update(paths: I18nPaths, locale: str | None = None) -> str:
         "-D",
         DOMAIN,
         "--no-wrap",
-        "--previous",
     ]
     if locale:
         args += ["-l", locale]

@@ -79,13 +79,19 @@ class TopicRouter:
     _phrases: list[_Phrase] = field(default_factory=list)
     _by_token: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     _vocabulary: list[str] = field(default_factory=list)
+    _seen: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
 
     def add(self, node: str, phrases: Iterable[str]) -> None:
-        """Add keyword phrases (already normalised) for a node."""
+        """Add keyword phrases (already normalised) for a node.
+
+        A phrase the node already has (the same words in another language's list, or with
+        accents) is kept once, so it does not count twice towards the node's score.
+        """
         for phrase in phrases:
             tokens = tuple(phrase.split())
-            if not tokens:
+            if not tokens or (node, tokens) in self._seen:
                 continue
+            self._seen.add((node, tokens))
             index = len(self._phrases)
             self._phrases.append(_Phrase(node, tokens))
             for token in set(tokens):

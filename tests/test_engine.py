@@ -35,6 +35,11 @@ def es(engine: Engine) -> State:
     return step(engine, State(), "2").state or State()
 
 
+def menu_choice_ids(engine: Engine) -> list[str]:
+    menu = engine.dialogs.node(MENU)
+    return [c.choice_id for c in menu.choices] + ([f"n:{menu.more}"] if menu.more else [])
+
+
 def first_choice_target(content: Content, node: str) -> str:
     return content.dialogs.node(node).choices[0].target
 
@@ -198,9 +203,7 @@ def test_a_clear_question_goes_straight_to_its_topic(engine, es):
 def test_an_unclear_message_says_so_and_offers_the_menu(engine, es):
     result = step(engine, es, "el clima de mañana")
     assert texts.NOT_UNDERSTOOD.msgid in msgids(result)
-    assert [c.id for c in result.replies[0].choices] == [
-        c.choice_id for c in engine.dialogs.node(MENU).choices
-    ]
+    assert [c.id for c in result.replies[0].choices] == menu_choice_ids(engine)
     assert result.topic is None
 
 

@@ -382,11 +382,16 @@ class TelegramChannel(Channel):
                 await self._set_webhook(self._webhook_url)
             else:
                 assert app.updater is not None  # built with an updater in polling mode
-                await app.updater.start_polling(
-                    timeout=self._poll_timeout,
-                    allowed_updates=list(ALLOWED_UPDATES),
-                    error_callback=self._on_polling_error,
-                )
+                try:
+                    await app.updater.start_polling(
+                        timeout=self._poll_timeout,
+                        allowed_updates=list(ALLOWED_UPDATES),
+                        error_callback=self._on_polling_error,
+                    )
+                except TelegramError as exc:  # deleteWebhook failed
+                    raise ChannelUnavailable(
+                        f"cannot start polling Telegram ({type(exc).__name__})"
+                    ) from exc
             await app.start()
         except BaseException:
             await self.stop()
@@ -595,6 +600,8 @@ class TelegramChannel(Channel):
                 _log_failure("Sending a reply", exc, address)
                 return False
             except NetworkError as exc:
+                # A timeout may hide a message that did go out; seeing an answer twice is
+                # better than getting none. (Broadcasts, which must not, use send().)
                 if last:
                     _log_failure("Sending a reply", exc, address)
                     return False

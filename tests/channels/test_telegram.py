@@ -17,6 +17,7 @@ from bot.config import Config, parse_config
 from bot.errors import (
     ChannelUnavailable,
     ConfigError,
+    OutcomeUnknown,
     PermanentSendError,
     RateLimited,
     RecipientUnreachable,
@@ -493,6 +494,27 @@ async def test_failing_sink_stops_nothing_and_logs_no_personal_data(
     assert "/sendMessage" not in logged  # httpx's request lines, which carry the token
 
 
+async def test_one_persons_messages_are_answered_in_order_without_holding_up_others(
+    fake: FakeBotApi,
+) -> None:
+    class SlowBot(TinyBot):
+        async def handle(self, inbound: Inbound) -> Sequence[Reply]:
+            if inbound.text == "lento":
+                await asyncio.sleep(0.3)
+            return (Reply(text=f"{inbound.address.id}:{inbound.text}"),)
+
+    channel = TelegramChannel(make_config(fake))
+    await channel.start(SlowBot())
+    try:
+        for chat, text in ((ANA, "lento"), (ANA, "rápido"), (77, "hola")):
+            fake.push_update(fake.text_update(chat, text))
+        await fake.wait_for_sent(3)
+    finally:
+        await channel.stop()
+
+    assert [m.text for m in fake.sent] == ["77:hola", f"{ANA}:lento", f"{ANA}:rápido"]
+
+
 async def test_long_reply_is_split_at_paragraphs_with_buttons_on_the_last_part(
     fake: FakeBotApi, bot: TinyBot
 ) -> None:
@@ -657,6 +679,23 @@ async def test_send_raises_a_typed_error_saying_whether_to_retry(
     if isinstance(raised.value, RateLimited):
         assert raised.value.retry_after == 3.0
     assert len(fake.calls_to("sendMessage")) == 1  # send() never retries on its own
+
+
+@pytest.mark.parametrize(("status", "error"), [(502, OutcomeUnknown), (403, RecipientUnreachable)])
+async def test_send_failing_after_part_of_a_long_message_never_invites_a_resend(
+    fake: FakeBotApi, status: int, error: type
+) -> None:
+    channel = TelegramChannel(make_config(fake))
+    fake.fail_next("sendMessage", status=status, after=1)
+    try:
+        with pytest.raises(error):
+            await channel.send(
+                Address("telegram", str(ANA)), Reply(text=("a" * 4000 + "\n\n") * 2)
+            )
+    finally:
+        await channel.stop()
+
+    assert len(fake.sent) == 1
 
 
 async def test_send_when_the_server_is_down_is_channel_unavailable(fake: FakeBotApi) -> None:

@@ -178,6 +178,16 @@ def test_button_press_without_a_findable_label_has_empty_text() -> None:
     assert (event.choice_id, event.text) == ("warrants", "")
 
 
+def test_button_on_a_message_the_bot_can_no_longer_see_uses_the_person_as_address() -> None:
+    data = callback("menu")
+    del data["callback_query"]["message"]
+
+    event = inbound(data)
+
+    assert event is not None
+    assert (event.address, event.choice_id, event.text) == (Address("telegram", "42"), "menu", "")
+
+
 def test_button_without_data_is_ignored() -> None:
     assert inbound(callback(None)) is None
 

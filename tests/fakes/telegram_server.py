@@ -97,6 +97,7 @@ class _Failure:
     status: int
     description: str
     retry_after: int | None
+    after: int = 0
 
 
 class FakeBotApi:
@@ -185,11 +186,13 @@ class FakeBotApi:
         status: int = 429,
         retry_after: int | None = None,
         description: str | None = None,
+        after: int = 0,
     ) -> None:
         """Make the next matching call fail once (first matching rule wins).
 
         ``status=429, retry_after=1`` is a flood limit, ``403`` a blocked bot, ``502`` a
-        gateway error (PTB raises ``NetworkError``), ``400`` a bad request.
+        gateway error (PTB raises ``NetworkError``), ``400`` a bad request. With ``after=n``
+        the first ``n`` matching calls succeed and the one after fails.
         """
         if description is None:
             description = {
@@ -199,7 +202,9 @@ class FakeBotApi:
             }.get(status, "Bad Gateway")
         if status == 429 and retry_after is None:
             retry_after = 1
-        self._failures.append(_Failure(method, chat_id, status, description, retry_after))
+        self._failures.append(
+            _Failure(method, chat_id, status, description, retry_after, after=after)
+        )
 
     def calls_to(self, method: str) -> list[ApiCall]:
         """Every recorded call of ``method``."""
@@ -349,6 +354,9 @@ class FakeBotApi:
         self.calls.append(ApiCall(method, params))
         for index, failure in enumerate(self._failures):
             if failure.method == method and failure.chat_id in (None, _int(params.get("chat_id"))):
+                if failure.after:
+                    failure.after -= 1
+                    break
                 del self._failures[index]
                 return _error(failure.status, failure.description, failure.retry_after)
         handler = getattr(self, f"_api_{method}", None)
