@@ -39,7 +39,9 @@ NONE = "none"
 def load_questions(path: Path = QUESTIONS) -> list[dict[str, str]]:
     """The labelled questions: dicts with ``text``, ``lang`` and ``topic``."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return [{"text": str(q["text"]), "lang": str(q["lang"]), "topic": str(q["topic"])} for q in data]
+    return [
+        {"text": str(q["text"]), "lang": str(q["lang"]), "topic": str(q["topic"])} for q in data
+    ]
 
 
 def evaluate(path: Path = QUESTIONS) -> dict[str, Any]:
@@ -134,7 +136,8 @@ def main(argv: list[str]) -> int:
         )
     none = figures["none"]
     by_lang = ", ".join(
-        f"{lang} {c['confident']:.1%} of {c['questions']}" for lang, c in none["by_language"].items()
+        f"{lang} {c['confident']:.1%} of {c['questions']}"
+        for lang, c in none["by_language"].items()
     )
     print(
         f"none: {none['questions']} questions, {none['confident']:.1%} got a confident "

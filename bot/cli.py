@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Config, load_config
-from bot.errors import ConfigError, ContentError
+from bot.errors import BotError, ConfigError, ContentError
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_ERRORS
+    except BotError as exc:
+        # Anything else we raise on purpose (a channel that cannot start, storage that cannot
+        # open) is a clear message, not a traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
     except KeyboardInterrupt:
         return EXIT_OK
     return EXIT_UNUSABLE

@@ -48,11 +48,14 @@ async def twilio():
 
 
 @pytest.fixture
-async def channel(twilio):
-    sink = RecordingSink()
+def sink():
+    return RecordingSink()
+
+
+@pytest.fixture
+async def channel(twilio, sink):
     sms = SmsChannel(sms_config(api_base_url=twilio.base_url), request_timeout=0.5)
     await sms.start(sink)
-    sms.test_sink = sink  # type: ignore[attr-defined]
     yield sms
     await sms.stop()
 
@@ -112,7 +115,7 @@ async def test_twilio_edge_and_region_variables_do_not_redirect_the_client(twili
     assert sid == "SMfake000001"
 
 
-async def test_opted_out_recipient_is_reported_and_recorded(twilio, channel):
+async def test_opted_out_recipient_is_reported_and_recorded(twilio, channel, sink):
     twilio.enqueue(twilio_error(21610, message="Attempt to send to unsubscribed recipient"))
 
     with pytest.raises(RecipientUnreachable) as caught:
@@ -121,7 +124,7 @@ async def test_opted_out_recipient_is_reported_and_recorded(twilio, channel):
     assert caught.value.opted_out is True
     assert caught.value.code == "21610"
     assert caught.value.retryable is False
-    assert channel.test_sink.unreachable == [(ANA, True)]
+    assert sink.unreachable == [(ANA, True)]
 
 
 async def test_opted_out_in_the_new_error_format_is_recognised(twilio, channel):
@@ -144,7 +147,7 @@ async def test_opted_out_in_the_new_error_format_is_recognised(twilio, channel):
 
 
 @pytest.mark.parametrize("code", [21211, 21614])
-async def test_invalid_or_non_mobile_number_is_unreachable(twilio, channel, code):
+async def test_invalid_or_non_mobile_number_is_unreachable(twilio, channel, sink, code):
     twilio.enqueue(twilio_error(code))
 
     with pytest.raises(RecipientUnreachable) as caught:
@@ -152,7 +155,7 @@ async def test_invalid_or_non_mobile_number_is_unreachable(twilio, channel, code
 
     assert caught.value.opted_out is False
     assert caught.value.code == str(code)
-    assert channel.test_sink.unreachable == []
+    assert sink.unreachable == []
 
 
 @pytest.mark.parametrize(
