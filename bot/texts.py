@@ -117,7 +117,8 @@ PLACEHOLDER_FALLBACKS: dict[str, Text] = {
     "complaint_phone": pgettext(
         "placeholder:complaint_phone", "the number on the FPC's city web page"
     ),
-    # Translators: follows "go to" (Spanish: "vaya a"), where a street address would go.
+    # Translators: follows "mail your complaint to" (Spanish: "mande su queja por correo a"),
+    # where a postal address would go.
     "complaint_address": pgettext("placeholder:complaint_address", "Milwaukee City Hall"),
     # Translators: follows "file online at" (Spanish: "en"), where a web address would go.
     "complaint_website": pgettext(
