@@ -14,6 +14,7 @@ from rapidfuzz import fuzz, process
 _NON_WORD = re.compile(r"[^0-9a-zñ]+")
 _NON_WORD_RAW = re.compile(r"[\x00-\x1f\x7f\ue000]+")
 _ENYE = "\ue000"  # a private-use stand-in that keeps ñ through accent stripping
+_SIMILAR_CACHE_SIZE = 20_000
 _MAX_INPUT = 500
 """Only the start of a very long message is matched: nobody asks a question in 10 kB."""
 
@@ -79,6 +80,7 @@ class TopicRouter:
     _phrases: list[_Phrase] = field(default_factory=list)
     _by_token: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     _vocabulary: list[str] = field(default_factory=list)
+    _similar_cache: dict[str, dict[str, float]] = field(default_factory=dict)
     _seen: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
 
     def add(self, node: str, phrases: Iterable[str]) -> None:
@@ -100,6 +102,16 @@ class TopicRouter:
                 self._by_token[token].append(index)
 
     def _similar(self, token: str) -> dict[str, float]:
+        cached = self._similar_cache.get(token)
+        if cached is not None:
+            return cached
+        found = self._similar_uncached(token)
+        if len(self._similar_cache) >= _SIMILAR_CACHE_SIZE:
+            self._similar_cache.clear()  # crude but bounded; people reuse few words
+        self._similar_cache[token] = found
+        return found
+
+    def _similar_uncached(self, token: str) -> dict[str, float]:
         found = {token: 1.0} if token in self._by_token else {}
         if len(token) >= 4:
             for candidate, score, _ in process.extract(

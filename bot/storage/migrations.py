@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -52,8 +53,66 @@ def _create_tables(conn: Connection) -> None:
     tables.metadata.create_all(conn, tables=data_tables, checkfirst=False)
 
 
+def _add_columns(conn: Connection, table: str, *columns: sa.Column[Any]) -> None:
+    """``ALTER TABLE ... ADD COLUMN`` for each column, in the connection's SQL dialect."""
+    sa.Table(table, sa.MetaData(), *columns)  # gives the columns a table to compile against
+    for column in columns:
+        ddl = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {ddl}"))
+
+
+def _broadcast_fan_out(conn: Connection) -> None:
+    # Version 2: what resumable, rate-limited broadcasts need. Written out in full rather than
+    # taken from tables.py, so this step stays what it was when tables.py changes again.
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    _add_columns(
+        conn,
+        "broadcasts",
+        sa.Column("audience_upto", big_id, nullable=True),
+        sa.Column("materialized_upto", big_id, nullable=False, server_default="0"),
+        sa.Column("materialized", sa.Boolean, nullable=False, server_default=sa.false()),
+    )
+    _add_columns(
+        conn,
+        "deliveries",
+        sa.Column("claimed_by", sa.String, nullable=True),
+        sa.Column("claimed_at", tables.UtcDateTime, nullable=True),
+        sa.Column("not_before", tables.UtcDateTime, nullable=True),
+    )
+    metadata = sa.MetaData(naming_convention=dict(tables.metadata.naming_convention))
+    deliveries = sa.Table(
+        "deliveries",
+        metadata,
+        sa.Column("broadcast_id", big_id),
+        sa.Column("channel", sa.String),
+        sa.Column("status", sa.String),
+    )
+    sa.Index(
+        "ix_deliveries_broadcast_id_channel_status",
+        deliveries.c.broadcast_id,
+        deliveries.c.channel,
+        deliveries.c.status,
+    ).create(conn)
+    sa.Table(
+        "broadcast_workers",
+        metadata,
+        sa.Column("id", sa.String, primary_key=True),
+        sa.Column("host", sa.String, nullable=False),
+        sa.Column("pid", sa.Integer, nullable=False),
+        sa.Column("started_at", tables.UtcDateTime, nullable=False),
+        sa.Column("heartbeat_at", tables.UtcDateTime, nullable=False),
+    ).create(conn)
+    sa.Table(
+        "send_rate",
+        metadata,
+        sa.Column("channel", sa.String, primary_key=True),
+        sa.Column("next_free_at", sa.Double, nullable=False),
+    ).create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contacts, sessions, dedup ids, counters, broadcasts, audit log", _create_tables),
+    Migration(2, "broadcast fan-out: claims, retries, workers, shared send rate", _broadcast_fan_out),
 )
 
 LATEST: int = MIGRATIONS[-1].version

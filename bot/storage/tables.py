@@ -133,6 +133,12 @@ broadcasts = sa.Table(
     sa.Column("allow_fallback", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("started_at", UtcDateTime, nullable=True),
     sa.Column("finished_at", UtcDateTime, nullable=True),
+    # Added in schema version 2 (broadcast fan-out):
+    # the highest contact id when sending started: contacts made later are not recipients.
+    sa.Column("audience_upto", Id, nullable=True),
+    # how far delivery rows have been written (contact id), so a restart carries on from there.
+    sa.Column("materialized_upto", Id, nullable=False, server_default="0"),
+    sa.Column("materialized", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 deliveries = sa.Table(
@@ -159,7 +165,41 @@ deliveries = sa.Table(
     sa.Column("provider_id", sa.String, nullable=True, index=True),
     sa.Column("error", sa.String, nullable=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # Added in schema version 2: which instance is sending it and since when, and the
+    # earliest time a retry may go.
+    sa.Column("claimed_by", sa.String, nullable=True),
+    sa.Column("claimed_at", UtcDateTime, nullable=True),
+    sa.Column("not_before", UtcDateTime, nullable=True),
     sa.UniqueConstraint("broadcast_id", "contact_id"),
+)
+
+# Claiming the next pending deliveries of one channel reads this index in id order.
+sa.Index(
+    "ix_deliveries_broadcast_id_channel_status",
+    deliveries.c.broadcast_id,
+    deliveries.c.channel,
+    deliveries.c.status,
+)
+
+broadcast_workers = sa.Table(
+    "broadcast_workers",
+    metadata,
+    # One row per running sender (a ``kyrbot serve`` or ``kyrbot broadcast send`` process);
+    # a delivery left "sending" by a worker that stopped beating is reported as unknown.
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("host", sa.String, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("heartbeat_at", UtcDateTime, nullable=False),
+)
+
+send_rate = sa.Table(
+    "send_rate",
+    metadata,
+    # Per channel, the moment (Unix seconds) from which sending time is still free: every
+    # instance reserves its sending time here, so the rate limit holds across instances.
+    sa.Column("channel", sa.String, primary_key=True),
+    sa.Column("next_free_at", sa.Double, nullable=False),
 )
 
 audit_log = sa.Table(
