@@ -82,7 +82,8 @@ class Renderer:
             for line in plan.lines
         ]
         if plan.show_updates:
-            paragraphs.append(self._updates_text(locale, updates))
+            # Right after the page's own text, before the one-time disclaimer.
+            paragraphs.insert(1, self._updates_text(locale, updates))
         choices = tuple(
             Choice(c.id, translator.text(c.locale or locale, c.label)) for c in plan.choices
         )

@@ -142,6 +142,7 @@ COMMAND_TEXTS: dict[str, Text] = {
     "forget": texts.COMMAND_FORGET,
     "emergency": texts.COMMAND_EMERGENCY,
     "subscribe": texts.COMMAND_SUBSCRIBE,
+    "unsubscribe": texts.COMMAND_UNSUBSCRIBE,
 }
 
 

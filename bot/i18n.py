@@ -63,8 +63,23 @@ _PO_LINE = re.compile(
 
 
 def _lint_po(text: str, shown: str) -> None:
-    """Reject lines Babel's lenient parser would skip silently (it does at the end of a file)."""
+    """Reject what Babel's lenient parser lets through: stray lines, a second ``msgstr``."""
+    previous = ""
     for number, line in enumerate(text.splitlines(), 1):
+        keyword = line.split(" ", 1)[0] if line.startswith("msg") else ""
+        if keyword == "msgstr" and previous == "msgstr":
+            raise CatalogError(
+                [
+                    Problem(
+                        shown,
+                        number,
+                        "PO syntax error: a second msgstr for the same entry",
+                        hint="each entry has one msgid and one msgstr",
+                    )
+                ]
+            )
+        if keyword:
+            previous = keyword
         if not _PO_LINE.match(line):
             raise CatalogError(
                 [
@@ -228,8 +243,8 @@ class Translator:
 # --- Babel extractor --------------------------------------------------------------------------
 
 KEYWORDS_NOTE = (
-    "Comma-separated words and phrases people type when they mean this topic. Add the words "
-    "people really use (slang, no accents, common misspellings); they are never shown."
+    "Comma-separated words and phrases people type when they mean this topic: slang, words "
+    "without accents, Spanglish. One-letter typos are forgiven already; never shown."
 )
 LABEL_NOTE = "A menu choice: keep it short (it is numbered in SMS, a button in Telegram)."
 

@@ -87,6 +87,9 @@ COMMAND_EMERGENCY = pgettext(
     "command:emergency", "ice, help now, emergency, urgent, its happening now"
 )
 COMMAND_SUBSCRIBE = pgettext("command:subscribe", "join, subscribe")
+COMMAND_UNSUBSCRIBE = pgettext(
+    "command:unsubscribe", "stop updates, unsubscribe, no more updates, leave"
+)  # Translators: never a single word that also starts a question (not just "stop").
 COMMAND_LANG_EN = pgettext("command:lang:en", "english, in english, en")
 COMMAND_LANG_ES = pgettext("command:lang:es", "spanish, in spanish, es")
 # Translators: common first words in your language; they help detect the language of a

@@ -14,7 +14,7 @@ odd_text = st.one_of(
     st.text(max_size=200),
     st.text(alphabet=st.characters(codec="utf-8"), max_size=50),
     st.sampled_from(["", " ", "\x00", "\u202e\u05e9\u05dc\u05d5\u05dd", "🙂🚓", "1" * 40]),
-    st.text(min_size=10_000, max_size=10_000, alphabet="ab 1ñ"),
+    st.just("ab 1ñ " * 2_000),  # 10 kB
 )
 
 
