@@ -185,6 +185,10 @@ class Engine:
                 labels[choice.choice_id] = [
                     self.translator.gettext_quiet(loc, ctx, choice.label) for loc in self.locales
                 ]
+            if node.more:
+                labels[f"n:{node.more}"] = [
+                    self.translator.gettext_quiet(loc, *texts.MORE) for loc in self.locales
+                ]
             self._labels[node.id] = labels
 
     # --- indexes -------------------------------------------------------------------------

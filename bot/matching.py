@@ -122,7 +122,10 @@ class TopicRouter:
                 limit=None,
             ):
                 cutoff = self.short_word_cutoff if len(candidate) <= 5 else self.fuzzy_cutoff
-                if candidate != token and len(candidate) >= 4 and score >= cutoff:
+                # A typo changes a letter or two, not the word's length by a third:
+                # "ayer" (yesterday) is not "lawyer", "gente" is not "urgente".
+                close_length = abs(len(candidate) - len(token)) <= max(1, len(candidate) // 6)
+                if candidate != token and len(candidate) >= 4 and close_length and score >= cutoff:
                     found[candidate] = max(found.get(candidate, 0.0), score / 100.0)
         return found
 

@@ -24,7 +24,12 @@ CHAT = 5150
 async def test_serve_with_a_fake_bot_api_holds_a_spanish_conversation(tmp_path: Path):
     content = load_content(
         parse_config(
-            {"content": {"dialogs_dir": str(ROOT / "dialogs"), "locales_dir": str(ROOT / "locales")}}
+            {
+                "content": {
+                    "dialogs_dir": str(ROOT / "dialogs"),
+                    "locales_dir": str(ROOT / "locales"),
+                }
+            }
         )
     )
     menu = content.dialogs.node("kyr.menu")
@@ -46,7 +51,12 @@ async def test_serve_with_a_fake_bot_api_holds_a_spanish_conversation(tmp_path: 
             encoding="utf-8",
         )
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "serve", "--config", str(config),
+            sys.executable,
+            "-m",
+            "bot",
+            "serve",
+            "--config",
+            str(config),
             cwd=tmp_path,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

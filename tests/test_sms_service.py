@@ -80,7 +80,9 @@ async def test_a_repeated_message_sid_is_answered_once(phone):
 
 async def test_a_photo_gets_a_text_only_reply_in_spanish(phone, service):
     await phone.sms("hola", sender=PHONE)
-    picture = await phone.sms("", sender=PHONE, NumMedia="1", MediaUrl0="https://example.invalid/a.jpg")
+    picture = await phone.sms(
+        "", sender=PHONE, NumMedia="1", MediaUrl0="https://example.invalid/a.jpg"
+    )
     assert picture.messages[0].startswith(spanish(service, texts.MEDIA_ONLY)[:20])
 
 
