@@ -129,7 +129,7 @@ def read_catalog(path: Path, locale: str, *, display: str | None = None) -> Loca
         raise CatalogError([Problem(shown, 0, f"cannot read the catalog: {exc}")]) from None
     messages: dict[tuple[str | None, str], str] = {}
     for message in catalog:
-        if not message.id or message.fuzzy or isinstance(message.id, tuple):
+        if not isinstance(message.id, str) or not message.id or message.fuzzy:
             continue
         if isinstance(message.string, str) and message.string:
             messages[(message.context, message.id)] = message.string

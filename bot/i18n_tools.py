@@ -49,7 +49,7 @@ def _pybabel(args: list[str], root: Path) -> str:
             contextlib.redirect_stdout(out),
             contextlib.redirect_stderr(out),
         ):
-            CommandLineInterface().run(["pybabel", "-q", *args])
+            CommandLineInterface().run(["pybabel", "-q", *args])  # type: ignore[no-untyped-call]
     except SystemExit as exc:
         if exc.code:
             raise I18nError(out.getvalue().strip() or f"pybabel {args[0]} failed") from None

@@ -37,7 +37,7 @@ def config_for(root: Path):
     )
 
 
-def edit_dialog(root: Path, change) -> None:  # noqa: ANN001 - a callable on the YAML data
+def edit_dialog(root: Path, change) -> None:
     path = root / "dialogs" / "kyr.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     change(data)
@@ -58,7 +58,7 @@ async def app(project: Path):
 
 
 async def say(app: App, text: str, seconds: int = 0):
-    from datetime import timedelta  # noqa: PLC0415
+    from datetime import timedelta
 
     return await app.service.handle(Inbound(PERSON, text, NOW + timedelta(seconds=seconds)))
 

@@ -87,7 +87,7 @@ async def test_a_photo_gets_a_text_only_reply_in_spanish(phone, service):
 
 
 async def test_replies_stay_within_the_segment_budget(phone):
-    from bot.sms_text import segment_info  # noqa: PLC0415
+    from bot.sms_text import segment_info
 
     for text in ["hola", "1", "0", "2", "0", "9", "1", "menu", "english", "3"]:
         answer = await phone.sms(text, sender=PHONE)

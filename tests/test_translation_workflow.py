@@ -1,4 +1,4 @@
-"""The translators' workflow: every check message, the gettext round trip, reload, a new language."""
+"""The translators' workflow: each check message, the gettext round trip, a new language."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def config_for(root: Path, **extra: object):
     return parse_config(data)
 
 
-def edit_catalog(root: Path, change) -> None:  # noqa: ANN001 - a callable on the catalog
+def edit_catalog(root: Path, change) -> None:
     path = root / PO
     with path.open("rb") as handle:
         catalog = read_po(handle)
@@ -52,11 +52,11 @@ def edit_catalog(root: Path, change) -> None:  # noqa: ANN001 - a callable on th
     path.write_bytes(buffer.getvalue())
 
 
-def entry_with(catalog, predicate):  # noqa: ANN001, ANN201
+def entry_with(catalog, predicate):
     return next(m for m in catalog if m.id and m.context and predicate(m))
 
 
-def codes(report, kind="errors") -> list[str]:  # noqa: ANN001
+def codes(report, kind="errors") -> list[str]:
     return [p.code for p in getattr(report, kind)]
 
 
@@ -133,7 +133,7 @@ def test_a_broken_translation_never_shows_raw_braces(project):
 
     edit_catalog(project, change)
     content = load_content(config_for(project))
-    from bot.conversation import Renderer  # noqa: PLC0415
+    from bot.conversation import Renderer
 
     reply = Renderer(content, config_for(project).organization).render(
         content.engine.page("kyr.emergency", "es"), "es"

@@ -1,4 +1,4 @@
-"""The terminal channel: a conversation on stdin/stdout, rendered as the terminal, SMS or Telegram."""
+"""The terminal channel: a chat on stdin/stdout, shown as the terminal, SMS or Telegram would."""
 
 from __future__ import annotations
 
