@@ -423,13 +423,15 @@ class Engine:
 
     def _not_understood(self, state: State) -> Step:
         misses = state.misses + 1
-        lines = [Line(texts.NOT_UNDERSTOOD)]
-        if misses >= self.settings.misses_before_handoff:
-            lines.append(Line(texts.HANDOFF))
         menu = self.dialogs.node(self.dialogs.main_menu)
-        reply = ReplyPlan(
-            tuple(lines), self._choices(menu), self._nav(menu, state.locale), node=menu.id
-        )
+        nav = self._nav(menu, state.locale)
+        if misses >= self.settings.misses_before_handoff:
+            # Offer a person; the menu stays one key away ("0") without repeating it all,
+            # which would cost a long SMS on every miss.
+            lines = (Line(texts.NOT_UNDERSTOOD), Line(texts.HANDOFF))
+            reply = ReplyPlan(lines, (), (ChoicePlan("c:menu", texts.NAV_MENU), *nav))
+        else:
+            reply = ReplyPlan((Line(texts.NOT_UNDERSTOOD),), self._choices(menu), nav)
         new_state = replace(state, node=menu.id, misses=misses)
         return Step(new_state, (reply,))
 
@@ -532,6 +534,24 @@ class Engine:
     def page(self, node_id: str, locale: str) -> ReplyPlan:
         """The reply a node gives when first shown in a conversation (disclaimer included)."""
         return self._show(State(locale=locale), node_id).replies[0]
+
+    def system_pages(self, locale: str) -> dict[str, ReplyPlan]:
+        """Every reply the bot writes itself (not a dialog page), for checks and previews."""
+        at_menu = State(locale=locale, node=self.dialogs.main_menu)
+        handoff_misses = max(0, self.settings.misses_before_handoff - 1)
+        return {
+            "system.not_understood": self._not_understood(at_menu).replies[0],
+            "system.handoff": self._not_understood(
+                replace(at_menu, misses=handoff_misses)
+            ).replies[0],
+            "system.apology": self.apology(locale),
+            "system.language_prompt": self._language_prompt(at_menu, pending=None).replies[0],
+            "system.media_only": self._plain(at_menu, texts.MEDIA_ONLY).replies[0],
+            "system.sms_help": self._plain(at_menu, texts.SMS_HELP).replies[0],
+            "system.opted_out": self._plain(at_menu, texts.OPTED_OUT, nav=False).replies[0],
+            "system.group_chat": ReplyPlan((Line(texts.GROUP_CHAT),)),
+            "system.forgotten": ReplyPlan((Line(texts.FORGOTTEN, locale),)),
+        }
 
     def apology(self, locale: str | None) -> ReplyPlan:
         """An apology with the main menu's choices, for when something failed."""

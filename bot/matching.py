@@ -57,6 +57,10 @@ class RouteResult:
 class _Phrase:
     node: str
     tokens: tuple[str, ...]
+    distinct: int = 0
+
+    def __post_init__(self) -> None:
+        self.distinct = len(set(self.tokens))
 
 
 @dataclass
@@ -139,15 +143,18 @@ class TopicRouter:
             for vocab, score in self._similar(token).items():
                 if score > best_for_token.get(vocab, 0.0):
                     best_for_token[vocab] = score
-        candidates: set[int] = set()
+        # A phrase is a candidate only when every one of its distinct words was found.
+        hits: dict[int, int] = defaultdict(int)
         for vocab in best_for_token:
-            candidates.update(self._by_token[vocab])
+            for index in self._by_token[vocab]:
+                hits[index] += 1
         scores: dict[str, list[float]] = defaultdict(list)
-        for index in candidates:
-            phrase = self._phrases[index]
-            similarities = [best_for_token.get(t, 0.0) for t in phrase.tokens]
-            if min(similarities) <= 0.0:
+        phrases = self._phrases
+        for index, count in hits.items():
+            phrase = phrases[index]
+            if count < phrase.distinct:
                 continue
+            similarities = [best_for_token[t] for t in phrase.tokens]
             if len(phrase.tokens) > 1 and not _in_order(phrase.tokens, tokens, best_for_token):
                 similarities = [s * 0.9 for s in similarities]
             score = sum(similarities) / len(similarities) + 0.04 * (len(phrase.tokens) - 1)
