@@ -7,10 +7,12 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from bot.broadcast import BroadcastRunner, BroadcastService, channels_by_name
 from bot.channels.base import Channel
 from bot.config import Config
 from bot.content import Content, load_content
@@ -18,7 +20,11 @@ from bot.conversation import ConversationService
 from bot.errors import ConfigError, ContentError
 from bot.privacy import set_hash_key
 from bot.storage import Storage, open_storage
+from bot.texts import TELEGRAM_COMMANDS
 from bot.web import WebServer, build_web_app
+
+if TYPE_CHECKING:
+    from bot.broadcast_telegram import OrganizerConsole
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +40,17 @@ class App:
         set_hash_key(config.privacy.hash_key)
         self.storage = storage or open_storage(config.database.url)
         self.content: Content = load_content(config)
+        self.broadcasts = BroadcastService(self.storage, config)
         self.service = ConversationService(
             content=self.content,
             storage=self.storage,
             organization=config.organization,
             last_reviewed=config.content.last_reviewed,
+            updates=self.broadcasts.updates,
         )
+        self.service.on_delivery_status = self.broadcasts.on_delivery_status
+        self.runner: BroadcastRunner | None = None
+        """Sends broadcasts while :meth:`serve` runs (and resumes unfinished ones)."""
         self.channels: list[Channel] = []
         self.web: WebServer | None = None
         self.reload_listeners: list[Callable[[Content | None, ContentError | None], None]] = []
@@ -86,7 +97,14 @@ class App:
         if self.config.telegram.token:
             from bot.channels.telegram import TelegramChannel
 
-            channels.append(TelegramChannel(self.config))
+            translator = self.content.translator
+            descriptions = {
+                locale: {
+                    name: translator.text(locale, text) for name, text in TELEGRAM_COMMANDS.items()
+                }
+                for locale in self.content.engine.locales
+            }
+            channels.append(TelegramChannel(self.config, command_descriptions=descriptions))
         if self.config.twilio.account_sid and self.config.twilio.auth_token:
             from bot.channels.sms import SmsChannel
 
@@ -97,6 +115,8 @@ class App:
         """Run channels and the web server until SIGINT/SIGTERM; SIGHUP reloads content."""
         await self.open()
         self.channels = self.build_channels()
+        self.runner = BroadcastRunner(self.storage, channels_by_name(self.channels), self.config)
+        console = self._organizer_console(self.runner)
         routes = [route for channel in self.channels for route in channel.routes()]
         self.web = WebServer(
             build_web_app(
@@ -113,6 +133,7 @@ class App:
             await self.web.start()
             for channel in self.channels:
                 await channel.start(self.service)
+            self.runner.start()
             self._spawn(self._every(COUNTER_FLUSH_SECONDS, self.service.flush_counters))
             self._spawn(self._every(PRUNE_SECONDS, self.prune))
             self._write_pid()
@@ -124,6 +145,10 @@ class App:
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
+            await self.runner.stop()  # before the channels: sends in flight finish first
+            if console is not None:
+                await console.close()
+            await self.broadcasts.close()
             for task in list(self._tasks):
                 task.cancel()
             for channel in reversed(self.channels):
@@ -133,6 +158,27 @@ class App:
                 await self.web.stop()
             await self.close()
             self._remove_pid()
+
+    def _organizer_console(self, runner: BroadcastRunner) -> OrganizerConsole | None:
+        """Give organizers /broadcast and /stats on the Telegram channel, if there is one."""
+        telegram = next((c for c in self.channels if c.name == "telegram"), None)
+        if telegram is None:
+            return None
+        from bot.broadcast_telegram import OrganizerConsole
+        from bot.channels.telegram import TelegramChannel
+
+        assert isinstance(telegram, TelegramChannel)
+        console = OrganizerConsole(
+            self.broadcasts,
+            organizers=self.config.organizers.telegram_ids,
+            translator=lambda: self.service.content.translator,
+            default_locale=self.config.default_locale,
+            wake=runner.wake,
+            report_chat_id=self.config.organizers.report_chat_id,
+        )
+        console.attach(telegram.application)
+        runner.on_finished.append(console.announce)
+        return console
 
     def stop(self) -> None:
         """Ask a running :meth:`serve` to finish."""
@@ -157,8 +203,8 @@ class App:
     async def _healthy(self) -> bool:
         return not self._stopping.is_set()
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

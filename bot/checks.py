@@ -9,7 +9,7 @@ from typing import Any
 
 from babel.messages.catalog import Catalog
 
-from bot import texts
+from bot import broadcast_texts, texts
 from bot.channels.sms_render import render_sms
 from bot.config import Config
 from bot.content import Content, load_content
@@ -79,9 +79,9 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
 
 
 def code_texts() -> list[Text]:
-    """Every translatable string defined in code (bot/texts.py)."""
+    """Every translatable string defined in code (bot/texts.py, bot/broadcast_texts.py)."""
     found: dict[Text, None] = {}
-    for value in vars(texts).values():
+    for value in [*vars(texts).values(), *vars(broadcast_texts).values()]:
         if isinstance(value, Text):
             found.setdefault(value, None)
         elif isinstance(value, dict):
@@ -231,7 +231,8 @@ def _check_translations(
                 Problem(
                     path,
                     line,
-                    f"placeholder {{{name}}} is missing from the {locale} translation of {context}",
+                    f"placeholder {{{name}}} is missing from the {locale} translation "
+                    f"of {context}",
                     hint="copy it exactly as in the English text",
                     code="placeholder",
                 )
@@ -243,7 +244,8 @@ def _check_translations(
                     line,
                     f"placeholder {{{name}}} in the {locale} translation of {context} is not in "
                     "the English text (misspelt or added?)",
-                    hint=f"the English has: {', '.join('{' + s + '}' for s in sorted(source)) or 'none'}",
+                    hint="the English has: "
+                    + (", ".join("{" + s + "}" for s in sorted(source)) or "none"),
                     code="placeholder",
                 )
             )
@@ -337,7 +339,8 @@ def format_report(report: CheckReport) -> str:
         worst = max(report.messages, key=lambda m: m["sms"]["segments"])
         lines.append(
             f"SMS: {len(report.messages)} pages checked; longest is {worst['id']} "
-            f"({worst['locale']}) at {worst['sms']['segments']} segments, {worst['sms']['encoding']}"
+            f"({worst['locale']}) at {worst['sms']['segments']} segments, "
+            f"{worst['sms']['encoding']}"
         )
     verdict = "OK" if report.ok else f"{len(report.errors)} error(s)"
     lines.append(f"{verdict} ({report.seconds:.2f}s)")

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot import broadcast_cli
 from bot.config import Config, load_config
 from bot.errors import BotError, ConfigError, ContentError
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     reload_ = sub.add_parser("reload", help="make a running 'kyrbot serve' reload its content")
     _add_config(reload_)
+    broadcast_cli.add_parsers(sub)
     return parser
 
 
@@ -92,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(config)
         if args.command == "i18n":
             return _i18n(args, config)
+        if args.command in ("broadcast", "stats"):
+            return broadcast_cli.run(args, config)
         if args.command == "reload":
             from bot.app import send_reload
 
@@ -222,7 +226,7 @@ def _serve(config: Config) -> int:
 
 
 def _i18n(args: argparse.Namespace, config: Config) -> int:
-    from bot import i18n_tools  # noqa: PLC0415 - keep start-up light
+    from bot import i18n_tools
 
     paths = i18n_tools.paths_for(config)
     try:
@@ -238,7 +242,7 @@ def _i18n(args: argparse.Namespace, config: Config) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERRORS
     if args.i18n_command == "stats":
-        from bot.checks import run_checks  # noqa: PLC0415
+        from bot.checks import run_checks
 
         report = run_checks(config)
         for locale, stats in report.locales.items():

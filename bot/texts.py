@@ -132,3 +132,14 @@ PLACEHOLDER_FALLBACKS: dict[str, Text] = {
 }
 
 LANGUAGE_COMMANDS: dict[str, Text] = {"en": COMMAND_LANG_EN, "es": COMMAND_LANG_ES}
+
+# Telegram's command menu (the "/" button), one description per command.
+TELEGRAM_COMMANDS: dict[str, Text] = {
+    "start": pgettext("telegram:command:start", "Start over"),
+    "menu": pgettext("telegram:command:menu", "Main menu"),
+    "help": pgettext("telegram:command:help", "Help and how to reach a person"),
+    "language": pgettext("telegram:command:language", "Change language"),
+    "subscribe": pgettext("telegram:command:subscribe", "Get policy updates"),
+    "unsubscribe": pgettext("telegram:command:unsubscribe", "Stop policy updates"),
+    "forget": pgettext("telegram:command:forget", "Delete everything the bot keeps about you"),
+}

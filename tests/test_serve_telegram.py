@@ -78,6 +78,10 @@ async def test_serve_with_a_fake_bot_api_holds_a_spanish_conversation(tmp_path: 
             sent = await fake.wait_for_sent(3, within=10)
             assert sent[2].text.startswith(spanish_menu.splitlines()[0])
             assert set(fake.commands) >= {"es", "en"}  # command menus per language
+            spanish_menu_command = next(c for c in fake.commands["es"] if c["command"] == "menu")
+            assert spanish_menu_command["description"] == content.translator.gettext(
+                "es", "telegram:command:menu", "Main menu"
+            )
         finally:
             process.send_signal(signal.SIGTERM)
             output, _ = await asyncio.wait_for(process.communicate(), timeout=20)

@@ -5,7 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.storage.base import Contact, CounterRow, PruneResult, SessionRecord, Storage
+from bot.storage.base import (
+    AudienceRow,
+    AuditEntry,
+    Broadcast,
+    BroadcastStatus,
+    ClaimedDelivery,
+    Contact,
+    CounterRow,
+    DeliveryOutcome,
+    DeliveryStatus,
+    DeliveryTally,
+    PruneResult,
+    SessionRecord,
+    Storage,
+    WorkerRow,
+)
 from bot.storage.sql import SqlStorage
 
 
@@ -22,11 +37,20 @@ def open_storage(url: str, *, engine_kwargs: Mapping[str, Any] | None = None) ->
 
 
 __all__ = [
+    "AudienceRow",
+    "AuditEntry",
+    "Broadcast",
+    "BroadcastStatus",
+    "ClaimedDelivery",
     "Contact",
     "CounterRow",
+    "DeliveryOutcome",
+    "DeliveryStatus",
+    "DeliveryTally",
     "PruneResult",
     "SessionRecord",
     "SqlStorage",
     "Storage",
+    "WorkerRow",
     "open_storage",
 ]

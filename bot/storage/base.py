@@ -403,4 +403,3 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def pause_sending(self, channel: str, until: float) -> None:
         """Reserve the channel's sending time up to ``until`` (Unix seconds), for everyone."""
-

@@ -79,19 +79,27 @@ def _broadcast_fan_out(conn: Connection) -> None:
         sa.Column("claimed_at", tables.UtcDateTime, nullable=True),
         sa.Column("not_before", tables.UtcDateTime, nullable=True),
     )
-    metadata = sa.MetaData(naming_convention=dict(tables.metadata.naming_convention))
+    metadata = sa.MetaData(naming_convention=tables.metadata.naming_convention)
     deliveries = sa.Table(
         "deliveries",
         metadata,
         sa.Column("broadcast_id", big_id),
         sa.Column("channel", sa.String),
         sa.Column("status", sa.String),
+        sa.Column("claimed_by", sa.String),
     )
     sa.Index(
         "ix_deliveries_broadcast_id_channel_status",
         deliveries.c.broadcast_id,
         deliveries.c.channel,
         deliveries.c.status,
+    ).create(conn)
+    in_flight = deliveries.c.status == "sending"
+    sa.Index(
+        "ix_deliveries_claimed_by_sending",
+        deliveries.c.claimed_by,
+        sqlite_where=in_flight,
+        postgresql_where=in_flight,
     ).create(conn)
     sa.Table(
         "broadcast_workers",
@@ -112,7 +120,9 @@ def _broadcast_fan_out(conn: Connection) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contacts, sessions, dedup ids, counters, broadcasts, audit log", _create_tables),
-    Migration(2, "broadcast fan-out: claims, retries, workers, shared send rate", _broadcast_fan_out),
+    Migration(
+        2, "broadcast fan-out: claims, retries, workers, shared send rate", _broadcast_fan_out
+    ),
 )
 
 LATEST: int = MIGRATIONS[-1].version

@@ -22,6 +22,8 @@ Design notes, for whoever tunes this next:
   since this storage last read them, so an unchanged row is not rewritten on every message,
   and a field another process changed meanwhile (a broadcast marking someone unreachable) is
   not undone.
+* The broadcast methods (drafts, delivery rows, claims, workers, the shared send rate) live in
+  :mod:`bot.storage.broadcasts_sql`, mixed in here.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from bot.errors import StorageError
 from bot.messages import Address
 from bot.storage import migrations
 from bot.storage.base import Contact, CounterRow, PruneResult, SessionRecord, Storage
+from bot.storage.broadcasts_sql import BroadcastSqlMixin
 from bot.storage.tables import (
     SUBSCRIBER,
     contacts,
@@ -199,7 +202,7 @@ class _ContactGone(Exception):
     """The contact was forgotten while its conversation was in flight."""
 
 
-class SqlStorage(Storage):
+class SqlStorage(BroadcastSqlMixin, Storage):
     """:class:`Storage` on SQLite (``sqlite+aiosqlite:///path``, the default) or PostgreSQL
     (``postgresql+asyncpg://user@host/db``, for several instances on one database).
 

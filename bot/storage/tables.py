@@ -181,6 +181,17 @@ sa.Index(
     deliveries.c.status,
 )
 
+IN_FLIGHT = deliveries.c.status == "sending"
+"""Deliveries some instance is sending now; the partial index below matches it exactly."""
+
+# Finding the deliveries of a stopped instance reads only the few rows in flight.
+sa.Index(
+    "ix_deliveries_claimed_by_sending",
+    deliveries.c.claimed_by,
+    sqlite_where=IN_FLIGHT,
+    postgresql_where=IN_FLIGHT,
+)
+
 broadcast_workers = sa.Table(
     "broadcast_workers",
     metadata,

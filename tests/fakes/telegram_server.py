@@ -5,7 +5,8 @@ against it (``ApplicationBuilder().base_url(fake.base_url)``): getMe, deleteWebh
 getUpdates (long polling with a short wait), sendMessage, editMessageText,
 editMessageReplyMarkup, answerCallbackQuery, setWebhook, setMyCommands. It records what the
 bot sent, so a test asserts what the person would see, and can be scripted to fail
-(a 429 flood limit with ``retry_after``, a 403 from a person who blocked the bot, a 502).
+(a 429 flood limit with ``retry_after``, a 403 from a person who blocked the bot, a 502,
+an answer lost after the message was delivered), and made slow (``send_delay``).
 
 PTB posts ``application/x-www-form-urlencoded`` bodies whose non-string values are
 JSON-encoded, and empty bodies for calls without parameters; a JSON body is accepted too.
@@ -133,6 +134,11 @@ class FakeBotApi:
         """The last setWebhook parameters; ``None`` after deleteWebhook."""
         self.blocked: set[int] = set()
         """Chats whose person blocked the bot: every send to them gets 403."""
+        self.send_delay = 0.0
+        """Seconds every sendMessage takes to answer, after the message is delivered."""
+        self.lost_answers: dict[int | None, int] = {}
+        """Per chat id (``None``: any chat), how many sendMessage answers to lose: the message
+        is delivered, then the connection is closed without an answer (like a timeout)."""
         self._messages: dict[tuple[int, int], SentMessage] = {}
         self._updates: list[dict[str, Any]] = []
         self._new_update = asyncio.Event()
@@ -363,7 +369,20 @@ class FakeBotApi:
         if handler is None:
             return _error(404, "Not Found: method not found")
         response: web.Response = await handler(params)
+        if method == "sendMessage" and response.status == 200:
+            if self.send_delay:
+                await asyncio.sleep(self.send_delay)
+            if self._lose_answer(_int(params.get("chat_id"))):
+                assert request.transport is not None
+                request.transport.close()  # delivered, but the bot never hears so
         return response
+
+    def _lose_answer(self, chat_id: int | None) -> bool:
+        for key in (chat_id, None):
+            if self.lost_answers.get(key, 0) > 0:
+                self.lost_answers[key] -= 1
+                return True
+        return False
 
     async def _api_getMe(self, _params: dict[str, Any]) -> web.Response:
         return _ok(

@@ -1,8 +1,9 @@
 """Test doubles for the SMS channel: a fake Twilio REST server, signing, a recording sink.
 
 * :class:`FakeTwilioServer` serves ``POST /2010-04-01/Accounts/{sid}/Messages.json`` on
-  127.0.0.1 for the real twilio client, records every request, and answers from a script of
-  :class:`FakeResponse` (default: 201 with a message resource): 21610, 429, 500, slow...
+  127.0.0.1 for the real twilio client, records every request (and what it answered), and
+  answers from a script of :class:`FakeResponse` (default: 201 with a message resource):
+  21610, 429, 500, slow...; per number too, and 21610 for every number in ``opted_out``.
 * :class:`SmsHarness` runs the bot's real web server with the SMS routes and POSTs signed
   webhooks to it over HTTP, as Twilio does; :class:`RecordingSink` stands in for the
   conversation service.
@@ -17,6 +18,7 @@ import base64
 import contextlib
 import itertools
 import json
+import time
 import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -72,6 +74,12 @@ class RecordedRequest:
     account_sid: str
     form: dict[str, str]
     auth: tuple[str, str] | None
+    status: int | None = None
+    """The HTTP status answered (set once the answer is decided; 201: the message is out)."""
+    sid: str | None = None
+    """The message SID answered, for a 201."""
+    at: float = field(default_factory=time.monotonic)
+    """When the request arrived (monotonic seconds)."""
 
 
 @dataclass
@@ -80,6 +88,10 @@ class FakeTwilioServer:
 
     requests: list[RecordedRequest] = field(default_factory=list)
     script: deque[FakeResponse] = field(default_factory=deque)
+    opted_out: set[str] = field(default_factory=set)
+    """Numbers that replied STOP: every message to them gets 21610, as Twilio does."""
+    per_number: dict[str, deque[FakeResponse]] = field(default_factory=dict)
+    """Scripted answers for one 'To' number, used before the shared script."""
     _runner: web.AppRunner | None = None
     _port: int = 0
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -109,20 +121,27 @@ class FakeTwilioServer:
 
     async def _messages(self, request: web.Request) -> web.Response:
         form = {k: str(v) for k, v in (await request.post()).items()}
-        self.requests.append(
-            RecordedRequest(
-                account_sid=request.match_info["sid"],
-                form=form,
-                auth=_basic_auth(request.headers.get("Authorization")),
-            )
+        recorded = RecordedRequest(
+            account_sid=request.match_info["sid"],
+            form=form,
+            auth=_basic_auth(request.headers.get("Authorization")),
         )
-        answer = self.script.popleft() if self.script else FakeResponse()
-        if answer.delay:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._released.wait(), answer.delay)
+        self.requests.append(recorded)
+        to = form.get("To", "")
+        if to in self.opted_out:
+            answer = twilio_error(21610, message="Attempt to send to unsubscribed recipient")
+        elif self.per_number.get(to):
+            answer = self.per_number[to].popleft()
+        else:
+            answer = self.script.popleft() if self.script else FakeResponse()
+        recorded.status = answer.status
         body = answer.body
         if body is None:
             body = self._message_resource(request.match_info["sid"], form)
+            recorded.sid = str(body["sid"])
+        if answer.delay:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), answer.delay)
         text = body if isinstance(body, str) else json.dumps(body)
         return web.Response(status=answer.status, text=text, content_type="application/json")
 

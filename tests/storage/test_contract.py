@@ -6,6 +6,7 @@ Every test checks real effects in the database, read through a connection of its
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from bot.errors import StorageError
 from bot.messages import Address
 from bot.storage import (
     Contact,
+    DeliveryOutcome,
     PruneResult,
     SessionRecord,
     Storage,
@@ -61,6 +63,9 @@ EXPECTED_COLUMNS = {
         "allow_fallback",
         "started_at",
         "finished_at",
+        "audience_upto",
+        "materialized_upto",
+        "materialized",
     },
     "deliveries": {
         "id",
@@ -73,8 +78,13 @@ EXPECTED_COLUMNS = {
         "provider_id",
         "error",
         "updated_at",
+        "claimed_by",
+        "claimed_at",
+        "not_before",
     },
     "audit_log": {"id", "at", "actor", "action", "detail"},
+    "broadcast_workers": {"id", "host", "pid", "started_at", "heartbeat_at"},
+    "send_rate": {"channel", "next_free_at"},
 }
 
 
@@ -739,6 +749,23 @@ async def test_the_address_is_stored_only_in_contacts_address(
     await storage.save_conversation(contact, {"node": "sop130.menu", "locale": "es"}, NOW)
     await storage.claim_inbound(ALICE.channel, "SM123", NOW)
     await storage.add_topic_counts({(TODAY, "sop130.menu", "es", ALICE.channel): 1})
+    # A broadcast delivered to Alice, with a worker and a rate reservation on record.
+    broadcast = await storage.create_broadcast(
+        author="cli:ana", texts={"en": "Hi"}, allow_fallback=True, now=NOW
+    )
+    await storage.start_broadcast(broadcast.id, NOW)
+    await storage.materialize_deliveries(
+        broadcast.id, locales={"en": "en"}, default_locale="en", batch_size=10, now=NOW
+    )
+    await storage.register_worker("w1", host="h", pid=1, now=NOW)
+    [claimed] = await storage.claim_deliveries(
+        broadcast.id, channel="sms", worker="w1", limit=5, now=NOW
+    )
+    await storage.record_deliveries(
+        "w1", [DeliveryOutcome(claimed.id, "sent", provider_id="SMx")], NOW
+    )
+    await storage.reserve_send_time("sms", 1.0, 1000.0)
+    await storage.add_audit(actor="cli:ana", action="send", detail={"broadcast": 1}, now=NOW)
 
     found = []
     for table, columns in EXPECTED_COLUMNS.items():
@@ -862,3 +889,412 @@ async def test_an_in_memory_sqlite_database_works() -> None:
         await store.save_conversation(contact, {"node": "a"}, NOW)
         _, session = await store.load_conversation(ALICE, TODAY)
     assert session is not None
+
+
+# -- broadcasts ---------------------------------------------------------------------------------
+
+
+_numbers = itertools.count(1)
+
+
+async def subscribers(
+    storage: SqlStorage, specs: list[tuple[str, str | None]], *, subscribed: bool = True
+) -> list[Contact]:
+    """Contacts ``(channel, locale)`` created through the storage, subscribed by default."""
+    made = []
+    for channel, locale in specs:
+        n = next(_numbers)
+        number = f"+1414555{n:04d}" if channel == "sms" else str(700000 + n)
+        contact, _ = await storage.load_conversation(Address(channel, number), TODAY)
+        contact.locale = locale
+        contact.subscribed = subscribed
+        contact.consent_at = NOW if subscribed else None
+        await storage.update_contact(contact)
+        made.append(contact)
+    return made
+
+
+async def started_broadcast(
+    storage: SqlStorage,
+    *,
+    texts: dict[str, str] | None = None,
+    locales: dict[str, str] | None = None,
+    batch_size: int = 1000,
+) -> int:
+    broadcast = await storage.create_broadcast(
+        author="cli:ana",
+        texts=texts or {"en": "Update", "es": "Actualización"},
+        allow_fallback=False,
+        now=NOW,
+    )
+    assert await storage.start_broadcast(broadcast.id, NOW)
+    while await storage.materialize_deliveries(
+        broadcast.id,
+        locales=locales or {"en": "en", "es": "es"},
+        default_locale="en",
+        batch_size=batch_size,
+        now=NOW,
+    ):
+        pass
+    return broadcast.id
+
+
+async def test_a_version_1_database_is_brought_to_the_same_schema_as_a_fresh_one(
+    backend: Backend,
+) -> None:
+    async with backend.storage():
+        pass
+    fresh = await backend.columns()
+    # Undo step 2 by hand: what a database made by the first release looks like.
+    await backend.execute("DROP TABLE broadcast_workers")
+    await backend.execute("DROP TABLE send_rate")
+    await backend.execute("DROP INDEX ix_deliveries_broadcast_id_channel_status")
+    await backend.execute("DROP INDEX ix_deliveries_claimed_by_sending")
+    for table, column in (
+        ("broadcasts", "audience_upto"),
+        ("broadcasts", "materialized_upto"),
+        ("broadcasts", "materialized"),
+        ("deliveries", "claimed_by"),
+        ("deliveries", "claimed_at"),
+        ("deliveries", "not_before"),
+    ):
+        await backend.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    await backend.execute("DELETE FROM schema_version WHERE version > 1")
+
+    async with backend.storage() as store:
+        contact, _ = await store.load_conversation(ALICE, TODAY)
+        contact.subscribed = True
+        await store.update_contact(contact)
+        broadcast_id = await started_broadcast(store)
+        assert (
+            len(
+                await store.claim_deliveries(
+                    broadcast_id, channel="sms", worker="w", limit=5, now=NOW
+                )
+            )
+            == 1
+        )
+
+    assert await backend.columns() == fresh
+    versions = await backend.rows("SELECT version FROM schema_version ORDER BY version")
+    assert [v for (v,) in versions] == list(range(1, migrations.LATEST + 1))
+
+
+async def test_drafts_can_be_edited_until_they_are_sent(storage: SqlStorage) -> None:
+    draft = await storage.create_broadcast(
+        author="telegram:42", texts={"en": "Hi", "es": "Hola"}, allow_fallback=False, now=NOW
+    )
+    assert draft.status == "draft"
+    assert draft.created_at == NOW
+
+    edited = await storage.edit_broadcast(draft.id, texts={"en": "Hello"}, allow_fallback=True)
+    assert edited is not None
+    assert edited.texts == {"en": "Hello"}
+    assert edited.allow_fallback
+    assert await storage.get_broadcast(draft.id) == edited
+
+    assert await storage.start_broadcast(draft.id, NOW)
+    assert not await storage.start_broadcast(draft.id, NOW)  # only once
+    assert await storage.edit_broadcast(draft.id, texts={"en": "x"}, allow_fallback=True) is None
+    second = await storage.create_broadcast(
+        author="cli:ana", texts={"en": "Two"}, allow_fallback=True, now=NOW
+    )
+    assert [b.id for b in await storage.list_broadcasts()] == [second.id, draft.id]
+    assert [b.id for b in await storage.sent_broadcasts()] == [draft.id]
+    assert await storage.unfinished_broadcasts() == [draft.id]
+    assert await storage.get_broadcast(999) is None
+
+
+async def test_audience_is_counted_per_channel_and_locale(storage: SqlStorage) -> None:
+    await subscribers(storage, [("sms", "es"), ("sms", "es"), ("sms", None), ("telegram", "en")])
+    await subscribers(storage, [("telegram", "es")], subscribed=False)
+    [gone] = await subscribers(storage, [("sms", "en")])
+    gone.opted_out = True
+    await storage.update_contact(gone)
+
+    rows = {(r.channel, r.locale): r.count for r in await storage.count_audience()}
+
+    assert rows == {("sms", None): 1, ("sms", "es"): 2, ("telegram", "en"): 1}
+
+
+async def test_delivery_rows_are_written_once_per_subscriber_in_their_language(
+    storage: SqlStorage, backend: Backend
+) -> None:
+    made = await subscribers(
+        storage, [("sms", "es"), ("telegram", "en"), ("sms", None), ("telegram", "fr")] * 3
+    )
+    await subscribers(storage, [("sms", "es")], subscribed=False)
+    broadcast_id = await started_broadcast(storage, batch_size=5)
+    late, _ = await storage.load_conversation(Address("sms", "+14145559999"), TODAY)
+    late.subscribed = True
+    await storage.update_contact(late)  # joined after Send: not a recipient
+
+    rows = await backend.rows(
+        "SELECT contact_id, locale, channel, status FROM deliveries ORDER BY contact_id"
+    )
+    expected_locale = {"es": "es", "en": "en", None: "en", "fr": "en"}
+    assert rows == [(c.id, expected_locale[c.locale], c.address.channel, "pending") for c in made]
+    broadcast = await storage.get_broadcast(broadcast_id)
+    assert broadcast is not None
+    assert broadcast.materialized
+
+    # Writing them again (a crash before the cursor moved, a second instance) adds nothing.
+    await backend.execute(
+        "UPDATE broadcasts SET materialized_upto = 0, materialized = :f", f=False
+    )
+    while await storage.materialize_deliveries(
+        broadcast_id, locales={"en": "en", "es": "es"}, default_locale="en", batch_size=4, now=NOW
+    ):
+        pass
+    assert await count(backend, "deliveries") == len(made)
+
+
+async def test_claims_never_give_one_delivery_to_two_instances(backend: Backend) -> None:
+    async with backend.storage() as setup:
+        await subscribers(setup, [("telegram", "en")] * 60)
+        broadcast_id = await started_broadcast(setup)
+    one, two = backend.storage(), backend.storage()  # two processes
+    await one.open()
+    await two.open()
+    try:
+
+        async def drain(store: SqlStorage, worker: str) -> list[int]:
+            got: list[int] = []
+            while batch := await store.claim_deliveries(
+                broadcast_id, channel="telegram", worker=worker, limit=7, now=NOW
+            ):
+                got.extend(item.id for item in batch)
+                await asyncio.sleep(0)
+            return got
+
+        first, second = await asyncio.gather(drain(one, "w1"), drain(two, "w2"))
+    finally:
+        await one.close()
+        await two.close()
+
+    assert not set(first) & set(second)
+    assert len(first) + len(second) == 60
+    rows = await backend.rows("SELECT DISTINCT status, attempts FROM deliveries")
+    assert rows == [("sending", 1)]
+
+
+async def test_claims_close_deliveries_of_people_who_left_meanwhile(
+    storage: SqlStorage, backend: Backend
+) -> None:
+    stays, stops, leaves = await subscribers(storage, [("sms", "en")] * 3)
+    broadcast_id = await started_broadcast(storage)
+    stops.opted_out = True
+    leaves.subscribed = False
+    await storage.update_contact(stops)
+    await storage.update_contact(leaves)
+
+    claimed = await storage.claim_deliveries(
+        broadcast_id, channel="sms", worker="w", limit=10, now=NOW
+    )
+
+    assert [c.contact_id for c in claimed] == [stays.id]
+    assert claimed[0].address == stays.address
+    assert claimed[0].attempts == 1
+    rows = dict(await backend.rows("SELECT contact_id, status FROM deliveries"))
+    assert rows == {stays.id: "sending", stops.id: "opted_out", leaves.id: "skipped"}
+
+
+async def test_outcomes_are_recorded_and_retries_wait_for_their_time(
+    storage: SqlStorage, backend: Backend
+) -> None:
+    sent, retry, stopped, blocked = await subscribers(storage, [("sms", "en")] * 4)
+    broadcast_id = await started_broadcast(storage)
+    claimed = await storage.claim_deliveries(
+        broadcast_id, channel="sms", worker="w", limit=10, now=NOW
+    )
+    ids = {c.contact_id: c.id for c in claimed}
+    later = NOW + timedelta(minutes=1)
+
+    await storage.record_deliveries(
+        "w",
+        [
+            DeliveryOutcome(ids[sent.id], "sent", provider_id="SM1"),
+            DeliveryOutcome(ids[retry.id], "pending", error="RateLimited", retry_at=later),
+            DeliveryOutcome(
+                ids[stopped.id], "opted_out", contact_id=stopped.id, mark_contact="opted_out"
+            ),
+            DeliveryOutcome(
+                ids[blocked.id], "failed", contact_id=blocked.id, mark_contact="unreachable"
+            ),
+        ],
+        NOW,
+    )
+    # Another worker cannot overwrite rows it does not hold.
+    await storage.record_deliveries("intruder", [DeliveryOutcome(ids[sent.id], "failed")], NOW)
+
+    tally = {(t.channel, t.status): t.count for t in await storage.delivery_tally(broadcast_id)}
+    assert tally == {
+        ("sms", "sent"): 1,
+        ("sms", "pending"): 1,
+        ("sms", "opted_out"): 1,
+        ("sms", "failed"): 1,
+    }
+    assert (
+        await storage.claim_deliveries(broadcast_id, channel="sms", worker="w", limit=10, now=NOW)
+        == []
+    )
+    assert await storage.next_pending_at(broadcast_id, channel="sms") == later
+    [again] = await storage.claim_deliveries(
+        broadcast_id, channel="sms", worker="w", limit=10, now=later
+    )
+    assert again.attempts == 2
+    await storage.release_deliveries("w", [again.id], later)  # never attempted: attempt undone
+    assert await backend.rows(
+        "SELECT status, attempts, claimed_by FROM deliveries WHERE id = :i", i=again.id
+    ) == [("pending", 1, None)]
+    assert (await contact_row(backend, stopped.address) or {})["opted_out"] is True
+    assert (await contact_row(backend, stopped.address) or {})["subscribed"] is False
+    assert (await contact_row(backend, blocked.address) or {})["unreachable"] is True
+    assert await storage.next_pending_at(broadcast_id, channel="telegram") is None
+
+
+async def test_a_dead_instances_in_flight_deliveries_become_unknown_for_good(
+    storage: SqlStorage, backend: Backend
+) -> None:
+    await subscribers(storage, [("telegram", "en")] * 3)
+    broadcast_id = await started_broadcast(storage)
+    await storage.register_worker("dead", host="h", pid=1, now=NOW)
+    await storage.register_worker("alive", host="h", pid=2, now=NOW)
+    await storage.claim_deliveries(
+        broadcast_id, channel="telegram", worker="dead", limit=2, now=NOW
+    )
+    [mine] = await storage.claim_deliveries(
+        broadcast_id, channel="telegram", worker="alive", limit=2, now=NOW
+    )
+    assert await storage.heartbeat("alive", NOW + timedelta(seconds=5))
+
+    lost = await storage.reap_workers(
+        ["dead"], orphaned_before=NOW - timedelta(minutes=1), now=NOW
+    )
+
+    assert lost == 2
+    assert [w.id for w in await storage.list_workers()] == ["alive"]
+    assert not await storage.heartbeat("dead", NOW)
+    rows = sorted(await backend.rows("SELECT status, claimed_by FROM deliveries"))
+    assert rows == [("sending", "alive"), ("unknown", "dead"), ("unknown", "dead")]
+    assert (
+        await storage.claim_deliveries(
+            broadcast_id, channel="telegram", worker="alive", limit=5, now=NOW
+        )
+        == []
+    )
+    # A claimer that is not registered at all is an orphan once its claim is old enough.
+    await backend.execute("DELETE FROM broadcast_workers")
+    assert await storage.reap_workers([], orphaned_before=NOW, now=NOW) == 0
+    assert await storage.reap_workers([], orphaned_before=NOW + timedelta(seconds=1), now=NOW) == 1
+    # The worker's own result still lands, over "unknown": it knows better.
+    await storage.record_deliveries("alive", [DeliveryOutcome(mine.id, "sent")], NOW)
+    assert await backend.rows("SELECT status FROM deliveries WHERE id = :i", i=mine.id) == [
+        ("sent",)
+    ]
+
+
+async def test_a_broadcast_finishes_only_when_nothing_is_left_and_can_be_cancelled(
+    storage: SqlStorage, backend: Backend
+) -> None:
+    await subscribers(storage, [("sms", "en")] * 3)
+    broadcast_id = await started_broadcast(storage)
+    [first] = await storage.claim_deliveries(
+        broadcast_id, channel="sms", worker="w", limit=1, now=NOW
+    )
+    assert not await storage.finish_broadcast(broadcast_id, NOW)
+
+    assert await storage.cancel_broadcast(broadcast_id, NOW)
+    assert not await storage.cancel_broadcast(broadcast_id, NOW)
+    statuses = sorted(s for (s,) in await backend.rows("SELECT status FROM deliveries"))
+    assert statuses == ["cancelled", "cancelled", "sending"]  # the one in flight goes on
+    await storage.record_deliveries("w", [DeliveryOutcome(first.id, "sent")], NOW)
+    assert not await storage.finish_broadcast(broadcast_id, NOW)  # cancelled, not done
+    assert (
+        await storage.materialize_deliveries(
+            broadcast_id, locales={"en": "en"}, default_locale="en", batch_size=5, now=NOW
+        )
+        == 0
+    )
+    assert await storage.unfinished_broadcasts() == []
+
+    other = await started_broadcast(storage)
+    for item in await storage.claim_deliveries(other, channel="sms", worker="w", limit=5, now=NOW):
+        await storage.record_deliveries("w", [DeliveryOutcome(item.id, "sent")], NOW)
+    assert await storage.finish_broadcast(other, NOW)
+    finished = await storage.get_broadcast(other)
+    assert finished is not None
+    assert (finished.status, finished.finished_at) == ("done", NOW)
+
+
+async def test_delivery_reports_find_their_delivery_by_provider_id(
+    storage: SqlStorage, backend: Backend
+) -> None:
+    delivered, stopped = await subscribers(storage, [("sms", "en")] * 2)
+    broadcast_id = await started_broadcast(storage)
+    claimed = await storage.claim_deliveries(
+        broadcast_id, channel="sms", worker="w", limit=5, now=NOW
+    )
+    await storage.record_deliveries(
+        "w",
+        [DeliveryOutcome(c.id, "sent", provider_id=f"SM{c.contact_id}") for c in claimed],
+        NOW,
+    )
+
+    assert await storage.apply_delivery_report(
+        f"SM{delivered.id}", status="delivered", error=None, opted_out=False, now=NOW
+    )
+    assert await storage.apply_delivery_report(
+        f"SM{stopped.id}", status="opted_out", error="failed 21610", opted_out=True, now=NOW
+    )
+    # A late "failed" after "delivered" changes nothing, but the id is known.
+    assert await storage.apply_delivery_report(
+        f"SM{delivered.id}", status="failed", error="x", opted_out=False, now=NOW
+    )
+    assert not await storage.apply_delivery_report(
+        "SMnobody", status="delivered", error=None, opted_out=False, now=NOW
+    )
+
+    rows = dict(await backend.rows("SELECT contact_id, status FROM deliveries"))
+    assert rows == {delivered.id: "delivered", stopped.id: "opted_out"}
+    assert (await contact_row(backend, stopped.address) or {})["opted_out"] is True
+
+
+async def test_sending_time_is_shared_between_instances_without_overlap(
+    backend: Backend,
+) -> None:
+    one, two = backend.storage(), backend.storage()
+    await one.open()
+    await two.open()
+    try:
+        starts = await asyncio.gather(
+            *(store.reserve_send_time("sms", 0.5, 1000.0) for store in (one, two) * 10)
+        )
+        await one.pause_sending("sms", 5000.0)
+        after_pause = await two.reserve_send_time("sms", 0.5, 1000.0)
+        other_channel = await two.reserve_send_time("telegram", 0.1, 1000.0)
+    finally:
+        await one.close()
+        await two.close()
+
+    assert sorted(starts) == [1000.0 + 0.5 * n for n in range(20)]
+    assert after_pause == 5000.0
+    assert other_channel == 1000.0
+
+
+async def test_the_audit_log_keeps_organizer_actions_newest_first(storage: SqlStorage) -> None:
+    await storage.add_audit(actor="cli:ana", action="create", detail={"broadcast": 1}, now=NOW)
+    await storage.add_audit(
+        actor="telegram:42",
+        action="send",
+        detail={"broadcast": 1, "recipients": {"sms": 3}},
+        now=NOW + timedelta(seconds=1),
+    )
+
+    entries = await storage.audit_log()
+
+    assert [(e.actor, e.action, e.detail) for e in entries] == [
+        ("telegram:42", "send", {"broadcast": 1, "recipients": {"sms": 3}}),
+        ("cli:ana", "create", {"broadcast": 1}),
+    ]
+    assert entries[1].at == NOW
