@@ -156,18 +156,29 @@ async def add_broadcast(backend: Backend, *, contact_ids: list[int], updated_at:
 
 
 @pytest.fixture
-def statements() -> Iterator[list[str]]:
-    """SQL statements sent to any database while the test runs (all engines)."""
+def statements(storage: SqlStorage) -> Iterator[list[str]]:
+    """SQL statements the storage sends while the test runs.
+
+    SQLite: every statement the driver runs (the per-message ones bypass SQLAlchemy);
+    PostgreSQL: every statement SQLAlchemy sends.
+    """
     seen: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(" ".join(statement.split()))
 
-    sa.event.listen(sa.Engine, "before_cursor_execute", record)
+    driver = storage._sqlite_conn.connection.driver_connection if storage._sqlite_conn else None
+    if driver is not None:
+        driver.set_trace_callback(lambda statement: seen.append(" ".join(statement.split())))
+    else:
+        sa.event.listen(sa.Engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        sa.event.remove(sa.Engine, "before_cursor_execute", record)
+        if driver is not None:
+            driver.set_trace_callback(None)
+        else:
+            sa.event.remove(sa.Engine, "before_cursor_execute", record)
 
 
 # -- schema and migrations ---------------------------------------------------------------------
