@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot import broadcast_texts
 from bot.broadcast import BroadcastRunner, BroadcastService, channels_by_name
 from bot.channels.base import Channel
 from bot.config import Config
 from bot.content import Content, load_content
 from bot.conversation import ConversationService
-from bot.errors import ConfigError, ContentError
+from bot.errors import BotError, ConfigError, ContentError
+from bot.messages import Address, Reply
 from bot.privacy import set_hash_key
 from bot.storage import Storage, open_storage
 from bot.texts import TELEGRAM_COMMANDS
@@ -72,6 +74,7 @@ class App:
             logger.error("Reload refused; the running content stays:\n%s", exc)
             for listener in self.reload_listeners:
                 listener(None, exc)
+            self._report_refused_reload(exc)
             return False
         self.content = content
         self.service.swap_content(content)
@@ -79,6 +82,25 @@ class App:
         for listener in self.reload_listeners:
             listener(content, None)
         return True
+
+    def _report_refused_reload(self, error: ContentError) -> None:
+        """Tell the organizers' chat, if one is configured, that a reload was refused."""
+        chat = self.config.organizers.report_chat_id
+        telegram = next((c for c in self.channels if c.name == "telegram"), None)
+        if chat is None or telegram is None:
+            return
+        locale = self.config.default_locale
+        problems = "\n".join(f"- {p}" for p in error.problems[:10])
+        template = self.content.translator.text(locale, broadcast_texts.RELOAD_REFUSED)
+        reply = Reply(text=template.replace("{problems}", problems), locale=locale)
+
+        async def send() -> None:
+            try:
+                await telegram.send(Address("telegram", str(chat)), reply)
+            except BotError:
+                logger.exception("Could not tell the organizers' chat about the refused reload")
+
+        self._spawn(send())
 
     # --- lifecycle ----------------------------------------------------------------------
 

@@ -159,3 +159,11 @@ STATS_TITLE = pgettext(
 )
 STATS_WEEK = pgettext("organizer:stats_week", "Week of {date}: {total}")
 STATS_NONE = pgettext("organizer:stats_none", "No topics were counted in the last {weeks} weeks.")
+
+# -- content reloads --------------------------------------------------------------------------
+
+RELOAD_REFUSED = pgettext(
+    "organizer:reload_refused",
+    "A content reload was refused: the bot keeps serving the previous content. Fix these and "
+    "reload again:\n{problems}",
+)

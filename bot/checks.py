@@ -114,6 +114,7 @@ def run_checks(config: Config, *, only_locale: str | None = None) -> CheckReport
         report.locales[locale] = _coverage(catalog, path, locale, expected, report)
         _check_translations(catalog, path, locale, expected, report)
     _check_sms(content, config, locales, report)
+    _check_system_sms(content, config, locales, report)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -299,6 +300,43 @@ def _check_sms(content: Content, config: Config, locales: list[str], report: Che
                         where[1],
                         f"{node.id} in {locale} is longer than one Telegram message",
                         code="telegram_length",
+                    )
+                )
+
+
+def _check_system_sms(
+    content: Content, config: Config, locales: list[str], report: CheckReport
+) -> None:
+    """The replies the bot writes itself (not understood, apology...) obey the budget too."""
+    renderer = Renderer(content, config.organization, config.content.last_reviewed)
+    budget = config.sms.segment_budget
+    for locale in locales:
+        for name, plan in content.engine.system_pages(locale).items():
+            reply = renderer.render(plan, locale)
+            sms = render_sms(reply, fold_accents=config.sms.fold_accents.get(locale, False))
+            info = segment_info(sms)
+            report.messages.append(
+                {
+                    "id": name,
+                    "locale": locale,
+                    "sms": {"text": sms, "encoding": info.encoding, "segments": info.segments},
+                }
+            )
+            if info.segments > budget:
+                first = plan.lines[0].text if plan.lines else None
+                where = (
+                    _where(content, "bot/texts.py", 0, locale, first.context, first.msgid)
+                    if first is not None
+                    else ("bot/texts.py", 0)
+                )
+                report.errors.append(
+                    Problem(
+                        where[0],
+                        where[1],
+                        f"{name} in {locale} takes {info.segments} SMS segments "
+                        f"({info.encoding}); the budget is {budget}",
+                        hint="shorten the system texts it is made of",
+                        code="sms_budget",
                     )
                 )
 

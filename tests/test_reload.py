@@ -193,3 +193,34 @@ def test_reload_without_a_running_server_says_so(tmp_path):
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 2 and "no running 'kyrbot serve'" in result.stderr
+
+
+async def test_a_refused_reload_is_reported_to_the_organizers_chat(project: Path):
+    from bot.channels.telegram import TelegramChannel  # noqa: PLC0415
+    from tests.fakes.telegram_server import FakeBotApi  # noqa: PLC0415
+
+    async with FakeBotApi() as fake:
+        config = parse_config(
+            {
+                "content": {
+                    "dialogs_dir": str(project / "dialogs"),
+                    "locales_dir": str(project / "locales"),
+                },
+                "telegram": {"token": fake.token, "base_url": fake.base_url},
+                "organizers": {"telegram_ids": [777], "report_chat_id": 777},
+            }
+        )
+        app = App(config, storage=open_storage(f"sqlite+aiosqlite:///{project / 'r.sqlite3'}"))
+        await app.open()
+        channel = TelegramChannel(config)
+        app.channels = [channel]
+        try:
+            path = project / "dialogs" / "kyr.yaml"
+            path.write_text(path.read_text(encoding="utf-8") + "\n  broken: [\n", "utf-8")
+            assert app.reload() is False
+            [report] = await fake.wait_for_sent(1, within=10)
+        finally:
+            await channel.stop()
+            await app.close()
+    assert report.chat_id == 777
+    assert "kyr.yaml:" in report.text and "refused" in report.text
