@@ -58,6 +58,18 @@ def _pybabel(args: list[str], root: Path) -> str:
     return out.getvalue()
 
 
+def _catalog_args(paths: I18nPaths) -> list[str]:
+    """The template and catalog folder arguments every catalog command takes."""
+    return [
+        "-i",
+        str(paths.template.relative_to(paths.root)),
+        "-d",
+        str(paths.locales_dir.relative_to(paths.root)),
+        "-D",
+        DOMAIN,
+    ]
+
+
 def extract(paths: I18nPaths) -> str:
     """Write the template from the dialogs and the code strings (``pybabel extract``)."""
     return _pybabel(
@@ -87,16 +99,7 @@ def update(paths: I18nPaths, locale: str | None = None) -> str:
     long previous msgids into lines GNU msgfmt rejects, and a broken file is worse than a
     missing hint.
     """
-    args = [
-        "update",
-        "-i",
-        str(paths.template.relative_to(paths.root)),
-        "-d",
-        str(paths.locales_dir.relative_to(paths.root)),
-        "-D",
-        DOMAIN,
-        "--no-wrap",
-    ]
+    args = ["update", *_catalog_args(paths), "--no-wrap"]
     if locale:
         args += ["-l", locale]
     return _pybabel(args, paths.root)
@@ -112,21 +115,7 @@ def init(paths: I18nPaths, locale: str) -> str:
     if target.exists():
         raise I18nError(f"{target} already exists; use 'kyrbot i18n update' instead")
     if babel_knows(locale):
-        return _pybabel(
-            [
-                "init",
-                "-i",
-                str(paths.template.relative_to(paths.root)),
-                "-d",
-                str(paths.locales_dir.relative_to(paths.root)),
-                "-D",
-                DOMAIN,
-                "-l",
-                locale,
-                "--no-wrap",
-            ],
-            paths.root,
-        )
+        return _pybabel(["init", *_catalog_args(paths), "-l", locale, "--no-wrap"], paths.root)
     with paths.template.open("rb") as handle:
         catalog = read_po(handle)
     catalog.fuzzy = False

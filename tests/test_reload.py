@@ -196,8 +196,8 @@ def test_reload_without_a_running_server_says_so(tmp_path):
 
 
 async def test_a_refused_reload_is_reported_to_the_organizers_chat(project: Path):
-    from bot.channels.telegram import TelegramChannel  # noqa: PLC0415
-    from tests.fakes.telegram_server import FakeBotApi  # noqa: PLC0415
+    from bot.channels.telegram import TelegramChannel
+    from tests.fakes.telegram_server import FakeBotApi
 
     async with FakeBotApi() as fake:
         config = parse_config(
