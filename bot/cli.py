@@ -124,6 +124,8 @@ def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.INFO if args.verbose or args.command == "serve" else logging.ERROR
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry URLs with tokens
+    # twilio's client logs every request's URL and headers at INFO: noise, and the account id.
+    logging.getLogger("twilio").setLevel(logging.WARNING)
 
 
 def _database_url(value: str) -> str:
