@@ -157,6 +157,26 @@ def _to_raw(node: yaml.Node, file: str, problems: list[Problem]) -> _Raw:
     return _Raw(None, line)
 
 
+def _unknown_keys(
+    fields: Mapping[str, _Raw],
+    allowed: frozenset[str],
+    where: str,
+    file: str,
+    problems: list[Problem],
+) -> None:
+    for key, value in fields.items():
+        if key not in allowed:
+            problems.append(
+                Problem(
+                    file,
+                    value.line,
+                    f"unknown key {key!r}{where}",
+                    hint=f"allowed here: {', '.join(sorted(allowed))}",
+                    code="unknown_key",
+                )
+            )
+
+
 def _placeholders(text: str, file: str, line: int, problems: list[Problem]) -> frozenset[str]:
     names: set[str] = set()
     try:
@@ -230,17 +250,7 @@ def parse_dialog_text(
         problems.append(Problem(display, top.line, "the top level must be a mapping"))
         return "", False, []
     top_map: dict[str, _Raw] = top.value
-    for key, raw in top_map.items():
-        if key not in _TOP_KEYS:
-            problems.append(
-                Problem(
-                    display,
-                    raw.line,
-                    f"unknown key {key!r}",
-                    hint=f"allowed here: {', '.join(sorted(_TOP_KEYS))}",
-                    code="unknown_key",
-                )
-            )
+    _unknown_keys(top_map, _TOP_KEYS, "", display, problems)
     dialog = _text(top_map.get("dialog"), "dialog", display, problems)
     if not dialog or not dialog.replace("_", "").isalnum() or not dialog.isascii():
         problems.append(
@@ -292,17 +302,7 @@ def _parse_node(
         problems.append(Problem(file, raw.line, f"node {name!r} must be a mapping"))
         return None
     fields: dict[str, _Raw] = raw.value
-    for key, value in fields.items():
-        if key not in _NODE_KEYS:
-            problems.append(
-                Problem(
-                    file,
-                    value.line,
-                    f"unknown key {key!r} in node {name!r}",
-                    hint=f"allowed: {', '.join(sorted(_NODE_KEYS))}",
-                    code="unknown_key",
-                )
-            )
+    _unknown_keys(fields, _NODE_KEYS, f" in node {name!r}", file, problems)
     say = _text(fields.get("say"), "say", file, problems)
     if not say:
         problems.append(Problem(file, raw.line, f"node {name!r} has no 'say:' text"))
@@ -364,17 +364,7 @@ def _parse_choice(dialog: str, item: _Raw, file: str, problems: list[Problem]) -
         )
         return None
     fields: dict[str, _Raw] = item.value
-    for key, value in fields.items():
-        if key not in _CHOICE_KEYS:
-            problems.append(
-                Problem(
-                    file,
-                    value.line,
-                    f"unknown key {key!r} in a choice",
-                    hint="a choice has label, go and an optional note",
-                    code="unknown_key",
-                )
-            )
+    _unknown_keys(fields, _CHOICE_KEYS, " in a choice", file, problems)
     label = _text(fields.get("label"), "label", file, problems)
     target = _text(fields.get("go"), "go", file, problems)
     if not label or not target:
