@@ -176,6 +176,8 @@ class ConversationService:
         self._updates = updates
         self._locks = _ContactLocks()
         self._counts: Counter[tuple[date, str, str, str]] = Counter()
+        self._buffered = 0  # the sum of _counts, kept rather than summed on every message
+        self._flush_scheduled = False
         self.on_delivery_status: DeliveryStatusHandler | None = None
         self.errors = 0
         self._background: set[asyncio.Task[None]] = set()
@@ -312,18 +314,28 @@ class ConversationService:
 
     def _count(self, day: date, node: str, locale: str, channel: str) -> None:
         self._counts[(day, node, locale, channel)] += 1
-        if sum(self._counts.values()) >= _COUNTER_FLUSH_AT:
-            task = asyncio.get_running_loop().create_task(self.flush_counters())
+        self._buffered += 1
+        if self._buffered >= _COUNTER_FLUSH_AT and not self._flush_scheduled:
+            self._flush_scheduled = True
+            task = asyncio.get_running_loop().create_task(self._scheduled_flush())
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+
+    async def _scheduled_flush(self) -> None:
+        try:
+            await self.flush_counters()
+        finally:
+            self._flush_scheduled = False
 
     async def flush_counters(self) -> None:
         """Write buffered topic counters (called periodically and at shutdown)."""
         if not self._counts:
             return
         counts, self._counts = self._counts, Counter()
+        buffered, self._buffered = self._buffered, 0
         try:
             await self.storage.add_topic_counts(counts)
         except Exception:
             logger.exception("Could not save topic counters; keeping them for the next flush")
             self._counts.update(counts)
+            self._buffered += buffered

@@ -14,7 +14,14 @@ from typing import Any
 from bot import texts
 from bot.dialogs import DialogSet, Node
 from bot.i18n import Translator
-from bot.matching import TopicRouter, WordCommands, match_label, normalize, split_phrases
+from bot.matching import (
+    LabelIndex,
+    TopicRouter,
+    WordCommands,
+    match_label,
+    normalize,
+    split_phrases,
+)
 from bot.messages import InboundKind
 from bot.texts import Text
 
@@ -58,7 +65,7 @@ class State:
             history = data.get("history") or []
             return cls(
                 node=_str_or_none(data.get("node")),
-                history=tuple(str(h) for h in history)[-HISTORY_LIMIT:],
+                history=tuple(map(str, history))[-HISTORY_LIMIT:],
                 locale=_str_or_none(data.get("locale")) or locale,
                 misses=int(data.get("misses") or 0),
                 awaiting_language=bool(data.get("awaiting_language")),
@@ -171,7 +178,10 @@ class Engine:
         self.locales: tuple[str, ...] = tuple(locales)
         self.router = TopicRouter(confidence=self.settings.confidence, margin=self.settings.margin)
         self.commands = self._build_commands()
-        self._labels: dict[str, dict[str, list[str]]] = {}
+        self._labels: dict[str, LabelIndex] = {}
+        # Plans are immutable and depend only on the content, so each is built once.
+        self._choice_plans: dict[str, tuple[ChoicePlan, ...]] = {}
+        self._nav_plans: dict[tuple[str, str | None], tuple[ChoicePlan, ...]] = {}
         for node in self.dialogs.nodes.values():
             if node.keywords and node.routable:
                 for locale in self.locales:
@@ -189,7 +199,7 @@ class Engine:
                 labels[f"n:{node.more}"] = [
                     self.translator.gettext_quiet(loc, *texts.MORE) for loc in self.locales
                 ]
-            self._labels[node.id] = labels
+            self._labels[node.id] = LabelIndex.build(labels)
 
     # --- indexes -------------------------------------------------------------------------
 
@@ -255,8 +265,10 @@ class Engine:
         state = replace(state, last_at=event.now)
         result = self._dispatch(state, event)
         if result.state is not None and result.state.node is not None:
-            history = tuple(h for h in result.state.history if h in self.dialogs.nodes)
-            result = replace(result, state=replace(result.state, history=history))
+            nodes = self.dialogs.nodes
+            if not all(h in nodes for h in result.state.history):
+                history = tuple(h for h in result.state.history if h in nodes)
+                result = replace(result, state=replace(result.state, history=history))
         return result
 
     def _dispatch(self, state: State, event: Event) -> Step:
@@ -362,7 +374,7 @@ class Engine:
         if command is not None:
             return self._global(replace(state, awaiting_language=False), event, command)
         node = self._current(state)
-        label = match_label(text, self._labels.get(node.id, {}))
+        label = match_label(text, self._labels.get(node.id, LabelIndex()))
         if label is not None:
             return self._choice_id(state, event, label)
         return self._route(state, text)
@@ -462,14 +474,25 @@ class Engine:
         return ids
 
     def _choices(self, node: Node) -> tuple[ChoicePlan, ...]:
-        plans = [
-            ChoicePlan(c.choice_id, Text(node.choice_context(c), c.label)) for c in node.choices
-        ]
-        if node.more:
-            plans.append(ChoicePlan(f"n:{node.more}", texts.MORE))
-        return tuple(plans)
+        plans = self._choice_plans.get(node.id)
+        if plans is None:
+            built = [
+                ChoicePlan(c.choice_id, Text(node.choice_context(c), c.label))
+                for c in node.choices
+            ]
+            if node.more:
+                built.append(ChoicePlan(f"n:{node.more}", texts.MORE))
+            plans = self._choice_plans[node.id] = tuple(built)
+        return plans
 
     def _nav(self, node: Node, locale: str | None) -> tuple[ChoicePlan, ...]:
+        key = (node.id, locale)
+        plans = self._nav_plans.get(key)
+        if plans is None:
+            plans = self._nav_plans[key] = self._build_nav(node, locale)
+        return plans
+
+    def _build_nav(self, node: Node, locale: str | None) -> tuple[ChoicePlan, ...]:
         if not node.nav:
             return ()
         nav: list[ChoicePlan] = []

@@ -53,14 +53,12 @@ class RouteResult:
     runner_up_score: float = 0.0
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _Phrase:
     node: str
     tokens: tuple[str, ...]
-    distinct: int = 0
-
-    def __post_init__(self) -> None:
-        self.distinct = len(set(self.tokens))
+    words: frozenset[str]
+    """The distinct words of ``tokens``."""
 
 
 @dataclass
@@ -84,6 +82,12 @@ class TopicRouter:
     _phrases: list[_Phrase] = field(default_factory=list)
     _by_token: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     _vocabulary: list[str] = field(default_factory=list)
+    _by_anchor: dict[str, list[int]] | None = None
+    """Phrases by their anchor, the word of theirs that the fewest phrases use (built lazily).
+
+    A phrase can only match when its anchor matched, so a message full of common words
+    ("me", "la") looks at a handful of phrases rather than every phrase using those words.
+    """
     _similar_cache: dict[str, dict[str, float]] = field(default_factory=dict)
     _seen: set[tuple[str, tuple[str, ...]]] = field(default_factory=set)
 
@@ -99,11 +103,22 @@ class TopicRouter:
                 continue
             self._seen.add((node, tokens))
             index = len(self._phrases)
-            self._phrases.append(_Phrase(node, tokens))
+            self._phrases.append(_Phrase(node, tokens, frozenset(tokens)))
             for token in set(tokens):
                 if token not in self._by_token:
                     self._vocabulary.append(token)
                 self._by_token[token].append(index)
+        self._by_anchor = None
+
+    def _anchored(self) -> dict[str, list[int]]:
+        if self._by_anchor is None:
+            by_anchor: dict[str, list[int]] = defaultdict(list)
+            for index, phrase in enumerate(self._phrases):
+                # The rarest word; ties go to the first in sorted order, so the index is stable.
+                anchor = min(sorted(phrase.words), key=lambda word: len(self._by_token[word]))
+                by_anchor[anchor].append(index)
+            self._by_anchor = dict(by_anchor)
+        return self._by_anchor
 
     def _similar(self, token: str) -> dict[str, float]:
         cached = self._similar_cache.get(token)
@@ -144,16 +159,17 @@ class TopicRouter:
                 if score > best_for_token.get(vocab, 0.0):
                     best_for_token[vocab] = score
         # A phrase is a candidate only when every one of its distinct words was found.
-        hits: dict[int, int] = defaultdict(int)
-        for vocab in best_for_token:
-            for index in self._by_token[vocab]:
-                hits[index] += 1
-        scores: dict[str, list[float]] = defaultdict(list)
+        by_anchor = self._anchored()
+        found = best_for_token.keys()
         phrases = self._phrases
-        for index, count in hits.items():
-            phrase = phrases[index]
-            if count < phrase.distinct:
-                continue
+        candidates = [
+            phrase
+            for vocab in found
+            for index in by_anchor.get(vocab, ())
+            if (phrase := phrases[index]).words <= found
+        ]
+        scores: dict[str, list[float]] = defaultdict(list)
+        for phrase in candidates:
             similarities = [best_for_token[t] for t in phrase.tokens]
             if len(phrase.tokens) > 1 and not _in_order(phrase.tokens, tokens, best_for_token):
                 similarities = [s * 0.9 for s in similarities]
@@ -217,22 +233,35 @@ class WordCommands:
         return ranked[0][0]
 
 
-def match_label(
-    text: str, labels: Mapping[str, Iterable[str]], *, cutoff: float = 85.0
-) -> str | None:
-    """The key whose label (in any language) the message names, allowing small typos."""
+@dataclass(frozen=True, slots=True)
+class LabelIndex:
+    """One page's choice labels in every language, normalised once, for :func:`match_label`."""
+
+    keys: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    """Normalised labels; ``labels[i]`` names ``keys[i]``."""
+
+    @classmethod
+    def build(cls, labels: Mapping[str, Iterable[str]]) -> LabelIndex:
+        """Index ``labels`` (key -> its label in each language), skipping empty ones."""
+        pairs = [
+            (key, normalized)
+            for key, options in labels.items()
+            for normalized in map(normalize, options)
+            if normalized
+        ]
+        return cls(tuple(key for key, _ in pairs), tuple(label for _, label in pairs))
+
+
+def match_label(text: str, index: LabelIndex, *, cutoff: float = 85.0) -> str | None:
+    """The key whose label (in any language) the message names, allowing small typos.
+
+    The first label with the highest similarity wins; an exact label always does.
+    """
     wanted = normalize(text)
-    if not wanted:
+    if not wanted or not index.labels:
         return None
-    best_key, best_score = None, 0.0
-    for key, options in labels.items():
-        for label in options:
-            candidate = normalize(label)
-            if not candidate:
-                continue
-            if candidate == wanted:
-                return key
-            score = fuzz.ratio(wanted, candidate)
-            if score >= cutoff and score > best_score:
-                best_key, best_score = key, score
-    return best_key
+    found = process.extractOne(
+        wanted, index.labels, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff
+    )
+    return None if found is None else index.keys[found[2]]

@@ -20,5 +20,5 @@ def set_hash_key(key: str | None) -> None:
 
 def address_hash(address: Address) -> str:
     """A short keyed hash of an address: stable within a run, useless without the key."""
-    digest = hmac.new(_key, f"{address.channel}:{address.id}".encode(), hashlib.sha256)
-    return f"{address.channel}:{digest.hexdigest()[:12]}"
+    digest = hmac.digest(_key, f"{address.channel}:{address.id}".encode(), hashlib.sha256)
+    return f"{address.channel}:{digest.hex()[:12]}"

@@ -19,6 +19,7 @@ reach the sink, so they are recorded.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
 import re
@@ -522,8 +523,7 @@ class SmsChannel(Channel):
     def _render(self, replies: Sequence[Reply]) -> list[str]:
         bodies: list[str] = []
         for reply in replies:
-            parts = render_sms_parts(reply, fold_accents=self._fold_for(reply.locale))
-            segments = sum(segment_info(part).segments for part in parts)
+            parts, segments = _rendered(reply, self._fold_for(reply.locale))
             node = reply.node or "?"
             if segments > self._segment_budget and node not in self._over_budget_nodes:
                 self._over_budget_nodes.add(node)
@@ -578,6 +578,18 @@ def send_error_from_twilio(exc: TwilioException) -> SendError:
     if status is not None and status >= 500:
         return ChannelUnavailable(message, code=code)
     return PermanentSendError(message, code=code)
+
+
+@functools.lru_cache(maxsize=512)
+def _rendered(reply: Reply, fold_accents: bool) -> tuple[tuple[str, ...], int]:
+    """The SMS bodies for ``reply`` and their segments in all.
+
+    Replies repeat (every page is the same text for everyone reading it in one language), and
+    laying one out costs several whole-text segment counts, so results are kept. A reply's
+    ``node`` is not part of its equality, and rendering does not read it.
+    """
+    parts = tuple(render_sms_parts(reply, fold_accents=fold_accents))
+    return parts, sum(segment_info(part).segments for part in parts)
 
 
 def _status(status: int) -> web.Response:

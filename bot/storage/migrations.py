@@ -118,11 +118,33 @@ def _broadcast_fan_out(conn: Connection) -> None:
     ).create(conn)
 
 
+def _inbound_ids_without_rowid(conn: Connection) -> None:
+    # Version 3: on SQLite, rebuild the dedup table as one B-tree keyed by its primary key.
+    # PostgreSQL tables have no rowid, so nothing changes there.
+    if conn.dialect.name != "sqlite":
+        return
+    conn.exec_driver_sql("ALTER TABLE inbound_ids RENAME TO inbound_ids_v2")
+    sa.Table(
+        "inbound_ids",
+        sa.MetaData(),
+        sa.Column("channel", sa.String, primary_key=True),
+        sa.Column("message_id", sa.String, primary_key=True),
+        sa.Column("seen_at", tables.UtcDateTime, nullable=False),
+        sqlite_with_rowid=False,
+    ).create(conn)
+    conn.exec_driver_sql(
+        "INSERT INTO inbound_ids (channel, message_id, seen_at) "
+        "SELECT channel, message_id, seen_at FROM inbound_ids_v2"
+    )
+    conn.exec_driver_sql("DROP TABLE inbound_ids_v2")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contacts, sessions, dedup ids, counters, broadcasts, audit log", _create_tables),
     Migration(
         2, "broadcast fan-out: claims, retries, workers, shared send rate", _broadcast_fan_out
     ),
+    Migration(3, "dedup ids in one B-tree on SQLite (WITHOUT ROWID)", _inbound_ids_without_rowid),
 )
 
 LATEST: int = MIGRATIONS[-1].version

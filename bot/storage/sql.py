@@ -14,8 +14,10 @@ Design notes, for whoever tunes this next:
   *process* holds the write lock, a write here waits (up to ``busy_timeout``) with the loop
   blocked, so keep the long-running writers out of the serving process's way (bulk work is
   done in small batches). The three statements every message runs (claim, load, save) are
-  written in SQLite's SQL directly on the driver, skipping SQLAlchemy's per-statement work;
-  the contract suite checks them against the Core versions used on PostgreSQL.
+  written in SQLite's SQL and run on the driver outside SQLAlchemy (:meth:`_on_driver`),
+  skipping its per-statement and per-transaction work: each is atomic by itself, and a save
+  that also changes contact fields wraps both writes in ``BEGIN IMMEDIATE``. The contract
+  suite checks them against the Core versions used on PostgreSQL.
   The driver runs in autocommit mode (``isolation_level=None``): a lone statement commits by
   itself, and methods that need several statements to be atomic start with
   ``BEGIN IMMEDIATE`` (taking the write lock up front, so another process is waited for by
@@ -81,7 +83,7 @@ _SQLITE_PRAGMAS: Final = (
 )
 
 _URL_SCHEMES: Final = {
-    # SQLite runs on the standard sqlite3 driver in a worker thread (see the module docstring).
+    # SQLite runs on the standard sqlite3 driver on the loop's thread (see the module docstring).
     "sqlite": "sqlite+pysqlite",
     "sqlite+aiosqlite": "sqlite+pysqlite",
     "sqlite+pysqlite": "sqlite+pysqlite",
@@ -114,9 +116,12 @@ _CONTACT_COLUMNS: Final = (
 )
 
 
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def dumps(value: Any) -> str:
     """Compact, strict JSON (no NaN), as stored for session states and JSON columns."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -199,11 +204,96 @@ def _driver(conn: Connection) -> Any:
 
 
 def _sqlite_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _from_sqlite_time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+class _ContactGone(Exception):
+    """The contact was forgotten while its conversation was in flight."""
+
+
+def _sqlite_claim(driver: sqlite3.Connection, params: tuple[str, str, str]) -> bool:
+    return bool(driver.execute(_SQLITE_CLAIM, params).rowcount == 1)
+
+
+def _sqlite_load_row(driver: sqlite3.Connection, address: Address) -> tuple[Any, ...] | None:
+    raw = driver.execute(_SQLITE_LOAD, (address.channel, address.id)).fetchone()
+    if raw is None:
+        return None
+    cid, locale, subscribed, consent_at, opted_out, unreachable, day, state, updated = raw
+    return (
+        cid,
+        locale,
+        bool(subscribed),
+        _from_sqlite_time(consent_at),
+        bool(opted_out),
+        bool(unreachable),
+        date.fromisoformat(day) if day else None,
+        state,
+        _from_sqlite_time(updated),
+    )
+
+
+def _sqlite_load(
+    driver: sqlite3.Connection, address: Address, today: date
+) -> tuple[Contact, SessionRecord | None] | None:
+    """A known contact and its session, its last-seen day set to ``today``; None if unknown."""
+    row = _sqlite_load_row(driver, address)
+    if row is None:
+        return None
+    contact = _contact(address, row)
+    if contact.last_seen_day != today:
+        # Setting a day is idempotent, so no transaction is needed around read and write.
+        driver.execute(_SQLITE_TOUCH, (today.isoformat(), contact.id))
+        contact.last_seen_day = today
+    return contact, _session(row[7], row[8])
+
+
+def _sqlite_put_session(driver: sqlite3.Connection, params: tuple[int, str, str]) -> None:
+    try:
+        driver.execute(_SQLITE_PUT_SESSION, params)
+    except sqlite3.IntegrityError as exc:  # the contact is gone (foreign key)
+        raise _ContactGone from exc
+
+
+def _sqlite_value(value: object) -> object:
+    """A contact field as SQLAlchemy's SQLite types store it."""
+    if isinstance(value, datetime):
+        return _sqlite_time(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _sqlite_save(
+    driver: sqlite3.Connection,
+    contact_id: int,
+    changed: Mapping[str, Any],
+    state_json: str,
+    updated_at: str,
+) -> None:
+    """Write a contact's changed fields (names from _FIELD_NAMES) and its session, atomically."""
+    if not changed:  # the usual message: one upsert, atomic by itself
+        _sqlite_put_session(driver, (contact_id, state_json, updated_at))
+        return
+    assignments = ", ".join(f"{name} = ?" for name in changed)
+    driver.execute("BEGIN IMMEDIATE")
+    try:
+        cursor = driver.execute(
+            f"UPDATE contacts SET {assignments} WHERE id = ?",  # noqa: S608 -- fixed names
+            (*map(_sqlite_value, changed.values()), contact_id),
+        )
+        if cursor.rowcount == 0:
+            raise _ContactGone
+        _sqlite_put_session(driver, (contact_id, state_json, updated_at))
+    except BaseException:
+        if driver.in_transaction:  # an error may already have rolled it back
+            driver.execute("ROLLBACK")
+        raise
+    driver.execute("COMMIT")
 
 
 def _begin_write(conn: Connection) -> None:
@@ -237,16 +327,12 @@ def _prepare_side_connection(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-class _ContactGone(Exception):
-    """The contact was forgotten while its conversation was in flight."""
-
-
 class SqlStorage(BroadcastSqlMixin, Storage):
     """:class:`Storage` on SQLite (``sqlite+aiosqlite:///path``, the default) or PostgreSQL
     (``postgresql+asyncpg://user@host/db``, for several instances on one database).
 
     ``sqlite://`` and ``postgresql://`` URLs are accepted too. Any SQLite URL runs on the
-    standard ``sqlite3`` driver in a worker thread; PostgreSQL always runs on asyncpg.
+    standard ``sqlite3`` driver on the event loop's thread; PostgreSQL always runs on asyncpg.
 
     Args:
         url: the SQLAlchemy database URL (``database.url`` in the config).
@@ -277,9 +363,11 @@ class SqlStorage(BroadcastSqlMixin, Storage):
         self._engine_kwargs = dict(engine_kwargs or {})
         # PostgreSQL: an async engine and its pool.
         self._pg_engine: AsyncEngine | None = None
-        # SQLite: a sync engine, one connection, one worker thread that alone touches them.
+        # SQLite: a sync engine and its one connection, used only from the loop's thread.
         self._sqlite_engine: sa.Engine | None = None
         self._sqlite_conn: Connection | None = None
+        self._sqlite_driver: sqlite3.Connection | None = None  # the driver under _sqlite_conn
+        self._last_now: tuple[datetime | None, str] = (None, "")
         self._sqlite_open = False
         self._side_engine: AsyncEngine | None = None
         self._lifecycle = asyncio.Lock()
@@ -395,6 +483,7 @@ class SqlStorage(BroadcastSqlMixin, Storage):
                 event.listen(engine, "connect", _prepare_sqlite_connection)
                 self._sqlite_engine = engine
                 self._sqlite_conn = engine.connect()
+                self._sqlite_driver = _driver(self._sqlite_conn)
                 self._sqlite_open = True
             else:
                 self._pg_engine = create_async_engine(self._url, **kwargs)
@@ -436,6 +525,7 @@ class SqlStorage(BroadcastSqlMixin, Storage):
         pg_engine, self._pg_engine = self._pg_engine, None
         sqlite_engine, self._sqlite_engine = self._sqlite_engine, None
         conn, self._sqlite_conn = self._sqlite_conn, None
+        self._sqlite_driver = None
         self._sqlite_open = False
         side_engine, self._side_engine = self._side_engine, None
         self._known.clear()
@@ -471,7 +561,7 @@ class SqlStorage(BroadcastSqlMixin, Storage):
     ) -> _T:
         """Run ``fn(sync_connection, ...)`` as one transaction in one hop to the database.
 
-        SQLite: in the worker thread, on the one connection; PostgreSQL: in one greenlet on a
+        SQLite: inline, on the one connection; PostgreSQL: in one greenlet on a
         pooled connection.
         """
         if self._sqlite:
@@ -492,25 +582,58 @@ class SqlStorage(BroadcastSqlMixin, Storage):
         async with engine.connect() as pg_conn:
             return await pg_conn.run_sync(in_transaction)
 
+    def _sqlite_now(self, now: datetime) -> str:
+        """``now`` as SQLite stores it; one message's calls share ``now``, formatted once."""
+        last, text = self._last_now
+        if last is not now:
+            text = _sqlite_time(now)
+            self._last_now = (now, text)
+        return text
+
+    def _on_driver(
+        self,
+        what: str,
+        fn: Callable[Concatenate[sqlite3.Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """Run ``fn(sqlite3_connection, ...)`` on the SQLite driver, outside SQLAlchemy.
+
+        Only for work that is atomic without a transaction around it: one statement, which
+        commits by itself in autocommit mode, or a read followed by an idempotent write.
+        Database failures are raised as StorageError naming ``what``.
+        """
+        driver = self._sqlite_driver
+        if driver is None:
+            raise StorageError("the storage is not open")
+        try:
+            return fn(driver, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{what}: database error: {_describe(exc)}") from exc
+
     # -- conversations ---------------------------------------------------------------------
 
     async def claim_inbound(self, channel: str, message_id: str, now: datetime) -> bool:
-        params = {"channel": channel, "message_id": message_id, "seen_at": _aware(now, "now")}
+        _aware(now, "now")
+        if self._sqlite:
+            return self._on_driver(
+                "claim_inbound", _sqlite_claim, (channel, message_id, self._sqlite_now(now))
+            )
+        params = {"channel": channel, "message_id": message_id, "seen_at": now}
         return await self._run("claim_inbound", self._claim, params)
 
     def _claim(self, conn: Connection, params: dict[str, Any]) -> bool:
-        if self._sqlite:
-            cursor = _driver(conn).execute(
-                _SQLITE_CLAIM,
-                (params["channel"], params["message_id"], _sqlite_time(params["seen_at"])),
-            )
-            return bool(cursor.rowcount == 1)
         return conn.execute(self._q_claim, params).rowcount == 1
 
     async def load_conversation(
         self, address: Address, today: date
     ) -> tuple[Contact, SessionRecord | None]:
-        contact, session = await self._run("load_conversation", self._load, address, today)
+        found = None
+        if self._sqlite:  # a known contact in one or two statements; a new one below
+            found = self._on_driver("load_conversation", _sqlite_load, address, today)
+        if found is None:
+            found = await self._run("load_conversation", self._load, address, today)
+        contact, session = found
         self._remember(contact)
         return contact, session
 
@@ -536,25 +659,11 @@ class SqlStorage(BroadcastSqlMixin, Storage):
         raise StorageError("load_conversation: the contact kept disappearing while loading")
 
     def _load_row(self, conn: Connection, address: Address) -> Any:
-        if not self._sqlite:
-            return conn.execute(
-                self._q_load, {"channel": address.channel, "address": address.id}
-            ).first()
-        raw = _driver(conn).execute(_SQLITE_LOAD, (address.channel, address.id)).fetchone()
-        if raw is None:
-            return None
-        cid, locale, subscribed, consent_at, opted_out, unreachable, day, state, updated = raw
-        return (
-            cid,
-            locale,
-            bool(subscribed),
-            _from_sqlite_time(consent_at),
-            bool(opted_out),
-            bool(unreachable),
-            date.fromisoformat(day) if day else None,
-            state,
-            _from_sqlite_time(updated),
-        )
+        if self._sqlite:
+            return _sqlite_load_row(_driver(conn), address)
+        return conn.execute(
+            self._q_load, {"channel": address.channel, "address": address.id}
+        ).first()
 
     async def save_conversation(
         self, contact: Contact, state: Mapping[str, Any] | None, now: datetime
@@ -563,7 +672,19 @@ class SqlStorage(BroadcastSqlMixin, Storage):
         changed = self._changes(contact)
         state_json = None if state is None else dumps(dict(state))
         try:
-            await self._run("save_conversation", self._save, contact.id, changed, state_json, now)
+            if self._sqlite and state_json is not None:
+                self._on_driver(
+                    "save_conversation",
+                    _sqlite_save,
+                    contact.id,
+                    changed,
+                    state_json,
+                    self._sqlite_now(now),
+                )
+            else:
+                await self._run(
+                    "save_conversation", self._save, contact.id, changed, state_json, now
+                )
         except _ContactGone:
             self._known.pop(contact.id, None)
             logger.debug("save_conversation: the contact was forgotten meanwhile; not saved")
@@ -584,17 +705,15 @@ class SqlStorage(BroadcastSqlMixin, Storage):
         if state_json is None:
             conn.execute(self._q_drop_session, {"contact": contact_id})
             return
+        if self._sqlite:
+            _sqlite_put_session(_driver(conn), (contact_id, state_json, _sqlite_time(now)))
+            return
         try:
-            if self._sqlite:
-                _driver(conn).execute(
-                    _SQLITE_PUT_SESSION, (contact_id, state_json, _sqlite_time(now))
-                )
-                return
             conn.execute(
                 self._q_put_session,
                 {"contact_id": contact_id, "state": state_json, "updated_at": now},
             )
-        except (sa_exc.IntegrityError, sqlite3.IntegrityError) as exc:  # the contact is gone (FK)
+        except sa_exc.IntegrityError as exc:  # the contact is gone (foreign key)
             raise _ContactGone from exc
 
     async def update_contact(self, contact: Contact) -> None:

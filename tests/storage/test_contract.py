@@ -262,6 +262,36 @@ async def test_an_older_schema_gets_the_missing_steps_in_order(
     assert [v for (v,) in versions] == list(range(1, migrations.LATEST + 3))
 
 
+async def test_dedup_ids_recorded_before_version_3_still_count_after_it(
+    backend: Backend,
+) -> None:
+    async with backend.storage() as store:
+        assert await store.claim_inbound("sms", "SM-before", NOW)
+    # Put the database back the way version 2 left it.
+    await backend.execute("DELETE FROM schema_version WHERE version = 3")
+    if backend.name == "sqlite":
+        await backend.execute("ALTER TABLE inbound_ids RENAME TO old_ids")
+        await backend.execute(
+            "CREATE TABLE inbound_ids (channel VARCHAR NOT NULL, message_id VARCHAR NOT NULL, "
+            "seen_at DATETIME NOT NULL, PRIMARY KEY (channel, message_id))"
+        )
+        await backend.execute("INSERT INTO inbound_ids SELECT * FROM old_ids")
+        await backend.execute("DROP TABLE old_ids")
+
+    async with backend.storage() as store:
+        assert not await store.claim_inbound("sms", "SM-before", NOW)
+        assert await store.claim_inbound("sms", "SM-after", NOW)
+
+    versions = await backend.rows("SELECT max(version) FROM schema_version")
+    assert versions == [(migrations.LATEST,)]
+    assert set(await backend.columns()) == set(EXPECTED_COLUMNS)
+    if backend.name == "sqlite":
+        (sql,) = await backend.rows(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'inbound_ids'"
+        )
+        assert "WITHOUT ROWID" in sql[0]
+
+
 async def test_a_failed_step_leaves_the_database_unchanged(
     backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -819,6 +849,24 @@ async def test_driver_failures_become_storage_errors(
     assert "SM-secret-id" not in str(info.value)
     # The storage stays usable for everything else.
     assert (await storage.load_conversation(ALICE, TODAY))[0].address == ALICE
+
+
+async def test_a_failed_save_leaves_the_contact_fields_as_they_were(
+    storage: SqlStorage, backend: Backend
+) -> None:
+    contact, _ = await storage.load_conversation(ALICE, TODAY)
+    await storage.save_conversation(contact, {"node": "sop130.menu"}, NOW)
+    await backend.execute("DROP TABLE sessions")  # the session write will fail
+    contact.locale = "es"
+    contact.subscribed = True
+    contact.consent_at = NOW
+
+    with pytest.raises(StorageError, match="save_conversation: database error"):
+        await storage.save_conversation(contact, {"node": "sop130.door"}, NOW)
+
+    assert await backend.rows("SELECT locale, subscribed, consent_at FROM contacts") == [
+        (None, False, None)
+    ]
 
 
 async def test_calls_on_a_closed_storage_raise_storage_error(backend: Backend) -> None:
