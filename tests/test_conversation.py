@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from bot import texts
+from bot import conversation, texts
 from bot.conversation import ConversationService
 from bot.messages import Address, Inbound
 from tests.conftest import NOW
@@ -108,6 +108,34 @@ async def test_topic_counters_are_kept_without_any_contact_reference(service, st
     async with storage.engine.connect() as conn:
         columns = (await conn.execute(sa.text("SELECT * FROM topic_counters"))).keys()
     assert set(columns) == {"day", "node", "locale", "channel", "count"}
+
+
+async def test_counters_are_written_once_enough_pile_up_and_kept_when_a_write_fails(
+    service, storage, monkeypatch
+):
+    monkeypatch.setattr(conversation, "_COUNTER_FLUSH_AT", 4)
+    real_add = storage.add_topic_counts
+    failures = []
+
+    async def fail_once(counts):
+        if not failures:
+            failures.append(sum(counts.values()))
+            raise RuntimeError("database away")
+        await real_add(counts)
+
+    monkeypatch.setattr(storage, "add_topic_counts", fail_once)
+    await service.handle(inbound("2"))  # Spanish: the menu, counted
+    for n in range(1, 4):
+        await service.handle(inbound("0", seconds=n))
+    await asyncio.sleep(0.05)  # the scheduled write fails; the counts stay buffered
+    assert failures == [4]
+    assert await storage.topic_counts(since=NOW.date(), until=NOW.date()) == []
+    for n in range(4, 8):
+        await service.handle(inbound("0", seconds=n))
+    await asyncio.sleep(0.05)
+
+    rows = await storage.topic_counts(since=NOW.date(), until=NOW.date())
+    assert sum(r.count for r in rows) == 8
 
 
 async def test_subscribing_records_consent_time_and_unsubscribing_clears_it(service, storage):
