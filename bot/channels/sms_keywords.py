@@ -107,8 +107,11 @@ def normalize_keyword(text: str) -> str:
     Returns:
         The candidate keyword, for example ``"AYUDA"`` for ``" ¡Ayúda! "``.
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():  # most messages: nothing to decompose
+        bare = text
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     start, end = 0, len(bare)
     while start < end and not bare[start].isalnum():
         start += 1
