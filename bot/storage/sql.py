@@ -289,11 +289,12 @@ def _sqlite_save(
         if cursor.rowcount == 0:
             raise _ContactGone
         _sqlite_put_session(driver, (contact_id, state_json, updated_at))
+        driver.execute("COMMIT")
     except BaseException:
+        # Never leave the transaction open: the next lone statement would run inside it.
         if driver.in_transaction:  # an error may already have rolled it back
             driver.execute("ROLLBACK")
         raise
-    driver.execute("COMMIT")
 
 
 def _begin_write(conn: Connection) -> None:

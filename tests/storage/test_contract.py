@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import json
 import logging
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -940,6 +941,43 @@ async def test_sqlite_runs_in_wal_mode(storage: SqlStorage, backend: Backend) ->
     if backend.name != "sqlite":
         pytest.skip("SQLite only")
     assert await backend.rows("PRAGMA journal_mode") == [("wal",)]
+
+
+class _CommitFails:
+    """The SQLite driver connection, except that COMMIT fails (as on a disk I/O error)."""
+
+    def __init__(self, real: sqlite3.Connection) -> None:
+        self.real = real
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.real.execute(sql, *args)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.real.in_transaction
+
+
+async def test_a_failed_commit_on_sqlite_leaves_no_transaction_open(
+    storage: SqlStorage, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend.name != "sqlite":
+        pytest.skip("SQLite only")
+    contact, _ = await storage.load_conversation(ALICE, TODAY)
+    real = storage._sqlite_driver
+    assert real is not None
+    monkeypatch.setattr(storage, "_sqlite_driver", _CommitFails(real))
+    contact.locale = "es"
+
+    with pytest.raises(StorageError, match="save_conversation: database error"):
+        await storage.save_conversation(contact, {"node": "sop130.menu"}, NOW)
+
+    assert not real.in_transaction
+    # Lone statements commit by themselves again: another connection sees this claim.
+    assert await storage.claim_inbound("sms", "SM-after-failure", NOW)
+    assert await backend.rows("SELECT message_id FROM inbound_ids") == [("SM-after-failure",)]
+    assert await backend.rows("SELECT locale FROM contacts") == [(None,)]
 
 
 async def test_an_in_memory_sqlite_database_works() -> None:
