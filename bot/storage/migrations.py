@@ -126,7 +126,7 @@ def _inbound_ids_without_rowid(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE inbound_ids RENAME TO inbound_ids_v2")
     sa.Table(
         "inbound_ids",
-        sa.MetaData(),
+        sa.MetaData(naming_convention=tables.metadata.naming_convention),
         sa.Column("channel", sa.String, primary_key=True),
         sa.Column("message_id", sa.String, primary_key=True),
         sa.Column("seen_at", tables.UtcDateTime, nullable=False),

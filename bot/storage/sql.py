@@ -367,7 +367,6 @@ class SqlStorage(BroadcastSqlMixin, Storage):
         # SQLite: a sync engine and its one connection, used only from the loop's thread.
         self._sqlite_engine: sa.Engine | None = None
         self._sqlite_conn: Connection | None = None
-        self._sqlite_driver: sqlite3.Connection | None = None  # the driver under _sqlite_conn
         self._last_now: tuple[datetime | None, str] = (None, "")
         self._sqlite_open = False
         self._side_engine: AsyncEngine | None = None
@@ -484,7 +483,6 @@ class SqlStorage(BroadcastSqlMixin, Storage):
                 event.listen(engine, "connect", _prepare_sqlite_connection)
                 self._sqlite_engine = engine
                 self._sqlite_conn = engine.connect()
-                self._sqlite_driver = _driver(self._sqlite_conn)
                 self._sqlite_open = True
             else:
                 self._pg_engine = create_async_engine(self._url, **kwargs)
@@ -526,7 +524,6 @@ class SqlStorage(BroadcastSqlMixin, Storage):
         pg_engine, self._pg_engine = self._pg_engine, None
         sqlite_engine, self._sqlite_engine = self._sqlite_engine, None
         conn, self._sqlite_conn = self._sqlite_conn, None
-        self._sqlite_driver = None
         self._sqlite_open = False
         side_engine, self._side_engine = self._side_engine, None
         self._known.clear()
@@ -604,12 +601,13 @@ class SqlStorage(BroadcastSqlMixin, Storage):
         commits by itself in autocommit mode, or a read followed by an idempotent write.
         Database failures are raised as StorageError naming ``what``.
         """
-        driver = self._sqlite_driver
-        if driver is None:
+        conn = self._sqlite_conn
+        if conn is None:
             raise StorageError("the storage is not open")
         try:
-            return fn(driver, *args, **kwargs)
-        except sqlite3.Error as exc:
+            # Looked up on every call: SQLAlchemy may have replaced an invalidated connection.
+            return fn(_driver(conn), *args, **kwargs)
+        except (sa_exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
             raise StorageError(f"{what}: database error: {_describe(exc)}") from exc
 
     # -- conversations ---------------------------------------------------------------------

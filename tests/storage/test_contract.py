@@ -30,6 +30,7 @@ from bot.storage import (
     open_storage,
     tables,
 )
+from bot.storage import sql as sql_module
 from bot.storage.sql import SqlStorage
 
 from .conftest import Backend
@@ -268,6 +269,11 @@ async def test_dedup_ids_recorded_before_version_3_still_count_after_it(
 ) -> None:
     async with backend.storage() as store:
         assert await store.claim_inbound("sms", "SM-before", NOW)
+    fresh_sql = (
+        await backend.rows("SELECT sql FROM sqlite_master WHERE name = 'inbound_ids'")
+        if backend.name == "sqlite"
+        else None
+    )
     # Put the database back the way version 2 left it.
     await backend.execute("DELETE FROM schema_version WHERE version = 3")
     if backend.name == "sqlite":
@@ -287,10 +293,11 @@ async def test_dedup_ids_recorded_before_version_3_still_count_after_it(
     assert versions == [(migrations.LATEST,)]
     assert set(await backend.columns()) == set(EXPECTED_COLUMNS)
     if backend.name == "sqlite":
-        (sql,) = await backend.rows(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'inbound_ids'"
+        upgraded_sql = await backend.rows(
+            "SELECT sql FROM sqlite_master WHERE name = 'inbound_ids'"
         )
-        assert "WITHOUT ROWID" in sql[0]
+        assert upgraded_sql == fresh_sql  # the same table as a fresh database gets
+        assert "WITHOUT ROWID" in upgraded_sql[0][0]
 
 
 async def test_a_failed_step_leaves_the_database_unchanged(
@@ -868,6 +875,9 @@ async def test_a_failed_save_leaves_the_contact_fields_as_they_were(
     assert await backend.rows("SELECT locale, subscribed, consent_at FROM contacts") == [
         (None, False, None)
     ]
+    # Nothing was left open: the next write is visible to another connection at once.
+    assert await storage.claim_inbound("sms", "SM-after-failure", NOW)
+    assert await backend.rows("SELECT message_id FROM inbound_ids") == [("SM-after-failure",)]
 
 
 async def test_calls_on_a_closed_storage_raise_storage_error(backend: Backend) -> None:
@@ -965,9 +975,8 @@ async def test_a_failed_commit_on_sqlite_leaves_no_transaction_open(
     if backend.name != "sqlite":
         pytest.skip("SQLite only")
     contact, _ = await storage.load_conversation(ALICE, TODAY)
-    real = storage._sqlite_driver
-    assert real is not None
-    monkeypatch.setattr(storage, "_sqlite_driver", _CommitFails(real))
+    real = sql_module._driver(storage._sqlite_conn)
+    monkeypatch.setattr(sql_module, "_driver", lambda _conn: _CommitFails(real))
     contact.locale = "es"
 
     with pytest.raises(StorageError, match="save_conversation: database error"):
