@@ -597,9 +597,10 @@ class SqlStorage(BroadcastSqlMixin, Storage):
     ) -> _T:
         """Run ``fn(sqlite3_connection, ...)`` on the SQLite driver, outside SQLAlchemy.
 
-        Only for work that is atomic without a transaction around it: one statement, which
-        commits by itself in autocommit mode, or a read followed by an idempotent write.
-        Database failures are raised as StorageError naming ``what``.
+        For work that needs no transaction from SQLAlchemy: one statement (which commits by
+        itself in autocommit mode), a read followed by an idempotent write, or a function that
+        runs its own ``BEGIN IMMEDIATE`` ... ``COMMIT``. Database failures are raised as
+        StorageError naming ``what``.
         """
         conn = self._sqlite_conn
         if conn is None:
@@ -641,28 +642,33 @@ class SqlStorage(BroadcastSqlMixin, Storage):
     ) -> tuple[Contact, SessionRecord | None]:
         key = {"channel": address.channel, "address": address.id}
         for _ in range(3):
-            row = self._load_row(conn, address)
-            if row is None:
-                created = conn.execute(self._q_create, {**key, "last_seen_day": today}).scalar()
-                if created is not None:
-                    return Contact(id=created, address=address, last_seen_day=today), None
-                continue  # another task or process created it first: read theirs
-            contact = _contact(address, row)
-            if contact.last_seen_day != today:
-                if self._sqlite:
-                    _driver(conn).execute(_SQLITE_TOUCH, (today.isoformat(), contact.id))
-                else:
-                    conn.execute(self._q_touch, {"contact": contact.id, "day": today})
-                contact.last_seen_day = today
-            return contact, _session(row[7], row[8])
+            found = (
+                _sqlite_load(_driver(conn), address, today)
+                if self._sqlite
+                else self._pg_load(conn, address, today)
+            )
+            if found is not None:
+                return found
+            created = conn.execute(self._q_create, {**key, "last_seen_day": today}).scalar()
+            if created is not None:
+                return Contact(id=created, address=address, last_seen_day=today), None
+            # Another task or process created it first: read theirs.
         raise StorageError("load_conversation: the contact kept disappearing while loading")
 
-    def _load_row(self, conn: Connection, address: Address) -> Any:
-        if self._sqlite:
-            return _sqlite_load_row(_driver(conn), address)
-        return conn.execute(
+    def _pg_load(
+        self, conn: Connection, address: Address, today: date
+    ) -> tuple[Contact, SessionRecord | None] | None:
+        """As :func:`_sqlite_load`, in Core statements."""
+        row = conn.execute(
             self._q_load, {"channel": address.channel, "address": address.id}
         ).first()
+        if row is None:
+            return None
+        contact = _contact(address, row)
+        if contact.last_seen_day != today:
+            conn.execute(self._q_touch, {"contact": contact.id, "day": today})
+            contact.last_seen_day = today
+        return contact, _session(row[7], row[8])
 
     async def save_conversation(
         self, contact: Contact, state: Mapping[str, Any] | None, now: datetime
@@ -704,10 +710,7 @@ class SqlStorage(BroadcastSqlMixin, Storage):
         if state_json is None:
             conn.execute(self._q_drop_session, {"contact": contact_id})
             return
-        if self._sqlite:
-            _sqlite_put_session(_driver(conn), (contact_id, state_json, _sqlite_time(now)))
-            return
-        try:
+        try:  # a session to put: only PostgreSQL comes here (SQLite uses _sqlite_save)
             conn.execute(
                 self._q_put_session,
                 {"contact_id": contact_id, "state": state_json, "updated_at": now},
