@@ -9,7 +9,7 @@ Three figures, each measured in a fresh child process (so peak memory is that ru
 * **rate**: with a limit of ``--limit`` messages/s, the achieved rate over the limit for
   ``--limit-subscribers`` (1,000) subscribers.
 
-By default messages go through the real :class:`~bot.channels.telegram.TelegramChannel`
+By default messages go through the real :class:`~bot.channels.telegram.adapter.TelegramChannel`
 (python-telegram-bot over HTTP) to the fake Bot API running in another process, as Telegram
 is elsewhere in production; ``--channel null`` measures the pipeline alone. The memory run
 sends 100,000 real HTTP requests too (about two minutes); ``--memory-channel null`` makes it
@@ -49,7 +49,7 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
-from bot.broadcast import BroadcastRunner, BroadcastService  # noqa: E402
+from bot.broadcast.service import BroadcastRunner, BroadcastService  # noqa: E402
 from bot.channels.base import Capabilities, Channel, InboundSink  # noqa: E402
 from bot.config import parse_config  # noqa: E402
 from bot.messages import Address, Reply  # noqa: E402
@@ -144,7 +144,7 @@ async def scenario(
         await storage.open()
         channel: Channel
         if channel_kind == "telegram":
-            from bot.channels.telegram import TelegramChannel
+            from bot.channels.telegram.adapter import TelegramChannel
 
             channel = TelegramChannel(config)
         else:

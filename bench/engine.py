@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import parse_config  # noqa: E402
-from bot.content import load_content  # noqa: E402
-from bot.conversation import ConversationService  # noqa: E402
-from bot.engine import Event, State  # noqa: E402
+from bot.conversation.engine import Event, State  # noqa: E402
+from bot.conversation.service import ConversationService  # noqa: E402
+from bot.conversation.version import load_content  # noqa: E402
 from bot.messages import Address, Inbound  # noqa: E402
 from bot.storage import open_storage  # noqa: E402
 

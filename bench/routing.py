@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.config import parse_config  # noqa: E402
-from bot.content import load_content  # noqa: E402
+from bot.conversation.version import load_content  # noqa: E402
 
 QUESTIONS = ROOT / "tests" / "data" / "questions.yaml"
 NONE = "none"

@@ -58,7 +58,7 @@ from aiohttp import web  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
 from bot.channels.base import InboundSink  # noqa: E402
-from bot.channels.sms import SmsChannel  # noqa: E402
+from bot.channels.sms.adapter import SmsChannel  # noqa: E402
 from bot.config import Config, parse_config  # noqa: E402
 from bot.messages import Address, Choice, Inbound, Reply  # noqa: E402
 from bot.web import WebServer, build_web_app  # noqa: E402
@@ -131,8 +131,8 @@ async def trivial_sink(_config: Config) -> AsyncIterator[InboundSink]:
 @contextlib.asynccontextmanager
 async def service_sink(config: Config) -> AsyncIterator[InboundSink]:
     """The real conversation service with the real content, on a fresh SQLite file."""
-    from bot.content import load_content
-    from bot.conversation import ConversationService
+    from bot.conversation.service import ConversationService
+    from bot.conversation.version import load_content
     from bot.storage import open_storage
 
     content = load_content(config)

@@ -3,7 +3,7 @@
 One process, one event loop, one aiohttp server with two routes:
 
 * ``POST /bench/bare``: answers 200 and does nothing else (the ceiling: HTTP alone);
-* ``POST /telegram/webhook``: the real :class:`~bot.channels.telegram.TelegramChannel` in
+* ``POST /telegram/webhook``: the real :class:`~bot.channels.telegram.adapter.TelegramChannel` in
   webhook mode: secret check, JSON parsing, python-telegram-bot's ``Application``, the sink
   (by default the project's conversation service on a fresh SQLite file), and every reply
   sent to a fake Bot API server on 127.0.0.1 over HTTP.
@@ -56,7 +56,7 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 from bot.channels.base import InboundSink, Route  # noqa: E402
-from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel  # noqa: E402
+from bot.channels.telegram.adapter import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel  # noqa: E402
 from bot.config import Config, parse_config  # noqa: E402
 from bot.messages import Address, Choice, Inbound, Reply  # noqa: E402
 from bot.web import WebServer, build_web_app  # noqa: E402
@@ -76,8 +76,8 @@ INPUTS = ("/start", "hola", "¿qué es una orden judicial?", "1", "menú", "sop 
 async def conversation_sink(config: Config, workdir: Path) -> AsyncIterator[InboundSink]:
     """The project's conversation service with its real content, on a fresh SQLite file."""
     # Imported here so the other sinks still run when the service is broken mid-change.
-    from bot.content import load_content
-    from bot.conversation import ConversationService
+    from bot.conversation.service import ConversationService
+    from bot.conversation.version import load_content
     from bot.storage import open_storage
 
     storage = open_storage(f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}")

@@ -12,21 +12,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot import broadcast_texts
-from bot.broadcast import BroadcastRunner, BroadcastService, channels_by_name
+from bot.broadcast import texts as broadcast_texts
+from bot.broadcast.service import BroadcastRunner, BroadcastService, channels_by_name
 from bot.channels.base import Channel
 from bot.config import Config
-from bot.content import Content, load_content
-from bot.conversation import ConversationService
+from bot.content.strings import TELEGRAM_COMMANDS
+from bot.conversation.service import ConversationService
+from bot.conversation.version import Content, load_content
 from bot.errors import BotError, ConfigError, ContentError
 from bot.messages import Address, Reply
 from bot.privacy import set_hash_key
 from bot.storage import Storage, open_storage
-from bot.texts import TELEGRAM_COMMANDS
 from bot.web import WebServer, build_web_app
 
 if TYPE_CHECKING:
-    from bot.broadcast_telegram import OrganizerConsole
+    from bot.organizer.telegram import OrganizerConsole
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class App:
         """The channels the config enables (a token or credentials make a channel active)."""
         channels: list[Channel] = []
         if self.config.telegram.token:
-            from bot.channels.telegram import TelegramChannel
+            from bot.channels.telegram.adapter import TelegramChannel
 
             translator = self.content.translator
             descriptions = {
@@ -128,7 +128,7 @@ class App:
             }
             channels.append(TelegramChannel(self.config, command_descriptions=descriptions))
         if self.config.twilio.account_sid and self.config.twilio.auth_token:
-            from bot.channels.sms import SmsChannel
+            from bot.channels.sms.adapter import SmsChannel
 
             channels.append(SmsChannel(self.config))
         return channels
@@ -186,8 +186,8 @@ class App:
         telegram = next((c for c in self.channels if c.name == "telegram"), None)
         if telegram is None:
             return None
-        from bot.broadcast_telegram import OrganizerConsole
-        from bot.channels.telegram import TelegramChannel
+        from bot.channels.telegram.adapter import TelegramChannel
+        from bot.organizer.telegram import OrganizerConsole
 
         assert isinstance(telegram, TelegramChannel)
         console = OrganizerConsole(

@@ -9,18 +9,20 @@ from typing import Any
 
 from babel.messages.catalog import Catalog
 
-from bot import broadcast_texts, texts
-from bot.channels.sms_render import render_sms
+from bot.broadcast import texts as broadcast_texts
+from bot.channels.sms.render import render_sms
 from bot.config import Config
-from bot.content import Content, load_content
-from bot.conversation import Renderer
+from bot.content import strings as texts
+from bot.content.i18n import SOURCE_LOCALE, dialog_messages
+from bot.content.strings import Text
+from bot.conversation.matching import split_phrases
+from bot.conversation.service import Renderer
+from bot.conversation.version import Content, load_content
 from bot.errors import ContentError, Problem
-from bot.i18n import SOURCE_LOCALE, dialog_messages
-from bot.matching import split_phrases
 from bot.sms_text import segment_info
-from bot.texts import Text
 
 TELEGRAM_LIMIT = 4096
+STRINGS_FILE = "bot/content/strings.py"
 
 
 @dataclass
@@ -79,7 +81,7 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
 
 
 def code_texts() -> list[Text]:
-    """Every translatable string defined in code (bot/texts.py, bot/broadcast_texts.py)."""
+    """Every translatable string defined in code (content/strings.py, broadcast/texts.py)."""
     found: dict[Text, None] = {}
     for value in [*vars(texts).values(), *vars(broadcast_texts).values()]:
         if isinstance(value, Text):
@@ -127,7 +129,7 @@ def _expected(content: Content) -> dict[tuple[str, str], tuple[str, int]]:
         node_id = ctx.split(":", 1)[0]
         found[(ctx, msgid)] = (files.get(node_id, ""), line)
     for text in code_texts():
-        found[(text.context, text.msgid)] = ("bot/texts.py", 0)
+        found[(text.context, text.msgid)] = (STRINGS_FILE, 0)
     return found
 
 
@@ -325,9 +327,9 @@ def _check_system_sms(
             if info.segments > budget:
                 first = plan.lines[0].text if plan.lines else None
                 where = (
-                    _where(content, "bot/texts.py", 0, locale, first.context, first.msgid)
+                    _where(content, STRINGS_FILE, 0, locale, first.context, first.msgid)
                     if first is not None
-                    else ("bot/texts.py", 0)
+                    else (STRINGS_FILE, 0)
                 )
                 report.errors.append(
                     Problem(

@@ -11,9 +11,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import broadcast_cli
 from bot.config import Config, load_config
 from bot.errors import BotError, ConfigError, ContentError
+from bot.organizer import cli as broadcast_cli
 
 logger = logging.getLogger(__name__)
 
@@ -170,8 +170,8 @@ def _chat(args: argparse.Namespace, config: Config) -> int:
 
 
 def _ask(args: argparse.Namespace, config: Config) -> int:
-    from bot.content import load_content
-    from bot.conversation import Renderer
+    from bot.conversation.service import Renderer
+    from bot.conversation.version import load_content
 
     content = load_content(config)
     result = content.engine.router.route(args.text)
@@ -228,7 +228,7 @@ def _serve(config: Config) -> int:
 
 
 def _i18n(args: argparse.Namespace, config: Config) -> int:
-    from bot import i18n_tools
+    from bot.content import catalog_tools as i18n_tools
 
     paths = i18n_tools.paths_for(config)
     try:

@@ -8,7 +8,7 @@
     │   ├── DialogError
     │   └── CatalogError
     ├── StorageError           the database failed or is at an unknown schema version
-    ├── BroadcastError         an organizer's request was refused (in bot.broadcast)
+    ├── BroadcastError         an organizer's request was refused (in bot.broadcast.service)
     └── SendError              not delivered; ``retryable`` says whether a retry can help
         ├── RateLimited            retryable; ``retry_after`` seconds when the provider said
         ├── ChannelUnavailable     retryable: network error, timeout, provider 5xx

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.config import Config, parse_config
-from bot.content import Content, load_content
-from bot.conversation import ConversationService
+from bot.conversation.service import ConversationService
+from bot.conversation.version import Content, load_content
 from bot.storage import open_storage
 from bot.storage.base import Storage
+from tests.support.paths import NOW, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-NOW = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
+__all__ = ["NOW", "ROOT", "make_config"]
 
 
 def make_config(**overrides: object) -> Config:

@@ -8,7 +8,7 @@ import pytest
 
 from bot.config import load_config
 from bot.errors import ConfigError
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 EXAMPLE_ENV = {
     "KYRBOT_HASH_KEY": "test-key",

@@ -1,1 +1,1 @@
-"""Channel adapters: each turns one platform's payloads into :mod:`bot.messages` and back."""
+"""Channel adapters behind one contract (base), built from config by the registry."""

@@ -53,7 +53,7 @@ def render_telegram_preview(reply: Reply) -> str:
 
 def render_sms_preview(reply: Reply, *, fold_accents: bool, show_segments: bool) -> str:
     """Exactly the SMS text a phone would get, optionally with its encoding and segment count."""
-    from bot.channels.sms_render import render_sms_parts
+    from bot.channels.sms.render import render_sms_parts
     from bot.sms_text import segment_info
 
     parts = render_sms_parts(reply, fold_accents=fold_accents)

@@ -29,7 +29,7 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
-from bot.channels.sms import SmsChannel
+from bot.channels.sms.adapter import SmsChannel
 from bot.config import Config, parse_config
 from bot.messages import Address, Choice, Inbound, Reply
 from bot.web import WebServer, build_web_app

@@ -1,0 +1,1 @@
+"""Organizer updates to subscribers: service, preview, pacing, runner, outcomes, workers."""

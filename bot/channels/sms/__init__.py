@@ -1,0 +1,1 @@
+"""The SMS adapter: Twilio webhooks, segment-aware rendering, keywords, REST sends."""

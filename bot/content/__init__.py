@@ -1,0 +1,1 @@
+"""What authors and translators own: dialogs, catalogs, code strings, loaded and validated."""

@@ -1,0 +1,589 @@
+"""The pure conversation state machine: (dialogs, state, event) -> (new state, reply plans).
+
+No I/O and no clock: the event carries the time. Replies are plans (message ids and choice
+ids), translated and rendered later by the conversation service and the channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.content import strings as texts
+from bot.content.dialogs import DialogSet, Node
+from bot.content.i18n import Translator
+from bot.content.strings import Text
+from bot.conversation.matching import (
+    LabelIndex,
+    TopicRouter,
+    WordCommands,
+    match_label,
+    normalize,
+    split_phrases,
+)
+from bot.messages import InboundKind
+
+HISTORY_LIMIT = 12
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """What the bot remembers of one conversation between messages (stored as JSON)."""
+
+    node: str | None = None
+    history: tuple[str, ...] = ()
+    locale: str | None = None
+    misses: int = 0
+    awaiting_language: bool = False
+    pending: str | None = None
+    """A node to show once the person has chosen a language (a deep link, a question)."""
+    disclaimer_shown: bool = False
+    last_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data for storage."""
+        return {
+            "node": self.node,
+            "history": list(self.history),
+            "locale": self.locale,
+            "misses": self.misses,
+            "awaiting_language": self.awaiting_language,
+            "pending": self.pending,
+            "disclaimer_shown": self.disclaimer_shown,
+            "last_at": self.last_at.isoformat() if self.last_at else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None, *, locale: str | None = None) -> State:
+        """Rebuild a state; anything unexpected gives a fresh state (never an error)."""
+        if not data:
+            return cls(locale=locale)
+        try:
+            last = data.get("last_at")
+            history = data.get("history") or []
+            return cls(
+                node=_str_or_none(data.get("node")),
+                history=tuple(map(str, history))[-HISTORY_LIMIT:],
+                locale=_str_or_none(data.get("locale")) or locale,
+                misses=int(data.get("misses") or 0),
+                awaiting_language=bool(data.get("awaiting_language")),
+                pending=_str_or_none(data.get("pending")),
+                disclaimer_shown=bool(data.get("disclaimer_shown")),
+                last_at=datetime.fromisoformat(last) if isinstance(last, str) else None,
+            )
+        except (TypeError, ValueError, AttributeError):
+            return cls(locale=locale)
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One input to the engine, with the little it needs to know about the contact."""
+
+    now: datetime
+    text: str = ""
+    kind: InboundKind = InboundKind.TEXT
+    choice_id: str | None = None
+    command: str | None = None
+    locale_hint: str | None = None
+    group_chat: bool = False
+    channel: str = "terminal"
+    opted_out: bool = False
+    subscribed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One paragraph of a reply: a translatable text, optionally in a fixed locale."""
+
+    text: Text
+    locale: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChoicePlan:
+    """A choice to offer: the id a button carries and its label's translatable text."""
+
+    id: str
+    label: Text
+    locale: str | None = None
+    """Translate the label into this locale rather than the reader's (language names)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyPlan:
+    """One message to send, before translation and rendering."""
+
+    lines: tuple[Line, ...]
+    choices: tuple[ChoicePlan, ...] = ()
+    nav: tuple[ChoicePlan, ...] = ()
+    node: str | None = None
+    show_updates: bool = False
+    """Append the archive of sent policy updates (the ``updates`` topic)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The engine's answer to one event."""
+
+    state: State | None
+    """The state to save; ``None`` means forget the contact entirely."""
+    replies: tuple[ReplyPlan, ...]
+    actions: tuple[str, ...] = ()
+    """Side effects for the service: subscribe, unsubscribe, opt_out, opt_in, forget."""
+    topic: str | None = None
+    """The node shown, for the aggregate topic counters."""
+    route_score: float | None = None
+
+
+COMMAND_TEXTS: dict[str, Text] = {
+    "menu": texts.COMMAND_MENU,
+    "back": texts.COMMAND_BACK,
+    "help": texts.COMMAND_HELP,
+    "language": texts.COMMAND_LANGUAGE,
+    "forget": texts.COMMAND_FORGET,
+    "emergency": texts.COMMAND_EMERGENCY,
+    "subscribe": texts.COMMAND_SUBSCRIBE,
+    "unsubscribe": texts.COMMAND_UNSUBSCRIBE,
+}
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Tunables from config."""
+
+    locales: tuple[str, ...] = ("en", "es")
+    default_locale: str = "en"
+    idle: timedelta = timedelta(minutes=30)
+    misses_before_handoff: int = 2
+    confidence: float = 0.72
+    margin: float = 0.06
+
+
+@dataclass
+class Engine:
+    """Decides every step of every conversation. Built once per content version."""
+
+    dialogs: DialogSet
+    translator: Translator
+    settings: EngineSettings = field(default_factory=EngineSettings)
+
+    def __post_init__(self) -> None:
+        locales = [loc for loc in self.settings.locales if loc in self.translator.locales]
+        self.locales: tuple[str, ...] = tuple(locales)
+        self.router = TopicRouter(confidence=self.settings.confidence, margin=self.settings.margin)
+        self.commands = self._build_commands()
+        self._labels: dict[str, LabelIndex] = {}
+        # Plans are immutable and depend only on the content, so each is built once.
+        self._choice_plans: dict[str, tuple[ChoicePlan, ...]] = {}
+        self._nav_plans: dict[tuple[str, str | None], tuple[ChoicePlan, ...]] = {}
+        for node in self.dialogs.nodes.values():
+            if node.keywords and node.routable:
+                for locale in self.locales:
+                    words = self.translator.gettext_quiet(
+                        locale, node.keywords_context, node.keywords
+                    )
+                    self.router.add(node.id, split_phrases(words))
+            labels: dict[str, list[str]] = {}
+            for choice in node.choices:
+                ctx = node.choice_context(choice)
+                labels[choice.choice_id] = [
+                    self.translator.gettext_quiet(loc, ctx, choice.label) for loc in self.locales
+                ]
+            if node.more:
+                labels[f"n:{node.more}"] = [
+                    self.translator.gettext_quiet(loc, *texts.MORE) for loc in self.locales
+                ]
+            self._labels[node.id] = LabelIndex.build(labels)
+
+    # --- indexes -------------------------------------------------------------------------
+
+    def _build_commands(self) -> WordCommands:
+        commands: dict[str, str] = {}
+        language_words: dict[str, set[str]] = {loc: set() for loc in self.locales}
+        for name, text in COMMAND_TEXTS.items():
+            for locale in self.locales:
+                phrases = split_phrases(self.translator.gettext_quiet(locale, *text))
+                for phrase in phrases:
+                    commands.setdefault(phrase, name)
+                    if locale != "en" or phrase.isalpha():
+                        language_words[locale].update(phrase.split())
+        for locale in self.locales:
+            own_name = normalize(self.translator.gettext_quiet(locale, *texts.LANGUAGE_NAME))
+            if own_name and self.translator.has(locale, *texts.LANGUAGE_NAME):
+                commands[own_name] = f"lang:{locale}"
+            lang_text = texts.LANGUAGE_COMMANDS.get(locale)
+            for source in self.locales:
+                if lang_text is not None:
+                    for phrase in split_phrases(self.translator.gettext_quiet(source, *lang_text)):
+                        commands[phrase] = f"lang:{locale}"
+            greeting = self.translator.gettext_quiet(locale, *texts.GREETING_WORDS)
+            if locale == "en" or self.translator.has(locale, *texts.GREETING_WORDS):
+                for phrase in split_phrases(greeting):
+                    language_words[locale].update(phrase.split())
+                    language_words[locale].add(phrase)
+        for node in self.dialogs.nodes.values():
+            if not node.keywords:
+                continue
+            for locale in self.locales:
+                if locale != "en" and not self.translator.has(
+                    locale, node.keywords_context, node.keywords
+                ):
+                    continue
+                words = self.translator.gettext_quiet(locale, node.keywords_context, node.keywords)
+                for phrase in split_phrases(words):
+                    language_words[locale].update(t for t in phrase.split() if len(t) > 2)
+        # Only words that belong to one language tell languages apart.
+        shared: set[str] = set()
+        locales = list(language_words)
+        for i, a in enumerate(locales):
+            for b in locales[i + 1 :]:
+                shared |= language_words[a] & language_words[b]
+        return WordCommands(
+            commands=commands,
+            language_words={loc: frozenset(w - shared) for loc, w in language_words.items()},
+        )
+
+    # --- the step ------------------------------------------------------------------------
+
+    def step(self, state: State, event: Event) -> Step:
+        """Decide what one event does to one conversation."""
+        if event.group_chat:
+            return Step(state, (ReplyPlan((Line(texts.GROUP_CHAT),)),))
+        if state.last_at is not None and event.now - state.last_at > self.settings.idle:
+            state = State(locale=state.locale)
+        if state.locale is not None and state.locale not in self.locales:
+            state = replace(state, locale=None)
+        if state.node is not None and state.node not in self.dialogs.nodes:
+            # The content changed under this conversation (a reload): start from the menu.
+            state = replace(state, node=None, history=())
+        state = replace(state, last_at=event.now)
+        result = self._dispatch(state, event)
+        if result.state is not None and result.state.node is not None:
+            nodes = self.dialogs.nodes
+            if not all(h in nodes for h in result.state.history):
+                history = tuple(h for h in result.state.history if h in nodes)
+                result = replace(result, state=replace(result.state, history=history))
+        return result
+
+    def _dispatch(self, state: State, event: Event) -> Step:
+        if event.kind is InboundKind.COMMAND:
+            return self._command(state, event, event.command or "", event.text)
+        if event.kind is InboundKind.MEDIA:
+            return self._with_locale(state, event, lambda s: self._plain(s, texts.MEDIA_ONLY))
+        return self._text(state, event)
+
+    def _command(self, state: State, event: Event, command: str, payload: str) -> Step:
+        payload = payload.strip()
+        if command == "start":
+            fresh = State(locale=state.locale, last_at=event.now)
+            wanted = payload.lower()
+            if wanted in self.locales:
+                return self._show(
+                    replace(fresh, locale=wanted), self.dialogs.main_menu, push=False
+                )
+            target = self._deep_link(payload)
+            return self._with_locale(
+                fresh, event, lambda s: self._show(s, target or self.dialogs.main_menu, push=False)
+            )
+        if command == "opt_in_if_opted_out":
+            if event.opted_out:
+                return self._command(state, event, "opt_in", payload)
+            return self._text(state, replace(event, kind=InboundKind.TEXT))
+        if command == "forget":
+            return self._forget(state, event)
+        return self._with_locale(state, event, lambda s: self._global(s, event, command))
+
+    def _forget(self, state: State, event: Event) -> Step:
+        locale = state.locale or self._guess_locale(event) or self.settings.default_locale
+        return Step(None, (ReplyPlan((Line(texts.FORGOTTEN, locale),)),), ("forget",))
+
+    def _deep_link(self, payload: str) -> str | None:
+        if not payload:
+            return None
+        for candidate in (payload, f"{self.dialogs.main_menu.split('.')[0]}.{payload}"):
+            if candidate in self.dialogs.nodes:
+                return candidate
+        return None
+
+    def _global(self, state: State, event: Event, command: str) -> Step:
+        """Commands that work from any step, whether typed or sent as a channel command."""
+        menu = self.dialogs.main_menu
+        if command == "forget":
+            return self._forget(state, event)
+        if command == "menu":
+            return self._show(replace(state, history=()), menu, push=False)
+        if command == "back":
+            if state.history:
+                previous = state.history[-1]
+                return self._show(replace(state, history=state.history[:-1]), previous, push=False)
+            return self._show(state, menu, push=False)
+        if command == "help":
+            if event.channel == "sms":
+                return self._plain(state, texts.SMS_HELP)
+            return self._show(state, self.dialogs.role("help") or menu)
+        if command == "emergency":
+            return self._show(state, self.dialogs.role("emergency") or menu)
+        if command == "language":
+            return self._language_prompt(state, pending=state.node)
+        if command in ("subscribe", "unsubscribe"):
+            node = self.dialogs.node_for_action(command)
+            if node is not None:
+                return self._show(state, node.id)
+            text = texts.SUBSCRIBED if command == "subscribe" else texts.UNSUBSCRIBED
+            step = self._plain(state, text)
+            return replace(step, actions=(command,))
+        if command == "opt_out":
+            return replace(self._plain(state, texts.OPTED_OUT, nav=False), actions=("opt_out",))
+        if command == "opt_in":
+            shown = self._show(state, menu, push=False)
+            reply = ReplyPlan((Line(texts.OPTED_IN),), nav=())
+            return replace(shown, replies=(reply, *shown.replies), actions=("opt_in",))
+        if command.startswith("lang:"):
+            locale = command.split(":", 1)[1]
+            return self._switch_language(state, locale)
+        # An unknown channel command (or one for organizers only) reads as not understood.
+        return self._not_understood(state)
+
+    # --- text input ----------------------------------------------------------------------
+
+    def _text(self, state: State, event: Event) -> Step:
+        text = event.text
+        if event.choice_id:
+            return self._choice_id(state, event, event.choice_id)
+        normalized = normalize(text)
+        command = self.commands.command(normalized) if normalized else None
+        if state.awaiting_language or state.locale is None:
+            chosen = self._language_answer(normalized, command)
+            if chosen is not None:
+                return self._switch_language(state, chosen, show=state.pending)
+        if state.locale is None:
+            return self._first_contact(state, event, normalized, command)
+        if not normalized:
+            return self._show(state, state.node or self.dialogs.main_menu, push=False)
+        if normalized.isdigit():
+            if state.node is None:
+                # A number from a menu the person has not seen in this session: greet afresh.
+                return self._show(state, self.dialogs.main_menu, push=False)
+            return self._digit(state, event, int(normalized))
+        if command is not None:
+            return self._global(replace(state, awaiting_language=False), event, command)
+        node = self._current(state)
+        label = match_label(text, self._labels.get(node.id, LabelIndex()))
+        if label is not None:
+            return self._choice_id(state, event, label)
+        return self._route(state, text)
+
+    def _first_contact(
+        self, state: State, event: Event, normalized: str, command: str | None
+    ) -> Step:
+        locale = self.translator.negotiate(event.locale_hint) or self.commands.detect_language(
+            normalized
+        )
+        routed = self.router.route(normalized) if normalized else None
+        target = routed.node if routed is not None and routed.confident else None
+        if command == "emergency":
+            target = self.dialogs.role("emergency") or self.dialogs.main_menu
+            locale = locale or self.settings.default_locale
+        if locale is None:
+            return self._language_prompt(state, pending=target)
+        state = replace(state, locale=locale, awaiting_language=False)
+        if command is not None and command != "emergency":
+            return self._global(state, event, command)
+        return self._show(state, target or self.dialogs.main_menu, push=False)
+
+    def _language_answer(self, normalized: str, command: str | None) -> str | None:
+        if command is not None and command.startswith("lang:"):
+            return command.split(":", 1)[1]
+        if normalized.isdigit():
+            index = int(normalized) - 1
+            if 0 <= index < len(self.locales):
+                return self.locales[index]
+        return None
+
+    def _digit(self, state: State, event: Event, number: int) -> Step:
+        if number == 0:
+            return self._global(state, event, "menu")
+        node = self._current(state)
+        options = self._choice_ids(node)
+        if 1 <= number <= len(options):
+            return self._choice_id(state, event, options[number - 1])
+        return self._not_understood(state)
+
+    def _choice_id(self, state: State, event: Event, choice_id: str) -> Step:
+        kind, _, value = choice_id.partition(":")
+        if kind == "n" and value in self.dialogs.nodes:
+            return self._with_locale(state, event, lambda s: self._show(s, value))
+        if kind == "c":
+            return self._with_locale(state, event, lambda s: self._global(s, event, value))
+        if kind == "l" and value in self.locales:
+            return self._switch_language(state, value, show=state.pending)
+        # A stale button from content that has since changed.
+        return self._with_locale(state, event, lambda s: self._show(s, self.dialogs.main_menu))
+
+    def _route(self, state: State, text: str) -> Step:
+        result = self.router.route(text)
+        if result.confident and result.node is not None:
+            step = self._show(state, result.node)
+            return replace(step, route_score=result.score)
+        return replace(self._not_understood(state), route_score=result.score)
+
+    def _not_understood(self, state: State) -> Step:
+        misses = state.misses + 1
+        menu = self.dialogs.node(self.dialogs.main_menu)
+        nav = self._nav(menu, state.locale)
+        if misses >= self.settings.misses_before_handoff:
+            # Offer a person; the menu stays one key away ("0") without repeating it all,
+            # which would cost a long SMS on every miss.
+            lines = (Line(texts.NOT_UNDERSTOOD), Line(texts.HANDOFF))
+            reply = ReplyPlan(lines, (), (ChoicePlan("c:menu", texts.NAV_MENU), *nav))
+        else:
+            reply = ReplyPlan((Line(texts.NOT_UNDERSTOOD),), self._choices(menu), nav)
+        new_state = replace(state, node=menu.id, misses=misses)
+        return Step(new_state, (reply,))
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _with_locale(self, state: State, event: Event, then: Any) -> Step:
+        """Run ``then`` once the locale is known; otherwise ask for it first."""
+        if state.locale is None:
+            locale = self._guess_locale(event)
+            if locale is None:
+                return self._language_prompt(state, pending=None)
+            state = replace(state, locale=locale)
+        result: Step = then(state)
+        return result
+
+    def _guess_locale(self, event: Event) -> str | None:
+        return self.translator.negotiate(event.locale_hint) or self.commands.detect_language(
+            event.text
+        )
+
+    def _current(self, state: State) -> Node:
+        return self.dialogs.node(state.node or self.dialogs.main_menu)
+
+    def _choice_ids(self, node: Node) -> list[str]:
+        ids = [c.choice_id for c in node.choices]
+        if node.more:
+            ids.append(f"n:{node.more}")
+        return ids
+
+    def _choices(self, node: Node) -> tuple[ChoicePlan, ...]:
+        plans = self._choice_plans.get(node.id)
+        if plans is None:
+            built = [
+                ChoicePlan(c.choice_id, Text(node.choice_context(c), c.label))
+                for c in node.choices
+            ]
+            if node.more:
+                built.append(ChoicePlan(f"n:{node.more}", texts.MORE))
+            plans = self._choice_plans[node.id] = tuple(built)
+        return plans
+
+    def _nav(self, node: Node, locale: str | None) -> tuple[ChoicePlan, ...]:
+        key = (node.id, locale)
+        plans = self._nav_plans.get(key)
+        if plans is None:
+            plans = self._nav_plans[key] = self._build_nav(node, locale)
+        return plans
+
+    def _build_nav(self, node: Node, locale: str | None) -> tuple[ChoicePlan, ...]:
+        if not node.nav:
+            return ()
+        nav: list[ChoicePlan] = []
+        if node.id != self.dialogs.main_menu:
+            nav.append(ChoicePlan("c:menu", texts.NAV_MENU))
+        others = [loc for loc in self.locales if loc != locale]
+        if len(self.locales) == 2 and len(others) == 1:
+            nav.append(ChoicePlan(f"l:{others[0]}", texts.LANGUAGE_NAME, locale=others[0]))
+        elif len(self.locales) > 2:
+            nav.append(ChoicePlan("c:language", texts.NAV_LANGUAGE))
+        return tuple(nav)
+
+    def _show(self, state: State, node_id: str, *, push: bool = True) -> Step:
+        node = self.dialogs.node(node_id)
+        history = state.history
+        if push and state.node and state.node != node_id:
+            history = (*history, state.node)[-HISTORY_LIMIT:]
+        lines = [Line(Text(node.say_context, node.say))]
+        disclaimer_shown = state.disclaimer_shown
+        if node.id != self.dialogs.main_menu and not disclaimer_shown:
+            lines.append(Line(texts.DISCLAIMER))
+            disclaimer_shown = True
+        reply = ReplyPlan(
+            tuple(lines),
+            self._choices(node),
+            self._nav(node, state.locale),
+            node=node.id,
+            show_updates=node.action == "show_updates",
+        )
+        new_state = replace(
+            state,
+            node=node.id,
+            history=history,
+            misses=0,
+            awaiting_language=False,
+            pending=None,
+            disclaimer_shown=disclaimer_shown,
+        )
+        actions: tuple[str, ...] = ()
+        if node.action in ("subscribe", "unsubscribe"):
+            actions = (node.action,)
+        return Step(new_state, (reply,), actions, topic=node.id)
+
+    def _plain(self, state: State, text: Text, *, nav: bool = True) -> Step:
+        node = self._current(state)
+        reply = ReplyPlan((Line(text),), nav=self._nav(node, state.locale) if nav else ())
+        return Step(state, (reply,))
+
+    def _language_prompt(self, state: State, *, pending: str | None) -> Step:
+        lines = tuple(Line(texts.LANGUAGE_PROMPT, loc) for loc in self.locales)
+        choices = tuple(ChoicePlan(f"l:{loc}", texts.LANGUAGE_NAME, loc) for loc in self.locales)
+        new_state = replace(state, awaiting_language=True, pending=pending)
+        return Step(new_state, (ReplyPlan(lines, choices),))
+
+    def _switch_language(self, state: State, locale: str, *, show: str | None = None) -> Step:
+        if locale not in self.locales:
+            return self._language_prompt(state, pending=show)
+        target = show or state.node or self.dialogs.main_menu
+        state = replace(state, locale=locale, awaiting_language=False)
+        return self._show(state, target, push=False)
+
+    def page(self, node_id: str, locale: str) -> ReplyPlan:
+        """The reply a node gives when first shown in a conversation (disclaimer included)."""
+        return self._show(State(locale=locale), node_id).replies[0]
+
+    def system_pages(self, locale: str) -> dict[str, ReplyPlan]:
+        """Every reply the bot writes itself (not a dialog page), for checks and previews."""
+        at_menu = State(locale=locale, node=self.dialogs.main_menu)
+        handoff_misses = max(0, self.settings.misses_before_handoff - 1)
+        return {
+            "system.not_understood": self._not_understood(at_menu).replies[0],
+            "system.handoff": self._not_understood(
+                replace(at_menu, misses=handoff_misses)
+            ).replies[0],
+            "system.apology": self.apology(locale),
+            "system.language_prompt": self._language_prompt(at_menu, pending=None).replies[0],
+            "system.media_only": self._plain(at_menu, texts.MEDIA_ONLY).replies[0],
+            "system.sms_help": self._plain(at_menu, texts.SMS_HELP).replies[0],
+            "system.opted_out": self._plain(at_menu, texts.OPTED_OUT, nav=False).replies[0],
+            "system.group_chat": ReplyPlan((Line(texts.GROUP_CHAT),)),
+            "system.forgotten": ReplyPlan((Line(texts.FORGOTTEN, locale),)),
+        }
+
+    def apology(self, locale: str | None) -> ReplyPlan:
+        """An apology with the main menu's choices, for when something failed."""
+        menu = self.dialogs.node(self.dialogs.main_menu)
+        return ReplyPlan(
+            (Line(texts.APOLOGY),), self._choices(menu), self._nav(menu, locale), node=menu.id
+        )
+
+    def routes_for(self, text: str) -> Sequence[tuple[str | None, float]]:
+        """Best and runner-up topics for ``text`` (for ``kyrbot ask``)."""
+        result = self.router.route(text)
+        return [(result.node, result.score), (result.runner_up, result.runner_up_score)]

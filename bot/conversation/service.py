@@ -1,0 +1,341 @@
+"""The conversation service: per-contact order, dedup, state, engine step, translated replies."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from babel.dates import format_date
+
+from bot.config import OrganizationConfig
+from bot.content import strings as texts
+from bot.content.i18n import babel_locale
+from bot.conversation.engine import Event, ReplyPlan, State, Step
+from bot.conversation.version import Content
+from bot.messages import Address, Choice, Inbound, Reply
+from bot.privacy import address_hash
+from bot.storage.base import Contact, Storage
+
+logger = logging.getLogger(__name__)
+
+UpdatesProvider = Callable[[], Awaitable[Sequence[tuple[date, dict[str, str]]]]]
+"""Returns sent policy updates, newest first, as (date, {locale: text})."""
+
+DeliveryStatusHandler = Callable[[str, str, str, str | None], Awaitable[None]]
+
+_COUNTER_FLUSH_AT = 256
+_UPDATES_SHOWN = 3
+
+
+class _ContactLocks:
+    """One FIFO lock per address, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Address, tuple[asyncio.Lock, int]] = {}
+
+    def acquire(self, address: Address) -> asyncio.Lock:
+        lock, users = self._locks.get(address, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[address] = (lock, users + 1)
+        return lock
+
+    def release(self, address: Address) -> None:
+        lock, users = self._locks[address]
+        if users <= 1:
+            del self._locks[address]
+        else:
+            self._locks[address] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+@dataclass
+class Renderer:
+    """Turns reply plans into translated replies with placeholders filled."""
+
+    content: Content
+    organization: OrganizationConfig
+    last_reviewed: date | None = None
+
+    def __post_init__(self) -> None:
+        self._configured = self.organization.placeholders()
+
+    def render(
+        self,
+        plan: ReplyPlan,
+        locale: str,
+        updates: Sequence[tuple[date, dict[str, str]]] = (),
+    ) -> Reply:
+        translator = self.content.translator
+        paragraphs = [
+            self.fill(
+                translator.text(line.locale or locale, line.text),
+                line.locale or locale,
+                line.text.msgid,
+            )
+            for line in plan.lines
+        ]
+        if plan.show_updates:
+            # Right after the page's own text, before the one-time disclaimer.
+            paragraphs.insert(1, self._updates_text(locale, updates))
+        choices = tuple(
+            Choice(c.id, translator.text(c.locale or locale, c.label)) for c in plan.choices
+        )
+        nav = tuple(Choice(c.id, translator.text(c.locale or locale, c.label)) for c in plan.nav)
+        return Reply(
+            text="\n\n".join(p for p in paragraphs if p),
+            choices=choices,
+            nav=nav,
+            locale=locale,
+            node=plan.node,
+        )
+
+    def placeholder_value(self, name: str, locale: str) -> str:
+        """One placeholder's value for a reader: configured, or the content's fallback words."""
+        if name == "last_reviewed" and self.last_reviewed is not None:
+            return format_date(self.last_reviewed, format="long", locale=babel_locale(locale))
+        value = self._configured.get(name, "").strip()
+        if value:
+            return value
+        fallback = texts.PLACEHOLDER_FALLBACKS.get(name)
+        if fallback is None:
+            raise KeyError(name)
+        return self.content.translator.text(locale, fallback)
+
+    def fill(self, text: str, locale: str, source: str) -> str:
+        """Fill placeholders; a translation with broken braces falls back to the English text."""
+        if "{" not in text:
+            return text
+        values = _Placeholders(self, locale)
+        try:
+            return text.format_map(values)
+        except (KeyError, ValueError, IndexError):
+            logger.warning("Broken placeholders in a %s translation; using English", locale)
+            try:
+                return source.format_map(values)
+            except (KeyError, ValueError, IndexError):
+                return source
+
+    def _updates_text(self, locale: str, updates: Sequence[tuple[date, dict[str, str]]]) -> str:
+        translator = self.content.translator
+        if not updates:
+            return translator.text(locale, texts.NO_UPDATES)
+        lines = []
+        template = translator.text(locale, texts.UPDATE_ITEM)
+        for day, by_locale in list(updates)[:_UPDATES_SHOWN]:
+            body = by_locale.get(locale) or by_locale.get(self.content.translator.default_locale)
+            body = body or next(iter(by_locale.values()), "")
+            when = format_date(day, format="medium", locale=babel_locale(locale))
+            try:
+                lines.append(template.format(date=when, text=body))
+            except (KeyError, ValueError, IndexError):
+                lines.append(f"{when}: {body}")
+        return "\n\n".join(lines)
+
+
+class _Placeholders(dict[str, str]):
+    """Resolves only the placeholders a text uses, so unused fallbacks are not counted."""
+
+    def __init__(self, renderer: Renderer, locale: str) -> None:
+        super().__init__()
+        self._renderer = renderer
+        self._locale = locale
+
+    def __missing__(self, name: str) -> str:
+        value = self._renderer.placeholder_value(name, self._locale)
+        self[name] = value
+        return value
+
+
+class ConversationService:
+    """Handles every inbound event: the :class:`bot.channels.base.InboundSink` adapters call.
+
+    Two events from one contact are processed one at a time, in arrival order. An event
+    whose provider id was seen before gets no reply. Any internal error gives the person a
+    translated apology and the menu; the details go to the log, without personal data.
+    """
+
+    def __init__(
+        self,
+        *,
+        content: Content,
+        storage: Storage,
+        organization: OrganizationConfig | None = None,
+        last_reviewed: date | None = None,
+        updates: UpdatesProvider | None = None,
+    ) -> None:
+        self._content = content
+        self.storage = storage
+        self.renderer = Renderer(content, organization or OrganizationConfig(), last_reviewed)
+        self._updates = updates
+        self._locks = _ContactLocks()
+        self._counts: Counter[tuple[date, str, str, str]] = Counter()
+        self._buffered = 0  # the sum of _counts, kept rather than summed on every message
+        self._flush_scheduled = False
+        self.on_delivery_status: DeliveryStatusHandler | None = None
+        self.errors = 0
+        self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def content(self) -> Content:
+        """The content version now serving."""
+        return self._content
+
+    def swap_content(self, content: Content) -> None:
+        """Serve ``content`` from the next event on; conversations in progress carry over."""
+        self._content = content
+        self.renderer = replace(self.renderer, content=content)
+
+    # --- InboundSink -------------------------------------------------------------------
+
+    async def handle(self, inbound: Inbound) -> Sequence[Reply]:
+        """Process one event in order for its contact and return the replies to deliver."""
+        address = inbound.address
+        lock = self._locks.acquire(address)
+        try:
+            async with lock:
+                return await self._handle_locked(inbound)
+        finally:
+            self._locks.release(address)
+
+    async def contact_unreachable(self, address: Address, *, opted_out: bool) -> None:
+        """Record that a contact blocked the bot or opted out at the provider."""
+        contact = await self.storage.get_contact(address)
+        if contact is None:
+            return
+        contact.unreachable = contact.unreachable or not opted_out
+        if opted_out:
+            contact.opted_out = True
+            contact.subscribed = False
+        await self.storage.update_contact(contact)
+        logger.info(
+            "Contact %s marked %s",
+            address_hash(address),
+            "opted out" if opted_out else "unreachable",
+        )
+
+    async def delivery_status(
+        self, channel: str, provider_id: str, status: str, error_code: str | None
+    ) -> None:
+        """Pass a provider's delivery report on to whoever tracks deliveries."""
+        if self.on_delivery_status is not None:
+            await self.on_delivery_status(channel, provider_id, status, error_code)
+
+    # --- internals ---------------------------------------------------------------------
+
+    async def _handle_locked(self, inbound: Inbound) -> Sequence[Reply]:
+        content = self._content
+        now = inbound.received_at
+        try:
+            if inbound.message_id is not None and not await self.storage.claim_inbound(
+                inbound.address.channel, inbound.message_id, now
+            ):
+                logger.info("Duplicate event from %s ignored", address_hash(inbound.address))
+                return ()
+            contact, session = await self.storage.load_conversation(inbound.address, now.date())
+        except Exception:
+            logger.exception("Storage failed before handling an event")
+            self.errors += 1
+            return (self._apology(content, None),)
+        state = State.from_json(session.state if session else None, locale=contact.locale)
+        event = Event(
+            now=now,
+            text=inbound.text,
+            kind=inbound.kind,
+            choice_id=inbound.choice_id,
+            command=inbound.command,
+            locale_hint=inbound.locale_hint,
+            group_chat=inbound.group_chat,
+            channel=inbound.address.channel,
+            opted_out=contact.opted_out,
+            subscribed=contact.subscribed,
+        )
+        try:
+            step = content.engine.step(state, event)
+            replies = await self._render(step, state)
+            await self._apply(step, contact, now)
+        except Exception:
+            logger.exception("Failed to handle an event from %s", address_hash(inbound.address))
+            self.errors += 1
+            return (self._apology(content, state.locale or contact.locale),)
+        if step.topic is not None and step.state is not None:
+            locale = step.state.locale or content.translator.default_locale
+            self._count(now.date(), step.topic, locale, inbound.address.channel)
+        return replies
+
+    async def _render(self, step: Step, before: State) -> list[Reply]:
+        content = self._content
+        locale = (
+            (step.state.locale if step.state is not None else None)
+            or before.locale
+            or content.translator.default_locale
+        )
+        updates: Sequence[tuple[date, dict[str, str]]] = ()
+        if self._updates is not None and any(p.show_updates for p in step.replies):
+            updates = await self._updates()
+        return [self.renderer.render(plan, locale, updates) for plan in step.replies]
+
+    async def _apply(self, step: Step, contact: Contact, now: datetime) -> None:
+        actions = set(step.actions)
+        if "forget" in actions:
+            await self.storage.forget(contact.address)
+            logger.info("Contact %s erased on request", address_hash(contact.address))
+            return
+        if "subscribe" in actions and not contact.subscribed:
+            contact.subscribed = True
+            contact.consent_at = now
+        if "unsubscribe" in actions:
+            contact.subscribed = False
+        if "opt_out" in actions:
+            contact.opted_out = True
+            contact.subscribed = False
+        if "opt_in" in actions:
+            contact.opted_out = False
+        contact.unreachable = False
+        if step.state is not None:
+            contact.locale = step.state.locale or contact.locale
+        await self.storage.save_conversation(
+            contact, step.state.to_json() if step.state is not None else None, now
+        )
+
+    def _apology(self, content: Content, locale: str | None) -> Reply:
+        locale = locale or content.translator.default_locale
+        try:
+            return self.renderer.render(content.engine.apology(locale), locale)
+        except Exception:
+            logger.exception("Could not even build the apology")
+            return Reply(text=texts.APOLOGY.msgid, locale="en")
+
+    def _count(self, day: date, node: str, locale: str, channel: str) -> None:
+        self._counts[(day, node, locale, channel)] += 1
+        self._buffered += 1
+        if self._buffered >= _COUNTER_FLUSH_AT and not self._flush_scheduled:
+            self._flush_scheduled = True
+            task = asyncio.get_running_loop().create_task(self._scheduled_flush())
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _scheduled_flush(self) -> None:
+        try:
+            await self.flush_counters()
+        finally:
+            self._flush_scheduled = False
+
+    async def flush_counters(self) -> None:
+        """Write buffered topic counters (called periodically and at shutdown)."""
+        if not self._counts:
+            return
+        counts, self._counts = self._counts, Counter()
+        buffered, self._buffered = self._buffered, 0
+        try:
+            await self.storage.add_topic_counts(counts)
+        except Exception:
+            logger.exception("Could not save topic counters; keeping them for the next flush")
+            self._counts.update(counts)
+            self._buffered += buffered

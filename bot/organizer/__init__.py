@@ -1,0 +1,1 @@
+"""What organizers touch: their wording, the command line and the Telegram console."""

@@ -1,0 +1,87 @@
+"""The shipped content as a reader meets it: dates, placeholders, a way to a person, length."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.channels.sms.render import render_sms
+from bot.config import OrganizationConfig
+from bot.conversation.service import Renderer
+from bot.sms_text import segment_info
+
+STABLE = [
+    "menu",
+    "sop130",
+    "warrants",
+    "door",
+    "traffic_stop",
+    "arrested",
+    "not_covered",
+    "report",
+    "u_visa",
+    "emergency",
+    "updates",
+    "subscribe",
+    "about",
+]
+PERSON_WAYS = {"kyr.person", "kyr.report", "kyr.emergency"}
+CONTACT_PLACEHOLDERS = {"org_phone", "hotline", "legal_help", "complaint_phone", "org_website"}
+
+
+def test_every_stable_topic_id_exists(content):
+    assert {f"kyr.{name}" for name in STABLE} <= set(content.dialogs.nodes)
+
+
+@pytest.mark.parametrize(
+    ("locale", "shown"), [("en", "November 29, 2026"), ("es", "29 de noviembre de 2026")]
+)
+def test_the_about_page_shows_the_review_date_in_the_readers_language(content, locale, shown):
+    renderer = Renderer(content, OrganizationConfig(), last_reviewed=date(2026, 11, 29))
+    reply = renderer.render(content.engine.page("kyr.about", locale), locale)
+    assert shown in reply.text
+
+
+FULL = OrganizationConfig(
+    org_name="Example Org",
+    org_phone="555-0100",
+    org_website="https://example.org",
+    hotline="555-0199",
+    legal_help="Example Legal Aid, 555-0142",
+    complaint_phone="555-0111",
+    complaint_address="Example address",
+    complaint_website="https://example.org/complaints",
+)
+
+
+@pytest.mark.parametrize("organization", [OrganizationConfig(), FULL], ids=["unset", "set"])
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_no_page_shows_a_raw_placeholder_or_an_empty_line(content, organization, locale):
+    renderer = Renderer(content, organization, last_reviewed=None)
+    for node in content.dialogs.nodes.values():
+        text = renderer.render(content.engine.page(node.id, locale), locale).text
+        assert "{" not in text and "}" not in text, node.id
+        assert all(part.strip() for part in text.split("\n\n")), node.id
+
+
+def test_every_topic_page_offers_a_way_to_a_person(content):
+    for name in STABLE:
+        node = content.dialogs.node(f"kyr.{name}")
+        targets = {c.target for c in node.choices} | ({node.more} if node.more else set())
+        offers = bool(targets & PERSON_WAYS) or bool(node.placeholders & CONTACT_PLACEHOLDERS)
+        # From any page with navigation, the menu's "Talk to a person" is one step away.
+        assert offers or node.nav, node.id
+        assert offers or name in {"menu", "subscribe", "updates", "about"}, node.id
+
+
+@pytest.mark.parametrize("locale", ["en", "es"])
+def test_every_page_fits_the_sms_budget_and_one_telegram_message(content, config, locale):
+    renderer = Renderer(content, FULL)
+    for node in content.dialogs.nodes.values():
+        reply = renderer.render(content.engine.page(node.id, locale), locale)
+        assert (
+            segment_info(render_sms(reply, fold_accents=False)).segments
+            <= config.sms.segment_budget
+        )
+        assert len(reply.text) <= 4096
