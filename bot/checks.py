@@ -13,10 +13,11 @@ from bot.broadcast import texts as broadcast_texts
 from bot.channels.sms.render import render_sms
 from bot.config import Config
 from bot.content import strings as texts
-from bot.content.i18n import SOURCE_LOCALE, dialog_messages
+from bot.content.babel import dialog_messages
+from bot.content.i18n import SOURCE_LOCALE
 from bot.content.strings import Text
 from bot.conversation.matching import split_phrases
-from bot.conversation.service import Renderer
+from bot.conversation.render import Renderer
 from bot.conversation.version import Content, load_content
 from bot.errors import ContentError, Problem
 from bot.sms_text import segment_info

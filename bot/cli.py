@@ -170,7 +170,7 @@ def _chat(args: argparse.Namespace, config: Config) -> int:
 
 
 def _ask(args: argparse.Namespace, config: Config) -> int:
-    from bot.conversation.service import Renderer
+    from bot.conversation.render import Renderer
     from bot.conversation.version import load_content
 
     content = load_content(config)

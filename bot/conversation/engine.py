@@ -6,9 +6,9 @@ ids), translated and rendered later by the conversation service and the channel.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from bot.content import strings as texts
@@ -23,123 +23,16 @@ from bot.conversation.matching import (
     normalize,
     split_phrases,
 )
+from bot.conversation.state import (
+    HISTORY_LIMIT,
+    ChoicePlan,
+    Event,
+    Line,
+    ReplyPlan,
+    State,
+    Step,
+)
 from bot.messages import InboundKind
-
-HISTORY_LIMIT = 12
-
-
-@dataclass(frozen=True, slots=True)
-class State:
-    """What the bot remembers of one conversation between messages (stored as JSON)."""
-
-    node: str | None = None
-    history: tuple[str, ...] = ()
-    locale: str | None = None
-    misses: int = 0
-    awaiting_language: bool = False
-    pending: str | None = None
-    """A node to show once the person has chosen a language (a deep link, a question)."""
-    disclaimer_shown: bool = False
-    last_at: datetime | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON data for storage."""
-        return {
-            "node": self.node,
-            "history": list(self.history),
-            "locale": self.locale,
-            "misses": self.misses,
-            "awaiting_language": self.awaiting_language,
-            "pending": self.pending,
-            "disclaimer_shown": self.disclaimer_shown,
-            "last_at": self.last_at.isoformat() if self.last_at else None,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None, *, locale: str | None = None) -> State:
-        """Rebuild a state; anything unexpected gives a fresh state (never an error)."""
-        if not data:
-            return cls(locale=locale)
-        try:
-            last = data.get("last_at")
-            history = data.get("history") or []
-            return cls(
-                node=_str_or_none(data.get("node")),
-                history=tuple(map(str, history))[-HISTORY_LIMIT:],
-                locale=_str_or_none(data.get("locale")) or locale,
-                misses=int(data.get("misses") or 0),
-                awaiting_language=bool(data.get("awaiting_language")),
-                pending=_str_or_none(data.get("pending")),
-                disclaimer_shown=bool(data.get("disclaimer_shown")),
-                last_at=datetime.fromisoformat(last) if isinstance(last, str) else None,
-            )
-        except (TypeError, ValueError, AttributeError):
-            return cls(locale=locale)
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One input to the engine, with the little it needs to know about the contact."""
-
-    now: datetime
-    text: str = ""
-    kind: InboundKind = InboundKind.TEXT
-    choice_id: str | None = None
-    command: str | None = None
-    locale_hint: str | None = None
-    group_chat: bool = False
-    channel: str = "terminal"
-    opted_out: bool = False
-    subscribed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One paragraph of a reply: a translatable text, optionally in a fixed locale."""
-
-    text: Text
-    locale: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChoicePlan:
-    """A choice to offer: the id a button carries and its label's translatable text."""
-
-    id: str
-    label: Text
-    locale: str | None = None
-    """Translate the label into this locale rather than the reader's (language names)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyPlan:
-    """One message to send, before translation and rendering."""
-
-    lines: tuple[Line, ...]
-    choices: tuple[ChoicePlan, ...] = ()
-    nav: tuple[ChoicePlan, ...] = ()
-    node: str | None = None
-    show_updates: bool = False
-    """Append the archive of sent policy updates (the ``updates`` topic)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """The engine's answer to one event."""
-
-    state: State | None
-    """The state to save; ``None`` means forget the contact entirely."""
-    replies: tuple[ReplyPlan, ...]
-    actions: tuple[str, ...] = ()
-    """Side effects for the service: subscribe, unsubscribe, opt_out, opt_in, forget."""
-    topic: str | None = None
-    """The node shown, for the aggregate topic counters."""
-    route_score: float | None = None
-
 
 COMMAND_TEXTS: dict[str, Text] = {
     "menu": texts.COMMAND_MENU,

@@ -6,17 +6,15 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
-
-from babel.dates import format_date
 
 from bot.config import OrganizationConfig
 from bot.content import strings as texts
-from bot.content.i18n import babel_locale
-from bot.conversation.engine import Event, ReplyPlan, State, Step
+from bot.conversation.render import Renderer
+from bot.conversation.state import Event, State, Step
 from bot.conversation.version import Content
-from bot.messages import Address, Choice, Inbound, Reply
+from bot.messages import Address, Inbound, Reply
 from bot.privacy import address_hash
 from bot.storage.base import Contact, Storage
 
@@ -53,104 +51,6 @@ class _ContactLocks:
 
     def __len__(self) -> int:
         return len(self._locks)
-
-
-@dataclass
-class Renderer:
-    """Turns reply plans into translated replies with placeholders filled."""
-
-    content: Content
-    organization: OrganizationConfig
-    last_reviewed: date | None = None
-
-    def __post_init__(self) -> None:
-        self._configured = self.organization.placeholders()
-
-    def render(
-        self,
-        plan: ReplyPlan,
-        locale: str,
-        updates: Sequence[tuple[date, dict[str, str]]] = (),
-    ) -> Reply:
-        translator = self.content.translator
-        paragraphs = [
-            self.fill(
-                translator.text(line.locale or locale, line.text),
-                line.locale or locale,
-                line.text.msgid,
-            )
-            for line in plan.lines
-        ]
-        if plan.show_updates:
-            # Right after the page's own text, before the one-time disclaimer.
-            paragraphs.insert(1, self._updates_text(locale, updates))
-        choices = tuple(
-            Choice(c.id, translator.text(c.locale or locale, c.label)) for c in plan.choices
-        )
-        nav = tuple(Choice(c.id, translator.text(c.locale or locale, c.label)) for c in plan.nav)
-        return Reply(
-            text="\n\n".join(p for p in paragraphs if p),
-            choices=choices,
-            nav=nav,
-            locale=locale,
-            node=plan.node,
-        )
-
-    def placeholder_value(self, name: str, locale: str) -> str:
-        """One placeholder's value for a reader: configured, or the content's fallback words."""
-        if name == "last_reviewed" and self.last_reviewed is not None:
-            return format_date(self.last_reviewed, format="long", locale=babel_locale(locale))
-        value = self._configured.get(name, "").strip()
-        if value:
-            return value
-        fallback = texts.PLACEHOLDER_FALLBACKS.get(name)
-        if fallback is None:
-            raise KeyError(name)
-        return self.content.translator.text(locale, fallback)
-
-    def fill(self, text: str, locale: str, source: str) -> str:
-        """Fill placeholders; a translation with broken braces falls back to the English text."""
-        if "{" not in text:
-            return text
-        values = _Placeholders(self, locale)
-        try:
-            return text.format_map(values)
-        except (KeyError, ValueError, IndexError):
-            logger.warning("Broken placeholders in a %s translation; using English", locale)
-            try:
-                return source.format_map(values)
-            except (KeyError, ValueError, IndexError):
-                return source
-
-    def _updates_text(self, locale: str, updates: Sequence[tuple[date, dict[str, str]]]) -> str:
-        translator = self.content.translator
-        if not updates:
-            return translator.text(locale, texts.NO_UPDATES)
-        lines = []
-        template = translator.text(locale, texts.UPDATE_ITEM)
-        for day, by_locale in list(updates)[:_UPDATES_SHOWN]:
-            body = by_locale.get(locale) or by_locale.get(self.content.translator.default_locale)
-            body = body or next(iter(by_locale.values()), "")
-            when = format_date(day, format="medium", locale=babel_locale(locale))
-            try:
-                lines.append(template.format(date=when, text=body))
-            except (KeyError, ValueError, IndexError):
-                lines.append(f"{when}: {body}")
-        return "\n\n".join(lines)
-
-
-class _Placeholders(dict[str, str]):
-    """Resolves only the placeholders a text uses, so unused fallbacks are not counted."""
-
-    def __init__(self, renderer: Renderer, locale: str) -> None:
-        super().__init__()
-        self._renderer = renderer
-        self._locale = locale
-
-    def __missing__(self, name: str) -> str:
-        value = self._renderer.placeholder_value(name, self._locale)
-        self[name] = value
-        return value
 
 
 class ConversationService:

@@ -8,7 +8,7 @@ import pytest
 
 from bot.channels.sms.render import render_sms
 from bot.config import OrganizationConfig
-from bot.conversation.service import Renderer
+from bot.conversation.render import Renderer
 from bot.sms_text import segment_info
 
 STABLE = [

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.content.dialogs import MAX_CHOICES, load_dialogs
+from bot.content.dialogs import load_dialogs
+from bot.content.validate import MAX_CHOICES
 from bot.errors import DialogError
 
 GOOD = """\

@@ -15,7 +15,7 @@ from bot.app import App
 from bot.checks import run_checks
 from bot.config import parse_config
 from bot.content.catalog_tools import extract, init, paths_for, update
-from bot.conversation.engine import Event, State
+from bot.conversation.state import Event, State
 from bot.conversation.version import load_content
 from bot.messages import Address, Inbound
 from bot.storage import open_storage
@@ -133,7 +133,7 @@ def test_a_broken_translation_never_shows_raw_braces(project):
 
     edit_catalog(project, change)
     content = load_content(config_for(project))
-    from bot.conversation.service import Renderer
+    from bot.conversation.render import Renderer
 
     reply = Renderer(content, config_for(project).organization).render(
         content.engine.page("kyr.emergency", "es"), "es"

@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from bot.content import strings as texts
-from bot.conversation.engine import Engine, Event, State, Step
+from bot.conversation.engine import Engine
+from bot.conversation.state import Event, State, Step
 from bot.conversation.version import Content
 from bot.messages import InboundKind
 from tests.support.paths import NOW

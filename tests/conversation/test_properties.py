@@ -7,7 +7,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.conversation.engine import Event, State
+from bot.conversation.state import Event, State
 from tests.support.paths import NOW
 
 odd_text = st.one_of(
