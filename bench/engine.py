@@ -1,8 +1,12 @@
 """Engine steps/s, messages/s through the conversation service with SQLite, and start-up time.
 
-Run: ``.venv/bin/python bench/engine.py``. Targets (issue: core): >= 10,000 engine steps/s
-and >= 1,000 messages/s on one core; content start-up (load + validate dialogs and
-catalogs) under 0.5 s.
+Run: ``.venv/bin/python bench/engine.py``. Targets: >= 10,000 engine steps/s and >= 1,000
+messages/s on one core; start-up (load + validate dialogs, catalogs and examples, load the
+intent model from its cache) under 1 s; a cold build (training the model) under 10 s.
+
+The mixed stream is numbers, commands and free text; the free text is drawn from the
+held-out messages (``tests/data/heldout``), and the text-keyed normalisation cache is
+cleared before every step, so no answer comes from a cache keyed by the message.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import yaml  # noqa: E402
+
 from bot.config import parse_config  # noqa: E402
-from bot.conversation.engine import Event, State  # noqa: E402
+from bot.conversation.matching import normalize  # noqa: E402
 from bot.conversation.service import ConversationService  # noqa: E402
+from bot.conversation.state import Event, State  # noqa: E402
 from bot.conversation.version import load_content  # noqa: E402
 from bot.messages import Address, Inbound  # noqa: E402
 from bot.storage import open_storage  # noqa: E402
@@ -64,23 +71,51 @@ MIXED = [
     "la policia puede preguntar mis papeles",
     "u visa victim of crime",
 ]
+FREE_TEXT_SHARE = 0.5
+"""Half the steps are free text drawn from the held-out messages."""
 START = datetime(2026, 3, 5, 12, 0, tzinfo=UTC)
+
+
+def heldout() -> list[str]:
+    found = []
+    for path in sorted((ROOT / "tests" / "data" / "heldout").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        found.extend(text for texts in data["examples"].values() for text in texts)
+    return found
 
 
 def stream(n: int, seed: int = 7) -> list[str]:
     rng = random.Random(seed)
-    return [rng.choice(MIXED) for _ in range(n)]
+    free = heldout()
+    return [
+        rng.choice(free) if rng.random() < FREE_TEXT_SHARE else rng.choice(MIXED) for _ in range(n)
+    ]
 
 
-def config():
+def config(cache_dir: Path | None = ROOT / "data" / "cache"):
     return parse_config(
-        {"content": {"dialogs_dir": str(ROOT / "dialogs"), "locales_dir": str(ROOT / "locales")}}
+        {
+            "content": {
+                "dialogs_dir": str(ROOT / "dialogs"),
+                "locales_dir": str(ROOT / "locales"),
+                "cache_dir": str(cache_dir) if cache_dir is not None else None,
+            }
+        }
     )
+
+
+def bench_cold_build() -> float:
+    """Load content with an empty model cache: the model is trained."""
+    with tempfile.TemporaryDirectory() as scratch:
+        started = time.perf_counter()
+        load_content(config(Path(scratch)))
+        return time.perf_counter() - started
 
 
 def bench_startup(runs: int = 7) -> float:
     timings = []
     cfg = config()
+    load_content(cfg)  # fills the cache if the examples changed
     for _ in range(runs):
         started = time.perf_counter()
         load_content(cfg)
@@ -93,8 +128,10 @@ def bench_engine(n: int = 30_000) -> float:
     engine = content.engine
     texts = stream(n)
     states = [State(locale=random.Random(i).choice(["en", "es"])) for i in range(50)]
+    clear = normalize.cache_clear
     started = time.perf_counter()
     for i, text in enumerate(texts):
+        clear()
         who = i % len(states)
         result = engine.step(states[who], Event(now=START + timedelta(seconds=i), text=text))
         states[who] = result.state or State()
@@ -129,12 +166,14 @@ async def bench_service(n: int = 5_000, contacts: int = 100, concurrency: int = 
 
 
 def main() -> None:
+    cold = bench_cold_build()
     startup = bench_startup()
     steps = bench_engine()
     messages = asyncio.run(bench_service())
+    print(f"cold build (load + validate + train the intent model): {cold:.1f} s  (target < 10 s)")
     print(
-        f"start-up (load + validate dialogs and catalogs, median of 7): {startup * 1000:.0f} ms"
-        f"  (target < 500 ms)"
+        f"start-up (load + validate dialogs, catalogs, examples; model from cache; median of 7):"
+        f" {startup * 1000:.0f} ms  (target < 1,000 ms)"
     )
     print(f"engine: {steps:,.0f} steps/s on a mixed stream  (target >= 10,000)")
     print(f"conversation service with SQLite: {messages:,.0f} messages/s  (target >= 1,000)")

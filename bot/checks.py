@@ -14,6 +14,7 @@ from bot.channels.sms.render import render_sms
 from bot.config import Config
 from bot.content import strings as texts
 from bot.content.babel import dialog_messages
+from bot.content.examples import MIN_PER_LABEL, OUT_OF_SCOPE
 from bot.content.i18n import SOURCE_LOCALE
 from bot.content.strings import Text
 from bot.conversation.matching import split_phrases
@@ -53,6 +54,8 @@ class CheckReport:
     warnings: list[Problem] = field(default_factory=list)
     locales: dict[str, LocaleStats] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    examples: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per locale: training examples per label (free-text routing)."""
     seconds: float = 0.0
 
     @property
@@ -67,6 +70,7 @@ class CheckReport:
             "warnings": [_problem_json(p) for p in self.warnings],
             "locales": {loc: stats.as_dict() for loc, stats in self.locales.items()},
             "messages": self.messages,
+            "examples": self.examples,
         }
 
 
@@ -118,8 +122,51 @@ def run_checks(config: Config, *, only_locale: str | None = None) -> CheckReport
         _check_translations(catalog, path, locale, expected, report)
     _check_sms(content, config, locales, report)
     _check_system_sms(content, config, locales, report)
+    _check_examples(content, locales, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_examples(content: Content, locales: list[str], report: CheckReport) -> None:
+    """Examples per label per locale; thin labels, labels filed twice, locales with none."""
+    examples = content.examples
+    routed = sorted({e.label for e in examples.examples} - {OUT_OF_SCOPE})
+    where = examples.files[0] if examples.files else "dialogs/examples"
+    for locale in locales:
+        counts = examples.counts(locale)
+        report.examples[locale] = counts
+        if not counts:
+            report.warnings.append(
+                Problem(
+                    where,
+                    0,
+                    f"{locale}: no examples; free text in this language is routed by its "
+                    "keywords first, then by the other languages' examples",
+                    code="examples_missing",
+                )
+            )
+            continue
+        for label in examples.thin_labels(locale, routed):
+            report.warnings.append(
+                Problem(
+                    f"{where}",
+                    0,
+                    f"{locale}: label {label!r} has {counts.get(label, 0)} examples "
+                    f"(at least {MIN_PER_LABEL} wanted)",
+                    code="examples_thin",
+                )
+            )
+    for first, second in examples.duplicates:
+        if first.locale in locales:
+            report.warnings.append(
+                Problem(
+                    second.file,
+                    second.line,
+                    f"{second.text!r} is filed under {second.label!r} and under "
+                    f"{first.label!r} (line {first.line})",
+                    code="examples_duplicate",
+                )
+            )
 
 
 def _expected(content: Content) -> dict[tuple[str, str], tuple[str, int]]:
@@ -383,6 +430,14 @@ def format_report(report: CheckReport) -> str:
             f"({worst['locale']}) at {worst['sms']['segments']} segments, "
             f"{worst['sms']['encoding']}"
         )
+    for locale, counts in report.examples.items():
+        if counts:
+            topics = {k: v for k, v in counts.items() if k != OUT_OF_SCOPE}
+            lines.append(
+                f"{locale} examples: {sum(counts.values())} ({len(topics)} labels, "
+                f"fewest {min(topics.values(), default=0)}, out of scope "
+                f"{counts.get(OUT_OF_SCOPE, 0)})"
+            )
     verdict = "OK" if report.ok else f"{len(report.errors)} error(s)"
     lines.append(f"{verdict} ({report.seconds:.2f}s)")
     return "\n".join(lines)

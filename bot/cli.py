@@ -50,9 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="show which topic a free-text question goes to")
     _add_config(ask)
-    ask.add_argument("text")
-    ask.add_argument("--lang", default=None, help="locale of the answer text")
-    ask.add_argument("--json", action="store_true")
+    ask.add_argument("text", help="the message, as a person would type it")
+    ask.add_argument(
+        "--lang", default=None, help="the reader's locale (default: the message's language)"
+    )
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
 
     check = sub.add_parser("check", help="check dialogs and translations")
     _add_config(check)
@@ -174,35 +176,46 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
     from bot.conversation.version import load_content
 
     content = load_content(config)
-    result = content.engine.router.route(args.text)
+    engine = content.engine
+    if args.lang is not None and args.lang not in engine.locales:
+        raise ConfigError(f"--lang {args.lang}: not one of the configured locales")
     locale = (
-        args.lang or content.engine.commands.detect_language(args.text) or config.default_locale
+        args.lang
+        or engine.understanding.language_of(args.text)
+        or engine.commands.detect_language(args.text)
+        or config.default_locale
     )
-    if locale not in content.engine.locales:
-        raise ConfigError(f"--lang {locale}: not one of the configured locales")
+    decision = engine.decide(args.text, locale)
     text = None
-    if result.node is not None:
+    if decision.node is not None:
         renderer = Renderer(content, config.organization, config.content.last_reviewed)
-        text = renderer.render(content.engine.page(result.node, locale), locale).text
+        text = renderer.render(engine.page(decision.node, locale), locale).text
+    candidates = [{"node": c.node, "probability": c.probability} for c in decision.candidates]
+    runner_up = decision.candidates[1] if len(decision.candidates) > 1 else None
     record = {
-        "node": result.node,
-        "score": result.score,
-        "confident": result.confident,
+        "node": decision.node,
+        "score": decision.score,
+        "confident": decision.confident,
         "text": text,
-        "runner_up": result.runner_up,
-        "runner_up_score": result.runner_up_score,
+        "runner_up": runner_up.node if runner_up else None,
+        "runner_up_score": runner_up.probability if runner_up else 0.0,
+        "decided_by": decision.decided_by,
+        "candidates": candidates,
     }
     if args.json:
         print(json.dumps(record, ensure_ascii=False))
+        return EXIT_OK
+    if decision.ask_back:
+        offered = ", ".join(f"{c.node} ({c.probability})" for c in decision.candidates)
+        print(f"asks back, offering: {offered}")
+    elif decision.node is None:
+        verdict = "out of scope" if decision.out_of_scope else "not understood"
+        print(f"would NOT answer ({verdict}; decided by {decision.decided_by})")
     else:
-        verdict = "answers" if result.confident else "would NOT answer (below confidence)"
-        print(
-            f"{verdict}: {result.node} (score {result.score}); runner-up {result.runner_up} "
-            f"({result.runner_up_score})"
-        )
-        if text:
-            print()
-            print(text)
+        print(f"answers: {decision.node} (score {decision.score}; by {decision.decided_by})")
+    if text:
+        print()
+        print(text)
     return EXIT_OK
 
 

@@ -38,6 +38,11 @@ class ContentConfig(_Section):
     locales_dir: Path = Path("locales")
     last_reviewed: date | None = None
     """When the legal content was last reviewed; shown on the about page."""
+    examples_dir: Path | None = None
+    """Labelled example messages for free-text routing; default ``<dialogs_dir>/examples``."""
+    cache_dir: Path | None = Path("data/cache")
+    """Where the intent model trained from the examples is cached by content hash
+    (``null``: train at every start, a few seconds)."""
 
 
 class SessionConfig(_Section):
@@ -51,7 +56,20 @@ class RoutingConfig(_Section):
     confidence: float = Field(default=0.72, gt=0, le=1)
     """Free-text routing answers a topic only at or above this score (0..1)."""
     margin: float = Field(default=0.06, ge=0, le=1)
-    """...and only when the best topic beats the second best by at least this much."""
+    """...and only when the best topic beats the second best by at least this much.
+
+    ``confidence`` and ``margin`` apply to the keyword router, used for a language that has
+    no examples yet; the ``model_*`` thresholds apply to the trained intent model."""
+    model_confidence: float = Field(default=0.55, gt=0, le=1)
+    """The model answers a topic directly at or above this probability..."""
+    model_margin: float = Field(default=0.15, ge=0, le=1)
+    """...and when it beats the runner-up by this much; otherwise the bot asks back."""
+    ask_back: float = Field(default=0.2, ge=0, le=1)
+    """Below this probability for the best topic the bot says it did not understand."""
+    urgency: float = Field(default=0.1, gt=0, le=1)
+    """A message this likely to say "it is happening now" opens the emergency page."""
+    language_switch: float = Field(default=0.9, gt=0, le=1)
+    """A message of two or more words this surely in another language switches to it."""
 
 
 class RetentionConfig(_Section):
@@ -210,6 +228,9 @@ def parse_config(data: Any, *, source: str = "<config>", base_dir: Path | None =
                     update={
                         "dialogs_dir": base_dir / content.dialogs_dir,
                         "locales_dir": base_dir / content.locales_dir,
+                        "examples_dir": base_dir / content.examples_dir
+                        if content.examples_dir is not None
+                        else None,
                     }
                 )
             }

@@ -18,7 +18,7 @@ _TOP_KEYS = frozenset({"dialog", "start", "main", "nodes"})
 _NODE_KEYS = frozenset({"say", "choices", "keywords", "note", "action", "more", "nav", "routable"})
 _CHOICE_KEYS = frozenset({"label", "go", "note"})
 
-ROLE_NODES = ("emergency", "help", "about", "updates")
+ROLE_NODES = ("emergency", "help", "about", "updates", "greeting")
 """Node names in the main dialog that global commands jump to, when present."""
 
 

@@ -28,7 +28,13 @@ LANGUAGE_NAME = pgettext("system:language_name", "English")
 LANGUAGE_PROMPT = pgettext("system:language_prompt", "Choose your language:")
 NOT_UNDERSTOOD = pgettext(
     "system:not_understood",
-    "Sorry, I did not understand. Reply with a number from the menu, or ask in a few words.",
+    "Sorry, I did not understand. Ask in a few words, or send 0 for the menu.",
+)
+# Translators: offered before two or three likely topics, when the bot is not sure.
+ASK_BACK = pgettext("system:ask_back", "Do you mean one of these?")
+OUT_OF_SCOPE = pgettext(
+    "system:out_of_scope",
+    "I can only answer about rights with police and ICE in Milwaukee. Send 0 for the menu.",
 )
 HANDOFF = pgettext(
     "system:handoff",

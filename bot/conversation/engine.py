@@ -6,7 +6,6 @@ ids), translated and rendered later by the conversation service and the channel.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -15,35 +14,20 @@ from bot.content import strings as texts
 from bot.content.dialogs import DialogSet, Node
 from bot.content.i18n import Translator
 from bot.content.strings import Text
-from bot.conversation.matching import (
-    LabelIndex,
-    TopicRouter,
-    WordCommands,
-    match_label,
-    normalize,
-    split_phrases,
-)
+from bot.conversation.classifier import IntentModel
+from bot.conversation.matching import LabelIndex, match_label, normalize
 from bot.conversation.state import (
     HISTORY_LIMIT,
     ChoicePlan,
+    Decision,
     Event,
     Line,
     ReplyPlan,
     State,
     Step,
 )
+from bot.conversation.understanding import RoutingSettings, Understanding
 from bot.messages import InboundKind
-
-COMMAND_TEXTS: dict[str, Text] = {
-    "menu": texts.COMMAND_MENU,
-    "back": texts.COMMAND_BACK,
-    "help": texts.COMMAND_HELP,
-    "language": texts.COMMAND_LANGUAGE,
-    "forget": texts.COMMAND_FORGET,
-    "emergency": texts.COMMAND_EMERGENCY,
-    "subscribe": texts.COMMAND_SUBSCRIBE,
-    "unsubscribe": texts.COMMAND_UNSUBSCRIBE,
-}
 
 
 @dataclass(frozen=True)
@@ -54,8 +38,7 @@ class EngineSettings:
     default_locale: str = "en"
     idle: timedelta = timedelta(minutes=30)
     misses_before_handoff: int = 2
-    confidence: float = 0.72
-    margin: float = 0.06
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
 
 
 @dataclass
@@ -65,23 +48,29 @@ class Engine:
     dialogs: DialogSet
     translator: Translator
     settings: EngineSettings = field(default_factory=EngineSettings)
+    model: IntentModel | None = None
+    """The trained intent model; without one, free text is routed by keywords alone."""
+    example_locales: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         locales = [loc for loc in self.settings.locales if loc in self.translator.locales]
         self.locales: tuple[str, ...] = tuple(locales)
-        self.router = TopicRouter(confidence=self.settings.confidence, margin=self.settings.margin)
-        self.commands = self._build_commands()
+        self.understanding = Understanding(
+            self.dialogs,
+            self.translator,
+            self.locales,
+            self.settings.routing,
+            self.model,
+            self.example_locales,
+        )
+        self.router = self.understanding.router
+        self.commands = self.understanding.commands
         self._labels: dict[str, LabelIndex] = {}
+        self._topic_choices = self._build_topic_choices()
         # Plans are immutable and depend only on the content, so each is built once.
         self._choice_plans: dict[str, tuple[ChoicePlan, ...]] = {}
         self._nav_plans: dict[tuple[str, str | None], tuple[ChoicePlan, ...]] = {}
         for node in self.dialogs.nodes.values():
-            if node.keywords and node.routable:
-                for locale in self.locales:
-                    words = self.translator.gettext_quiet(
-                        locale, node.keywords_context, node.keywords
-                    )
-                    self.router.add(node.id, split_phrases(words))
             labels: dict[str, list[str]] = {}
             for choice in node.choices:
                 ctx = node.choice_context(choice)
@@ -96,51 +85,18 @@ class Engine:
 
     # --- indexes -------------------------------------------------------------------------
 
-    def _build_commands(self) -> WordCommands:
-        commands: dict[str, str] = {}
-        language_words: dict[str, set[str]] = {loc: set() for loc in self.locales}
-        for name, text in COMMAND_TEXTS.items():
-            for locale in self.locales:
-                phrases = split_phrases(self.translator.gettext_quiet(locale, *text))
-                for phrase in phrases:
-                    commands.setdefault(phrase, name)
-                    if locale != "en" or phrase.isalpha():
-                        language_words[locale].update(phrase.split())
-        for locale in self.locales:
-            own_name = normalize(self.translator.gettext_quiet(locale, *texts.LANGUAGE_NAME))
-            if own_name and self.translator.has(locale, *texts.LANGUAGE_NAME):
-                commands[own_name] = f"lang:{locale}"
-            lang_text = texts.LANGUAGE_COMMANDS.get(locale)
-            for source in self.locales:
-                if lang_text is not None:
-                    for phrase in split_phrases(self.translator.gettext_quiet(source, *lang_text)):
-                        commands[phrase] = f"lang:{locale}"
-            greeting = self.translator.gettext_quiet(locale, *texts.GREETING_WORDS)
-            if locale == "en" or self.translator.has(locale, *texts.GREETING_WORDS):
-                for phrase in split_phrases(greeting):
-                    language_words[locale].update(phrase.split())
-                    language_words[locale].add(phrase)
-        for node in self.dialogs.nodes.values():
-            if not node.keywords:
-                continue
-            for locale in self.locales:
-                if locale != "en" and not self.translator.has(
-                    locale, node.keywords_context, node.keywords
-                ):
-                    continue
-                words = self.translator.gettext_quiet(locale, node.keywords_context, node.keywords)
-                for phrase in split_phrases(words):
-                    language_words[locale].update(t for t in phrase.split() if len(t) > 2)
-        # Only words that belong to one language tell languages apart.
-        shared: set[str] = set()
-        locales = list(language_words)
-        for i, a in enumerate(locales):
-            for b in locales[i + 1 :]:
-                shared |= language_words[a] & language_words[b]
-        return WordCommands(
-            commands=commands,
-            language_words={loc: frozenset(w - shared) for loc, w in language_words.items()},
-        )
+    def _build_topic_choices(self) -> dict[str, ChoicePlan]:
+        """Each node's menu label (the first choice that opens it), to offer it by name."""
+        menu = self.dialogs.node(self.dialogs.main_menu)
+        ordered = [menu, *(n for n in self.dialogs.nodes.values() if n.id != menu.id)]
+        found: dict[str, ChoicePlan] = {}
+        for node in ordered:
+            for choice in node.choices:
+                plan = ChoicePlan(
+                    choice.choice_id, Text(node.choice_context(choice), choice.label)
+                )
+                found.setdefault(choice.target, plan)
+        return found
 
     # --- the step ------------------------------------------------------------------------
 
@@ -270,16 +226,31 @@ class Engine:
         label = match_label(text, self._labels.get(node.id, LabelIndex()))
         if label is not None:
             return self._choice_id(state, event, label)
-        return self._route(state, text)
+        # The newest words win: a message clearly in another language switches to it.
+        message = self.understanding.read(text)
+        language = self.understanding.language_of(message)
+        switched = language is not None and language != state.locale
+        if switched:
+            state = replace(state, locale=language)
+        decision = self.understanding.decide(message, state.locale)
+        if switched and decision.decided_by == "fallback":
+            # Not a question the bot knows, but clearly their language: carry on in it.
+            shown = self._show(state, state.node or self.dialogs.main_menu, push=False)
+            return replace(shown, decision=decision)
+        return self._route(state, decision)
 
     def _first_contact(
         self, state: State, event: Event, normalized: str, command: str | None
     ) -> Step:
-        locale = self.translator.negotiate(event.locale_hint) or self.commands.detect_language(
-            normalized
+        locale = (
+            self.translator.negotiate(event.locale_hint)
+            or self.understanding.language_of(normalized)
+            or self.commands.detect_language(normalized)
         )
-        routed = self.router.route(normalized) if normalized else None
-        target = routed.node if routed is not None and routed.confident else None
+        decision = self.understanding.decide(normalized, locale) if normalized else None
+        target = decision.node if decision is not None and decision.confident else None
+        if target == self.dialogs.role("greeting"):
+            target = None  # a first hello is answered with the menu itself
         if command == "emergency":
             target = self.dialogs.role("emergency") or self.dialogs.main_menu
             locale = locale or self.settings.default_locale
@@ -302,8 +273,7 @@ class Engine:
     def _digit(self, state: State, event: Event, number: int) -> Step:
         if number == 0:
             return self._global(state, event, "menu")
-        node = self._current(state)
-        options = self._choice_ids(node)
+        options = list(state.offered) or self._choice_ids(self._current(state))
         if 1 <= number <= len(options):
             return self._choice_id(state, event, options[number - 1])
         return self._not_understood(state)
@@ -319,26 +289,41 @@ class Engine:
         # A stale button from content that has since changed.
         return self._with_locale(state, event, lambda s: self._show(s, self.dialogs.main_menu))
 
-    def _route(self, state: State, text: str) -> Step:
-        result = self.router.route(text)
-        if result.confident and result.node is not None:
-            step = self._show(state, result.node)
-            return replace(step, route_score=result.score)
-        return replace(self._not_understood(state), route_score=result.score)
+    def _route(self, state: State, decision: Decision) -> Step:
+        if decision.confident and decision.node is not None:
+            step = self._show(state, decision.node)
+        elif decision.ask_back:
+            step = self._ask_back(state, decision)
+        else:
+            step = self._not_understood(state, out_of_scope=decision.out_of_scope)
+        return replace(step, route_score=decision.score, decision=decision)
 
-    def _not_understood(self, state: State) -> Step:
+    def _ask_back(self, state: State, decision: Decision) -> Step:
+        """Offer the likeliest topics as choices instead of guessing."""
+        choices = tuple(
+            plan for c in decision.candidates if (plan := self._topic_choices.get(c.node))
+        )
+        if not choices:
+            return self._not_understood(state)
+        reply = ReplyPlan((Line(texts.ASK_BACK),), choices, self._way_to_menu(state))
+        offered = tuple(plan.id for plan in choices)
+        return Step(replace(state, offered=offered, misses=state.misses + 1), (reply,))
+
+    def _not_understood(self, state: State, *, out_of_scope: bool = False) -> Step:
+        """Say so briefly with the way to the menu; after repeated misses, offer a person."""
         misses = state.misses + 1
+        nav = self._way_to_menu(state)
+        lines = [Line(texts.OUT_OF_SCOPE if out_of_scope else texts.NOT_UNDERSTOOD)]
+        if misses >= self.settings.misses_before_handoff:
+            lines.append(Line(texts.HANDOFF))
+        reply = ReplyPlan(tuple(lines), (), nav)
+        return Step(replace(state, misses=misses, offered=()), (reply,))
+
+    def _way_to_menu(self, state: State) -> tuple[ChoicePlan, ...]:
+        """The menu (even from the menu, which a short reply does not repeat) and language."""
         menu = self.dialogs.node(self.dialogs.main_menu)
         nav = self._nav(menu, state.locale)
-        if misses >= self.settings.misses_before_handoff:
-            # Offer a person; the menu stays one key away ("0") without repeating it all,
-            # which would cost a long SMS on every miss.
-            lines = (Line(texts.NOT_UNDERSTOOD), Line(texts.HANDOFF))
-            reply = ReplyPlan(lines, (), (ChoicePlan("c:menu", texts.NAV_MENU), *nav))
-        else:
-            reply = ReplyPlan((Line(texts.NOT_UNDERSTOOD),), self._choices(menu), nav)
-        new_state = replace(state, node=menu.id, misses=misses)
-        return Step(new_state, (reply,))
+        return (ChoicePlan("c:menu", texts.NAV_MENU), *(n for n in nav if n.id != "c:menu"))
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -423,6 +408,7 @@ class Engine:
             awaiting_language=False,
             pending=None,
             disclaimer_shown=disclaimer_shown,
+            offered=(),
         )
         actions: tuple[str, ...] = ()
         if node.action in ("subscribe", "unsubscribe"):
@@ -476,7 +462,6 @@ class Engine:
             (Line(texts.APOLOGY),), self._choices(menu), self._nav(menu, locale), node=menu.id
         )
 
-    def routes_for(self, text: str) -> Sequence[tuple[str | None, float]]:
-        """Best and runner-up topics for ``text`` (for ``kyrbot ask``)."""
-        result = self.router.route(text)
-        return [(result.node, result.score), (result.runner_up, result.runner_up_score)]
+    def decide(self, text: str, locale: str | None) -> Decision:
+        """What free text typed at the main menu means (``kyrbot ask``; the same path)."""
+        return self.understanding.decide(text, locale)

@@ -110,6 +110,10 @@ class TopicRouter:
                 self._by_token[token].append(index)
         self._by_anchor = None
 
+    def nodes(self) -> set[str]:
+        """Every node some keyword phrase routes to."""
+        return {phrase.node for phrase in self._phrases}
+
     def _anchored(self) -> dict[str, list[int]]:
         if self._by_anchor is None:
             by_anchor: dict[str, list[int]] = defaultdict(list)

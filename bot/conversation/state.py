@@ -26,6 +26,8 @@ class State:
     """A node to show once the person has chosen a language (a deep link, a question)."""
     disclaimer_shown: bool = False
     last_at: datetime | None = None
+    offered: tuple[str, ...] = ()
+    """Choice ids of an ask-back, so its numbers mean the topics it offered."""
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON data for storage."""
@@ -38,6 +40,7 @@ class State:
             "pending": self.pending,
             "disclaimer_shown": self.disclaimer_shown,
             "last_at": self.last_at.isoformat() if self.last_at else None,
+            "offered": list(self.offered),
         }
 
     @classmethod
@@ -57,6 +60,7 @@ class State:
                 pending=_str_or_none(data.get("pending")),
                 disclaimer_shown=bool(data.get("disclaimer_shown")),
                 last_at=datetime.fromisoformat(last) if isinstance(last, str) else None,
+                offered=tuple(map(str, data.get("offered") or ()))[:9],
             )
         except (TypeError, ValueError, AttributeError):
             return cls(locale=locale)
@@ -113,6 +117,32 @@ class ReplyPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    """A topic a message may mean, with the model's probability."""
+
+    node: str
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one free-text message means (see :mod:`bot.conversation.understanding`)."""
+
+    node: str | None
+    """The page to show (qualified id), or ``None`` (ask back, out of scope, not understood)."""
+    score: float
+    confident: bool
+    decided_by: str
+    """``command``, ``urgency``, ``model``, ``keywords`` or ``fallback``."""
+    candidates: tuple[Candidate, ...] = ()
+    """The likeliest topics, best first; on an ask-back, the ones offered."""
+    command: str | None = None
+    ask_back: bool = False
+    out_of_scope: bool = False
+    """The model is confident no topic answers this (other legal help, city services...)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     """The engine's answer to one event."""
 
@@ -124,3 +154,5 @@ class Step:
     topic: str | None = None
     """The node shown, for the aggregate topic counters."""
     route_score: float | None = None
+    decision: Decision | None = None
+    """How free text was understood, when the step came from free text."""

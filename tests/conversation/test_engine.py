@@ -201,10 +201,20 @@ def test_a_clear_question_goes_straight_to_its_topic(engine, es):
     assert result.topic == "kyr.warrants"
 
 
-def test_an_unclear_message_says_so_and_offers_the_menu(engine, es):
-    result = step(engine, es, "el clima de mañana")
+def test_an_unclear_message_says_so_briefly_with_the_way_to_the_menu(engine, es):
+    keywords_only = replace(engine, model=None)
+    keywords_only.__post_init__()
+    result = step(keywords_only, es, "zzq xxv")
     assert texts.NOT_UNDERSTOOD.msgid in msgids(result)
-    assert [c.id for c in result.replies[0].choices] == menu_choice_ids(engine)
+    assert result.replies[0].choices == ()
+    assert "c:menu" in [c.id for c in result.replies[0].nav]
+    assert result.topic is None
+
+
+def test_a_question_no_topic_answers_says_what_the_line_is_for(engine, es):
+    result = step(engine, es, "el clima de mañana en milwaukee")
+    assert texts.OUT_OF_SCOPE.msgid in msgids(result)
+    assert result.replies[0].choices == ()
     assert result.topic is None
 
 

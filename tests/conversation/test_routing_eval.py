@@ -1,67 +1,45 @@
-"""Free-text routing keeps its figures on the labelled question set (bench/routing.py).
+"""Free-text routing keeps its blind figures on the held-out messages (bench/routing.py).
 
-Targets (issue: content): at least 90% top-1 accuracy in each language, and at most 5% of
-the questions no topic answers getting a confident answer. A keyword edit that drops below
-them fails here; run ``.venv/bin/python bench/routing.py -v`` to see which questions moved.
+The floors sit a little below the figures measured when the model shipped (docs/ROUTING.md),
+so an example or code change that makes the bot understand people worse fails here; run
+``.venv/bin/python bench/routing.py -v`` to see which messages moved. The held-out set is
+never trained or tuned on; these floors are guards, not the targets.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-QUESTIONS = ROOT / "tests" / "data" / "questions.yaml"
+from bench.routing import HELDOUT, evaluate, load_set
+from bot.conversation.version import Content
 
-
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_routing", ROOT / "bench" / "routing.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+FLOORS = {"top1": 0.91, "urgency_recall": 0.94}
+CEILINGS = {"none_confident_wrong": 0.04, "false_urgency": 0.02}
 
 
 @pytest.fixture(scope="module")
-def figures() -> dict[str, Any]:
-    result: dict[str, Any] = _bench().evaluate()
-    return result
+def figures(content: Content) -> dict[str, Any]:
+    labels = [node.split(".", 1)[1] for node in content.dialogs.nodes]
+    return evaluate(content.engine, load_set(HELDOUT, labels))
 
 
-def test_the_question_set_is_big_enough_and_half_spanish() -> None:
-    questions = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))
-    topical = [q for q in questions if q["topic"] != "none"]
-    spanish = [q for q in topical if q["lang"] == "es"]
-    assert len(topical) >= 150
-    assert 0.4 <= len(spanish) / len(topical) <= 0.6
-    assert sum(q["topic"] == "none" for q in questions) >= 30
-    assert len({q["text"].strip().lower() for q in questions}) == len(questions), "duplicates"
+@pytest.mark.parametrize("locale", ["en", "es"])
+@pytest.mark.parametrize("figure", sorted(FLOORS))
+def test_held_out_figures_stay_above_their_floor(figures, locale, figure):
+    assert figures[locale][figure] >= FLOORS[figure]
 
 
-def test_every_stable_topic_has_questions_in_both_languages() -> None:
-    questions = yaml.safe_load(QUESTIONS.read_text(encoding="utf-8"))
-    stable = {
-        "sop130", "warrants", "door", "traffic_stop", "arrested", "not_covered", "report",
-        "u_visa", "emergency", "updates", "subscribe", "about",
-    }  # fmt: skip
-    for lang in ("en", "es"):
-        asked = {q["topic"] for q in questions if q["lang"] == lang}
-        assert stable <= asked, f"{lang}: no questions for {sorted(stable - asked)}"
+@pytest.mark.parametrize("locale", ["en", "es"])
+@pytest.mark.parametrize("figure", sorted(CEILINGS))
+def test_held_out_mistakes_stay_below_their_ceiling(figures, locale, figure):
+    assert figures[locale][figure] <= CEILINGS[figure]
 
 
-@pytest.mark.parametrize("lang", ["en", "es"])
-def test_top1_accuracy_is_at_least_90_percent(figures: dict[str, Any], lang: str) -> None:
-    row = figures["languages"][lang]
-    assert row["top1"] >= 0.90, f"{lang} top-1 {row['top1']:.1%}: run bench/routing.py -v"
-
-
-def test_few_unanswerable_questions_get_a_confident_answer(figures: dict[str, Any]) -> None:
-    share = figures["none"]["confident"]
-    wrong = [f"{q['text']!r} -> {q['got']}" for q in figures["none_answered"]]
-    assert share <= 0.05, f"{share:.1%} of 'none' questions answered: {wrong}"
+def test_the_held_out_set_has_every_label_in_both_languages(content: Content):
+    labels = [node.split(".", 1)[1] for node in content.dialogs.nodes]
+    held = load_set(HELDOUT, labels)
+    taught = {e.label for e in content.examples.examples}
+    for locale in ("en", "es"):
+        assert {e.label for e in held if e.locale == locale} == taught

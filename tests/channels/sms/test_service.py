@@ -45,7 +45,7 @@ async def test_a_whole_spanish_conversation_by_sms(phone, service, storage):
     assert page.messages[0].startswith(expected[:25])
     assert "0 " in page.messages[0]  # "0 Menú" to go back
 
-    question = await phone.sms("what if the police stop me in my car", sender=PHONE)
+    question = await phone.sms("que hago si me hacen stop en el carro", sender=PHONE)
     assert question.messages, "a question containing STOP is a question, not an opt-out"
 
     baja = await phone.sms("BAJA", sender=PHONE)
