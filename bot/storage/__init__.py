@@ -1,4 +1,4 @@
-"""Persistence: the storage interface and its SQLAlchemy implementation."""
+"""Persistence: the storage interfaces and the SQL store."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from bot.storage.base import (
     AuditEntry,
     Broadcast,
     BroadcastStatus,
+    BroadcastStore,
     ClaimedDelivery,
     Contact,
+    ConversationStore,
     CounterRow,
     DeliveryOutcome,
     DeliveryStatus,
     DeliveryTally,
+    FanoutStore,
     PruneResult,
     SessionRecord,
     Storage,
@@ -30,6 +33,11 @@ def open_storage(url: str, *, engine_kwargs: Mapping[str, Any] | None = None) ->
     Use it as ``async with open_storage(url) as storage:`` (or ``await storage.open()`` and
     ``await storage.close()``); opening connects and applies migrations.
 
+    Args:
+        url: ``sqlite+aiosqlite:///path/to/file`` (SQLite, the default),
+            or ``postgresql+asyncpg://user@host/dbname`` (several instances on one database).
+        engine_kwargs: extra SQLAlchemy engine arguments (SQL stores only).
+
     Raises:
         StorageError: the URL cannot be parsed or names an unsupported database.
     """
@@ -41,12 +49,15 @@ __all__ = [
     "AuditEntry",
     "Broadcast",
     "BroadcastStatus",
+    "BroadcastStore",
     "ClaimedDelivery",
     "Contact",
+    "ConversationStore",
     "CounterRow",
     "DeliveryOutcome",
     "DeliveryStatus",
     "DeliveryTally",
+    "FanoutStore",
     "PruneResult",
     "SessionRecord",
     "SqlStorage",
