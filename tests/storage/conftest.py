@@ -1,7 +1,7 @@
-"""The stores under test: a SQLite file, and PostgreSQL when configured.
+"""The stores under test: in memory, a SQLite file, and PostgreSQL when configured.
 
-Tests here run against every store (the contract); ``tests/storage/sql`` holds what only the
-SQL store has. PostgreSQL runs when ``KYRBOT_TEST_POSTGRES_URL`` is
+Tests here run against every store (the contract); ``tests/storage/sql`` narrows ``backend``
+to the SQL ones for what only they have. PostgreSQL runs when ``KYRBOT_TEST_POSTGRES_URL`` is
 set (for example ``postgresql+asyncpg://postgres@127.0.0.1:5432/test``); each test gets its
 own schema, dropped afterwards, so tests never see each other's rows.
 """
@@ -14,12 +14,17 @@ from pathlib import Path
 import pytest
 
 from bot.storage import Storage
-from tests.support.storage import Backend, sql_database
+from tests.support.storage import Backend, MemoryBackend, sql_database
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     """Each store in turn; PostgreSQL is skipped unless KYRBOT_TEST_POSTGRES_URL is set."""
+    if request.param == "memory":
+        yield MemoryBackend()
+        return
     async for db in sql_database(request.param, tmp_path):
         yield db
 

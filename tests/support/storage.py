@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bot.messages import Address
-from bot.storage import Contact, SqlStorage, Storage
+from bot.storage import Contact, MemoryStorage, SqlStorage, Storage
+from bot.storage.memory import MemoryDatabase
 
 POSTGRES_URL = os.environ.get("KYRBOT_TEST_POSTGRES_URL")
 
@@ -78,6 +79,18 @@ EXPECTED_COLUMNS = {
 
 
 @dataclass
+class MemoryBackend:
+    """One in-memory database for one test; every storage made on it sees the same rows."""
+
+    name: str = "memory"
+    database: MemoryDatabase = field(default_factory=MemoryDatabase)
+
+    def storage(self) -> Storage:
+        """A new, unopened storage on these rows (a second one acts like another process)."""
+        return MemoryStorage(self.database)
+
+
+@dataclass
 class SqlBackend:
     """One SQL database for one test: makes storages on it and reads its tables directly."""
 
@@ -132,7 +145,7 @@ class SqlBackend:
             await self._inspector.dispose()
 
 
-Backend = SqlBackend
+Backend = MemoryBackend | SqlBackend
 
 
 async def sql_database(kind: str, tmp_path: Path) -> AsyncIterator[SqlBackend]:

@@ -1,7 +1,7 @@
 """The SQL databases under test: SQLite, and PostgreSQL when configured.
 
 Tests here are about what only the SQL store has (schema, migrations, the rows it writes,
-the SQLite driver, locking).
+the SQLite driver, locking), so ``backend`` leaves the in-memory store out.
 """
 
 from __future__ import annotations
