@@ -54,7 +54,7 @@ from bot.channels.base import Capabilities, Channel, InboundSink  # noqa: E402
 from bot.config import parse_config  # noqa: E402
 from bot.messages import Address, Reply  # noqa: E402
 from bot.storage import SqlStorage  # noqa: E402
-from bot.storage.tables import contacts  # noqa: E402
+from bot.storage.sql.tables import contacts  # noqa: E402
 
 TEXTS = {
     "en": "SOP 130 update: the Fire and Police Commission votes on Thursday. Reply MENU.",

@@ -1,27 +1,34 @@
-"""Persistence: the storage interface and its SQLAlchemy implementation."""
+"""Persistence: the storage interfaces, the SQL store and the in-memory store."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from bot.storage.base import (
     AudienceRow,
     AuditEntry,
     Broadcast,
     BroadcastStatus,
+    BroadcastStore,
     ClaimedDelivery,
     Contact,
+    ConversationStore,
     CounterRow,
     DeliveryOutcome,
     DeliveryStatus,
     DeliveryTally,
+    FanoutStore,
     PruneResult,
     SessionRecord,
     Storage,
     WorkerRow,
 )
+from bot.storage.memory import MemoryStorage
 from bot.storage.sql import SqlStorage
+
+MEMORY_URL: Final = "memory://"
+"""The ``database.url`` of a store kept in memory only (:class:`MemoryStorage`)."""
 
 
 def open_storage(url: str, *, engine_kwargs: Mapping[str, Any] | None = None) -> Storage:
@@ -30,23 +37,37 @@ def open_storage(url: str, *, engine_kwargs: Mapping[str, Any] | None = None) ->
     Use it as ``async with open_storage(url) as storage:`` (or ``await storage.open()`` and
     ``await storage.close()``); opening connects and applies migrations.
 
+    Args:
+        url: ``sqlite+aiosqlite:///path/to/file`` (SQLite, the default),
+            ``postgresql+asyncpg://user@host/dbname`` (several instances on one database), or
+            ``memory://``: a store of its own in this process's memory, lost when the process
+            ends (for tests and previews; no other instance can share it).
+        engine_kwargs: extra SQLAlchemy engine arguments (SQL stores only).
+
     Raises:
         StorageError: the URL cannot be parsed or names an unsupported database.
     """
+    if url == MEMORY_URL:
+        return MemoryStorage()
     return SqlStorage(url, engine_kwargs=engine_kwargs)
 
 
 __all__ = [
+    "MEMORY_URL",
     "AudienceRow",
     "AuditEntry",
     "Broadcast",
     "BroadcastStatus",
+    "BroadcastStore",
     "ClaimedDelivery",
     "Contact",
+    "ConversationStore",
     "CounterRow",
     "DeliveryOutcome",
     "DeliveryStatus",
     "DeliveryTally",
+    "FanoutStore",
+    "MemoryStorage",
     "PruneResult",
     "SessionRecord",
     "SqlStorage",

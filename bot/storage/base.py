@@ -1,228 +1,111 @@
-"""The storage contract: what the bot keeps about people, and nothing more (see DESIGN.md)."""
+"""The storage contracts: one small interface per consumer, and Storage, which has them all.
+
+What is stored, and nothing more, is listed in DESIGN.md (Storage). Every implementation
+passes the one contract suite in ``tests/storage``. Common to every method below: datetimes
+are timezone-aware (a naive one is refused with ValueError) and come back in UTC; a database
+failure, or a call on a store that is not open, raises :class:`~bot.errors.StorageError`;
+calls are safe from several tasks at once, and several instances may share one database.
+"""
 
 from __future__ import annotations
 
 import abc
+import dataclasses
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Self
 
 from bot.messages import Address
+from bot.storage.models import (
+    AudienceRow,
+    AuditEntry,
+    Broadcast,
+    BroadcastStatus,
+    ClaimedDelivery,
+    Contact,
+    CounterRow,
+    DeliveryNote,
+    DeliveryOutcome,
+    DeliveryStatus,
+    DeliveryTally,
+    PruneResult,
+    SessionRecord,
+    WorkerRow,
+)
+from bot.storage.values import aware
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "AudienceRow",
+    "AuditEntry",
+    "Broadcast",
+    "BroadcastStatus",
+    "BroadcastStore",
+    "ClaimedDelivery",
+    "Contact",
+    "ConversationStore",
+    "CounterRow",
+    "DeliveryNote",
+    "DeliveryOutcome",
+    "DeliveryStatus",
+    "DeliveryTally",
+    "FanoutStore",
+    "PruneResult",
+    "SessionRecord",
+    "Storage",
+    "WorkerRow",
+]
 
 
-@dataclass(slots=True)
-class Contact:
-    """One person on one channel. The address is the only personal datum kept."""
+class ConversationStore(abc.ABC):
+    """What the conversation service keeps: contacts, sessions, dedup ids, topic counters.
 
-    id: int
-    address: Address
-    locale: str | None = None
-    subscribed: bool = False
-    consent_at: datetime | None = None
-    """When the person last subscribed (their consent), timezone-aware UTC."""
-    opted_out: bool = False
-    """The person sent an SMS opt-out word (or the provider reported one)."""
-    unreachable: bool = False
-    """Sending failed for good (blocked the bot, invalid number)."""
-    last_seen_day: date | None = None
-
-
-@dataclass(slots=True)
-class SessionRecord:
-    """The saved conversation state of one contact (the engine's state as plain JSON data)."""
-
-    state: dict[str, Any]
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class CounterRow:
-    """How often a topic was shown, per day, locale and channel. No contact reference."""
-
-    day: date
-    node: str
-    locale: str
-    channel: str
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class PruneResult:
-    """How many rows each retention rule removed."""
-
-    sessions: int = 0
-    inbound_ids: int = 0
-    deliveries: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
-
-
-# -- broadcasts ---------------------------------------------------------------------------------
-
-
-class BroadcastStatus:
-    """The life of a broadcast: ``draft`` -> ``sending`` -> ``done``, or ``cancelled``."""
-
-    DRAFT = "draft"
-    SENDING = "sending"
-    DONE = "done"
-    CANCELLED = "cancelled"
-
-
-class DeliveryStatus:
-    """The state of one recipient's copy of a broadcast.
-
-    ``pending`` (waiting, maybe for a retry time) -> ``sending`` (claimed by one instance) ->
-    ``sent`` (the provider accepted it) -> ``delivered`` (the provider confirmed delivery).
-    Final otherwise: ``failed``, ``opted_out`` (STOP / 21610 / blocked the bot), ``unknown``
-    (it may or may not have arrived: never re-sent), ``skipped`` (no longer a subscriber when
-    their turn came), ``cancelled`` (the broadcast was cancelled first).
+    The per-message path is :meth:`claim_inbound`, :meth:`load_conversation` and
+    :meth:`save_conversation`; implementations keep it to one short round trip each.
     """
-
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    OPTED_OUT = "opted_out"
-    UNKNOWN = "unknown"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"
-
-    OPEN: frozenset[str] = frozenset({PENDING, SENDING})
-    """Statuses of deliveries that are not finished yet."""
-
-
-@dataclass(frozen=True, slots=True)
-class Broadcast:
-    """One policy update: its text per locale and where it is in its life."""
-
-    id: int
-    created_at: datetime
-    author: str
-    """Who wrote it: ``telegram:<user id>`` or ``cli:<login>``; an organizer, never a member."""
-    status: str
-    texts: dict[str, str]
-    allow_fallback: bool
-    """Recipients whose language has no text get the English one (chosen explicitly)."""
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    materialized: bool = False
-    """True once every recipient has a delivery row."""
-
-
-@dataclass(frozen=True, slots=True)
-class AudienceRow:
-    """How many current subscribers one channel has in one language (``None``: not chosen)."""
-
-    channel: str
-    locale: str | None
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
-    """A delivery this instance has claimed and must now send (or give back)."""
-
-    id: int
-    contact_id: int
-    address: Address
-    locale: str
-    """The locale of the text to send (the recipient's, or English as an allowed fallback)."""
-    attempts: int
-    """Attempts so far, this one included."""
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryOutcome:
-    """What became of one claimed delivery, to be recorded.
-
-    ``status`` is a :class:`DeliveryStatus`; ``pending`` means "retry at ``retry_at``".
-    ``mark_contact`` is ``"opted_out"`` or ``"unreachable"`` when the provider said so.
-    """
-
-    id: int
-    status: str
-    provider_id: str | None = None
-    error: str | None = None
-    retry_at: datetime | None = None
-    contact_id: int | None = None
-    mark_contact: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryTally:
-    """How many deliveries of a broadcast are in one status on one channel."""
-
-    channel: str
-    status: str
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerRow:
-    """A sending instance as registered in the database."""
-
-    id: str
-    host: str
-    pid: int
-    started_at: datetime
-    heartbeat_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One organizer action: who, what, and details without personal data."""
-
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    detail: dict[str, Any]
-
-
-class Storage(abc.ABC):
-    """Everything the bot persists, behind one interface with one contract test suite.
-
-    Lifecycle: ``await open()`` (connects and applies migrations) -> calls -> ``await close()``.
-    Also usable as ``async with storage:``. Every method is safe to call concurrently from
-    several tasks; several processes may share one PostgreSQL database.
-    """
-
-    async def __aenter__(self) -> Storage:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    @abc.abstractmethod
-    async def open(self) -> None:
-        """Connect and bring the schema up to date. Raises StorageError."""
-
-    @abc.abstractmethod
-    async def close(self) -> None:
-        """Release connections. Safe to call twice."""
 
     @abc.abstractmethod
     async def claim_inbound(self, channel: str, message_id: str, now: datetime) -> bool:
-        """Remember a provider message id; False when it was seen before (do not answer it)."""
+        """Remember a provider's message id: True the first time anyone claims it.
+
+        False means ``(channel, message_id)`` was seen before: do not answer it again.
+        """
 
     @abc.abstractmethod
     async def load_conversation(
         self, address: Address, today: date
     ) -> tuple[Contact, SessionRecord | None]:
-        """Get or create the contact for ``address`` and its saved session, in one round trip."""
+        """Get or create the contact for ``address``, with its session (None if it has none).
+
+        The contact's ``last_seen_day`` becomes ``today`` (written only when it changes).
+        Concurrent first loads of one address, from any instance, make one contact.
+        """
 
     @abc.abstractmethod
     async def save_conversation(
         self, contact: Contact, state: Mapping[str, Any] | None, now: datetime
     ) -> None:
-        """Save the contact's fields and its session state (``None`` deletes the session)."""
+        """Save the contact's changed fields and its session state, atomically.
+
+        Only fields that differ from what this store last read or wrote are written, so a
+        field another instance changed meanwhile (say, ``unreachable``) is not undone. A
+        contact forgotten meanwhile is not brought back (nothing is written).
+
+        Args:
+            contact: the contact as the conversation left it.
+            state: the session state as JSON data, stamped with ``now``; None deletes it.
+            now: when the conversation happened.
+
+        Raises:
+            TypeError: ``state`` is not JSON data (checked before anything is written).
+            ValueError: ``state`` holds NaN or infinity.
+        """
 
     @abc.abstractmethod
     async def update_contact(self, contact: Contact) -> None:
-        """Save the contact's mutable fields (locale, subscription, reachability) only."""
+        """Save the contact's changed fields only (as :meth:`save_conversation`, no session)."""
 
     @abc.abstractmethod
     async def get_contact(self, address: Address) -> Contact | None:
@@ -230,33 +113,47 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     async def forget(self, address: Address) -> bool:
-        """Erase the contact and every row tied to it. True if there was one."""
+        """Erase the contact and every row tied to it; True if there was one.
+
+        Sessions and deliveries go; dedup ids and topic counters carry no contact reference
+        and stay. The address, if it writes again, starts over as a new contact.
+        """
 
     @abc.abstractmethod
     async def add_topic_counts(self, counts: Mapping[tuple[date, str, str, str], int]) -> None:
-        """Add to the counters keyed by (day, node, locale, channel)."""
+        """Add ``counts`` to the counters keyed by ``(day, node, locale, channel)``.
+
+        Concurrent additions from any instance are never lost; zero counts write nothing.
+        """
 
     @abc.abstractmethod
     async def topic_counts(self, *, since: date, until: date) -> list[CounterRow]:
         """Counter rows with ``since <= day <= until``, ordered by day, node, locale, channel."""
 
     @abc.abstractmethod
-    def iter_subscribers(self, *, batch_size: int = 500) -> AsyncIterator[list[Contact]]:
-        """Subscribed, reachable, not opted-out contacts in id order, a batch at a time."""
-
-    @abc.abstractmethod
-    async def prune(
-        self, *, sessions_before: datetime, inbound_before: datetime, deliveries_before: datetime
+    async def prune_conversations(
+        self, *, sessions_before: datetime, inbound_before: datetime
     ) -> PruneResult:
-        """Delete sessions, dedup ids and delivery rows older than the given times."""
+        """Delete sessions and dedup ids older than their retention windows.
 
-    # -- broadcasts: authoring -----------------------------------------------------------------
+        Sessions saved before ``sessions_before`` and dedup ids seen before
+        ``inbound_before`` go; contacts are never pruned by age. A pruned id counts as new.
+        Returns how many of each went (``deliveries`` is 0).
+        """
+
+
+class BroadcastStore(abc.ABC):
+    """What organizers write and read: broadcast drafts and their life, audience, audit log.
+
+    A broadcast goes ``draft`` -> ``sending`` -> ``done``, or to ``cancelled`` from either
+    of the first two (:class:`BroadcastStatus`).
+    """
 
     @abc.abstractmethod
     async def create_broadcast(
         self, *, author: str, texts: Mapping[str, str], allow_fallback: bool, now: datetime
     ) -> Broadcast:
-        """Save a new draft broadcast and return it."""
+        """Save a new draft written by ``author`` (an organizer) at ``now``, and return it."""
 
     @abc.abstractmethod
     async def edit_broadcast(
@@ -270,46 +167,78 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     async def list_broadcasts(self, *, limit: int = 20) -> list[Broadcast]:
-        """The most recent broadcasts, newest first."""
+        """The ``limit`` most recently created broadcasts, newest first."""
 
     @abc.abstractmethod
     async def sent_broadcasts(self, *, limit: int = 5) -> list[Broadcast]:
-        """Broadcasts that went out (sending or done), most recently started first."""
+        """The archive: broadcasts that went out (sending or done), latest started first."""
 
     @abc.abstractmethod
     async def unfinished_broadcasts(self) -> list[int]:
-        """Ids of broadcasts being sent (status ``sending``), oldest first."""
+        """Ids of the broadcasts being sent (status ``sending``), oldest first."""
 
     @abc.abstractmethod
     async def count_audience(self) -> list[AudienceRow]:
-        """Current subscribers counted per channel and contact locale (a COUNT, not a list)."""
+        """Current subscribers counted per channel and contact locale (counts, not a list).
+
+        A subscriber is subscribed, not opted out and reachable.
+        """
+
+    @abc.abstractmethod
+    async def subscribers(self, *, after: int, limit: int) -> list[Contact]:
+        """Up to ``limit`` current subscribers with ids above ``after``, in id order."""
+
+    async def iter_subscribers(self, *, batch_size: int = 500) -> AsyncIterator[list[Contact]]:
+        """The current subscribers in id order, ``batch_size`` at a time.
+
+        Each batch is read by itself, so nothing is held open while the caller works, and
+        writes made meanwhile are seen by the batches after them.
+
+        Raises:
+            ValueError: ``batch_size`` is below 1 (on the first iteration).
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        after = 0
+        while batch := await self.subscribers(after=after, limit=batch_size):
+            yield batch
+            if len(batch) < batch_size:
+                return
+            after = batch[-1].id
 
     @abc.abstractmethod
     async def start_broadcast(self, broadcast_id: int, now: datetime) -> bool:
-        """Draft -> sending: fix the audience (contacts that exist now). False if not a draft."""
+        """Draft -> sending, fixing the audience (contacts that exist now); False if no draft."""
 
     @abc.abstractmethod
     async def cancel_broadcast(self, broadcast_id: int, now: datetime) -> bool:
-        """Draft or sending -> cancelled; pending deliveries become cancelled. False if neither."""
+        """Draft or sending -> cancelled; False if it was neither.
+
+        Its pending deliveries become ``cancelled``; those in flight go on and are recorded.
+        """
 
     @abc.abstractmethod
     async def finish_broadcast(self, broadcast_id: int, now: datetime) -> bool:
-        """Sending -> done, only once every delivery row exists and none is pending or sending.
-
-        Returns True if this call finished it.
-        """
+        """Sending -> done once all delivery rows exist and none is open; True if this did it."""
 
     @abc.abstractmethod
     async def add_audit(
         self, *, actor: str, action: str, detail: Mapping[str, Any], now: datetime
     ) -> None:
-        """Append one organizer action to the audit log (``detail`` must hold no personal data)."""
+        """Append one organizer action to the audit log (``detail``: JSON, no personal data)."""
 
     @abc.abstractmethod
     async def audit_log(self, *, limit: int = 100) -> list[AuditEntry]:
-        """The most recent audit entries, newest first."""
+        """The ``limit`` most recent audit entries, newest first."""
 
-    # -- broadcasts: fan-out ---------------------------------------------------------------------
+
+class FanoutStore(abc.ABC):
+    """What the broadcast senders share: delivery rows, claims, workers, the send clock.
+
+    A delivery is claimed by one worker (an instance's id) at a time; results are recorded
+    only by the worker holding the claim. A worker found dead leaves its claimed deliveries
+    ``unknown``, never re-sent (:class:`DeliveryStatus`).
+    """
 
     @abc.abstractmethod
     async def materialize_deliveries(
@@ -321,85 +250,150 @@ class Storage(abc.ABC):
         batch_size: int,
         now: datetime,
     ) -> int:
-        """Write the next batch of delivery rows (one per subscriber, idempotently).
+        """Write the next batch of delivery rows, one per subscriber in the audience.
 
-        ``locales`` maps a contact's locale to the locale of the text they get; contacts with
-        another or no locale get ``locales[default_locale]``. Continues where the last batch
-        (in any process) stopped. Returns how many subscribers the batch covered; 0 once all
-        are done (the broadcast is then marked materialized) or when it is no longer sending.
+        Continues where the last batch, in any instance, stopped; writing a batch twice
+        adds nothing. New rows are ``pending``, stamped ``now``, in the text locale
+        ``locales[contact.locale]`` (``locales[default_locale]`` for another or no locale).
+        Returns how many subscribers the batch covered: 0 once all are done (the broadcast
+        is then marked materialized) or when it is not being sent.
+
+        Raises:
+            ValueError: ``batch_size`` is below 1.
         """
 
     @abc.abstractmethod
     async def claim_deliveries(
         self, broadcast_id: int, *, channel: str, worker: str, limit: int, now: datetime
     ) -> list[ClaimedDelivery]:
-        """Atomically take up to ``limit`` due pending deliveries of one channel for ``worker``.
+        """Atomically take up to ``limit`` due pending deliveries of one channel, in id order.
 
-        They become ``sending`` (claimed by ``worker``, attempts + 1); no other caller, in this
-        process or another, gets the same rows. Deliveries whose contact stopped being a
-        subscriber meanwhile are closed as ``opted_out`` or ``skipped`` instead.
+        They become ``sending``, claimed by ``worker`` at ``now``, one attempt more; no
+        other caller, in this instance or another, gets the same rows. Those whose contact
+        stopped being a subscriber are closed instead (``opted_out`` or ``skipped``).
         """
 
     @abc.abstractmethod
     async def record_deliveries(
         self, worker: str, outcomes: Sequence[DeliveryOutcome], now: datetime
     ) -> None:
-        """Record what happened to deliveries ``worker`` claimed, and mark contacts it names."""
+        """Record what became of deliveries ``worker`` holds, and mark the contacts named.
+
+        An outcome lands over ``sending`` or ``unknown`` (the worker knows better than a
+        reaper), and only where ``worker`` holds the claim; ``pending`` gives the claim up
+        and waits for ``retry_at``.
+        """
 
     @abc.abstractmethod
     async def release_deliveries(self, worker: str, ids: Sequence[int], now: datetime) -> None:
-        """Give claimed deliveries that were never attempted back (pending, attempt undone)."""
+        """Give back claimed deliveries that were never attempted (pending, attempt undone)."""
 
     @abc.abstractmethod
     async def next_pending_at(self, broadcast_id: int, *, channel: str) -> datetime | None:
-        """When the earliest pending delivery of the channel is due; None when none is pending."""
+        """When the channel's earliest pending delivery is due; None when none is pending."""
 
     @abc.abstractmethod
     async def delivery_tally(self, broadcast_id: int) -> list[DeliveryTally]:
-        """The broadcast's deliveries counted per channel and status."""
+        """The broadcast's deliveries counted per channel and status, in that order."""
 
     @abc.abstractmethod
     async def apply_delivery_report(
         self, provider_id: str, *, status: str, error: str | None, opted_out: bool, now: datetime
     ) -> bool:
-        """Apply a provider's later report (``delivered`` or ``failed``) to a sent delivery.
+        """Apply a provider's later report (``delivered``, ``failed``...) to a sent delivery.
 
-        ``opted_out`` also marks the contact as opted out. Returns False when no delivery
-        carries ``provider_id`` (yet): the report may have overtaken the send's own record.
+        A report changes a delivery that is ``sent`` or ``unknown``, never a later status.
+        ``opted_out`` also marks the contact as opted out (and no longer subscribed).
+        Returns False when no delivery carries ``provider_id`` (yet): the report may have
+        overtaken the send's own record.
         """
-
-    # -- broadcasts: instances and shared sending rate ---------------------------------------
 
     @abc.abstractmethod
     async def register_worker(self, worker: str, *, host: str, pid: int, now: datetime) -> None:
-        """Register (or re-register) a sending instance with a fresh heartbeat."""
+        """Register a sending instance; registering again only refreshes its heartbeat."""
 
     @abc.abstractmethod
     async def heartbeat(self, worker: str, now: datetime) -> bool:
-        """Refresh the worker's heartbeat; False if its row is gone (it was reaped)."""
+        """Refresh the worker's heartbeat; False if it is not registered (it was reaped)."""
 
     @abc.abstractmethod
     async def list_workers(self) -> list[WorkerRow]:
-        """Every registered sending instance."""
+        """Every registered sending instance, by id."""
 
     @abc.abstractmethod
     async def reap_workers(
         self, dead: Sequence[str], *, orphaned_before: datetime, now: datetime
     ) -> int:
-        """Forget dead workers; their ``sending`` deliveries become ``unknown`` (never re-sent).
+        """Forget dead workers; their ``sending`` deliveries become ``unknown`` for good.
 
-        Also closes as unknown ``sending`` rows claimed before ``orphaned_before`` by a worker
-        that is not registered at all. Returns how many deliveries became unknown.
+        Also closes as unknown the ``sending`` deliveries claimed before
+        ``orphaned_before`` by a worker that is not registered at all. Returns how many
+        deliveries became unknown.
         """
 
     @abc.abstractmethod
     async def reserve_send_time(self, channel: str, seconds: float, now: float) -> float:
-        """Reserve ``seconds`` of the channel's sending time, shared by every instance.
+        """Reserve ``seconds`` (not negative) of the channel's sending time, shared by all.
 
-        ``now`` and the result are Unix seconds; the result is when the reserved window starts
-        (the later of ``now`` and the end of the last window anyone reserved).
+        Returns when the reserved window starts: the later of ``now`` and the end of the last
+        window anyone reserved (Unix seconds, as ``now``). Windows never overlap.
         """
 
     @abc.abstractmethod
     async def pause_sending(self, channel: str, until: float) -> None:
-        """Reserve the channel's sending time up to ``until`` (Unix seconds), for everyone."""
+        """Hold the channel's sending time up to ``until`` (Unix seconds), for everyone."""
+
+    @abc.abstractmethod
+    async def prune_deliveries(self, *, before: datetime) -> int:
+        """Delete delivery rows last changed before ``before``; returns how many."""
+
+
+class Storage(ConversationStore, BroadcastStore, FanoutStore):
+    """Everything the bot persists: the three consumer interfaces behind one lifecycle.
+
+    Lifecycle: ``await open()`` -> calls -> ``await close()``, or ``async with storage:``.
+    A store that is not open refuses every call with StorageError.
+    """
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and bring the schema up to date (StorageError if either fails); idempotent."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections; safe to call twice."""
+
+    async def prune(
+        self, *, sessions_before: datetime, inbound_before: datetime, deliveries_before: datetime
+    ) -> PruneResult:
+        """Apply the retention windows; returns how many rows each removed.
+
+        Sessions, dedup ids and deliveries older than their window are deleted.
+        """
+        for name, value in (
+            ("sessions_before", sessions_before),
+            ("inbound_before", inbound_before),
+            ("deliveries_before", deliveries_before),
+        ):
+            aware(value, name)  # all refused before anything is deleted
+        result = await self.prune_conversations(
+            sessions_before=sessions_before, inbound_before=inbound_before
+        )
+        result = dataclasses.replace(
+            result, deliveries=await self.prune_deliveries(before=deliveries_before)
+        )
+        if result.sessions or result.inbound_ids or result.deliveries:
+            logger.info(
+                "pruned %d sessions, %d dedup ids, %d deliveries",
+                result.sessions,
+                result.inbound_ids,
+                result.deliveries,
+            )
+        return result

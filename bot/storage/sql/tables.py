@@ -4,7 +4,7 @@ No table holds a message body. Only ``contacts`` holds an address; ``inbound_ids
 ``topic_counters`` deliberately carry no contact reference, so dedup ids and analytics cannot
 be tied back to a person.
 
-Changing a table here needs a new step in :mod:`bot.storage.migrations` for databases that
+Changing a table here needs a new step in :mod:`bot.storage.sql.migrations` for databases that
 already exist (a fresh database is built from this module directly).
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from typing_extensions import override
 
 metadata = sa.MetaData(
     naming_convention={
@@ -36,6 +37,7 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
+    @override
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -45,6 +47,7 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         # SQLite keeps no zone; storing UTC wall time keeps text comparisons correct.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    @override
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None

@@ -4,7 +4,7 @@ The ``schema_version`` table records each applied step. :func:`upgrade` runs ins
 caller's write transaction, so a failed step leaves the database as it was:
 
 * a fresh database (no recorded version) gets the current schema from
-  :mod:`bot.storage.tables` in one go and is stamped with the latest version;
+  :mod:`bot.storage.sql.tables` in one go and is stamped with the latest version;
 * an older database gets every step after its version, in order;
 * a database at a version newer than :data:`LATEST` is refused with :class:`StorageError`,
   because older code could corrupt data it does not understand.
@@ -12,7 +12,7 @@ caller's write transaction, so a failed step leaves the database as it was:
 Two processes starting at once are serialized: on PostgreSQL by a transaction-scoped advisory
 lock taken before the version is read; on SQLite by the caller's ``BEGIN IMMEDIATE``.
 
-To change the schema: edit :mod:`bot.storage.tables`, then append a step here that turns the
+To change the schema: edit :mod:`bot.storage.sql.tables`, then append a step here that turns the
 previous version into the new one (``ALTER TABLE ...``). Never edit or reorder shipped steps.
 """
 
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.errors import StorageError
-from bot.storage import tables
+from bot.storage.sql import tables
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,376 @@
+"""The SQL store's one connection to its database: engines, transactions, the SQLite driver path.
+
+Design notes, for whoever tunes this next:
+
+* Every store method hands one plain function, ``fn(connection, ...)`` written with Core
+  statements, to :meth:`Database.run`, which runs it as one transaction in a single hop.
+* SQLite: one connection running SQLAlchemy's sync engine on the standard ``sqlite3`` driver
+  (``sqlite+aiosqlite://`` URLs are accepted and mean this), called directly on the event
+  loop's thread. With WAL and ``synchronous=NORMAL`` a statement takes microseconds, and
+  measurements showed the hop to a worker thread costing several times the work itself
+  (``bench/storage.py``: claim + load + save, about 2,400 messages/s through a worker thread,
+  over 10,000 inline). Calls never interleave, so there are no "database is locked" fights
+  inside the process, and a cancelled call never runs half-way. The price: while another
+  *process* holds the write lock, a write here waits (up to ``busy_timeout``) with the loop
+  blocked, so keep the long-running writers out of the serving process's way (bulk work is
+  done in small batches). The statements every message runs (claim, load, save) go to the
+  driver outside SQLAlchemy (:meth:`Database.on_driver`), skipping its per-statement and
+  per-transaction work; see :mod:`bot.storage.sql.fastpath`.
+  The driver runs in autocommit mode (``isolation_level=None``): a lone statement commits by
+  itself, and functions that need several statements to be atomic start with
+  :func:`begin_write` (``BEGIN IMMEDIATE``: the write lock is taken up front, so another
+  process is waited for by ``busy_timeout`` instead of failing half-way).
+* PostgreSQL: SQLAlchemy's async engine on asyncpg with a pool; the function runs in one
+  greenlet (``AsyncConnection.run_sync``), as one READ COMMITTED transaction. Races between
+  processes are settled by ``ON CONFLICT`` clauses, never by read-then-write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Concatenate, Final, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from bot.errors import StorageError
+from bot.storage.sql import migrations
+from bot.storage.values import dumps
+
+logger = logging.getLogger(__name__)
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+SQLITE_BUSY_TIMEOUT_MS: Final = 5_000
+"""How long a SQLite statement waits for another process's write lock before failing."""
+
+_SQLITE_PRAGMAS: Final = (
+    "journal_mode=WAL",
+    "synchronous=NORMAL",
+    f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    "foreign_keys=ON",  # ON DELETE CASCADE needs it, per connection
+    "secure_delete=ON",  # forget() overwrites erased rows instead of leaving them in free pages
+)
+
+_URL_SCHEMES: Final = {
+    # SQLite runs on the standard sqlite3 driver on the loop's thread (see the module docstring).
+    "sqlite": "sqlite+pysqlite",
+    "sqlite+aiosqlite": "sqlite+pysqlite",
+    "sqlite+pysqlite": "sqlite+pysqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+_URL_HELP: Final = "use sqlite+aiosqlite:///path/to/file or postgresql+asyncpg://user@host/dbname"
+
+
+def describe(exc: BaseException) -> str:
+    """Exception class and first line of the driver's message; never SQL parameters."""
+    orig = getattr(exc, "orig", None)
+    err = orig if isinstance(orig, BaseException) else exc
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
+
+
+def driver(conn: Connection) -> Any:
+    """The ``sqlite3`` connection under a SQLAlchemy connection."""
+    return conn.connection.driver_connection
+
+
+def sqlite_time(value: datetime) -> str:
+    """A time as SQLAlchemy's SQLite DateTime stores it: naive UTC text with microseconds.
+
+    Statements run on the driver store times this way, so that text comparisons (retention)
+    agree with the Core statements.
+    """
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def begin_write(conn: Connection) -> None:
+    """Make the rest of this call one atomic write transaction (SQLite: take the lock now)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def greatest(conn: Connection, *values: Any) -> Any:
+    """SQL for the largest of ``values`` in the connection's dialect."""
+    fn = sa.func.max if conn.dialect.name == "sqlite" else sa.func.greatest
+    return fn(*values)
+
+
+def upsert(dialect: str, table: sa.Table) -> Any:
+    """An INSERT with ``ON CONFLICT`` clauses for ``dialect`` (``"sqlite"``/``"postgresql"``)."""
+    return sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
+
+
+def _migrate(conn: Connection, now: datetime) -> tuple[int | None, int]:
+    begin_write(conn)  # serializes two processes opening one SQLite file at once
+    return migrations.upgrade(conn, now=now)
+
+
+def _prepare_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # The driver must not BEGIN on its own (see the module docstring).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
+    finally:
+        cursor.close()
+
+
+def _prepare_side_connection(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+class Database:
+    """One SQLite file or PostgreSQL database, shared by the parts of one SQL store.
+
+    Lifecycle: :meth:`open` (connects and applies migrations) -> :meth:`run` /
+    :meth:`on_driver` calls -> :meth:`close`; both are safe to call twice.
+
+    Args:
+        url: the SQLAlchemy database URL (``database.url`` in the config).
+        engine_kwargs: extra engine arguments (``create_engine`` for SQLite,
+            ``create_async_engine`` for PostgreSQL).
+
+    Raises:
+        StorageError: the URL cannot be parsed or names an unsupported database.
+    """
+
+    def __init__(self, url: str, *, engine_kwargs: Mapping[str, Any] | None = None) -> None:
+        try:
+            parsed = sa.make_url(url)
+        except sa_exc.ArgumentError:
+            raise StorageError(f"database.url is not a database URL; {_URL_HELP}") from None
+        drivername = _URL_SCHEMES.get(parsed.drivername)
+        if drivername is None:
+            raise StorageError(
+                f"database.url: unsupported database {parsed.drivername!r}; {_URL_HELP}"
+            )
+        self._url = parsed.set(drivername=drivername)
+        self.sqlite: Final = drivername.startswith("sqlite")
+        """True on SQLite (the driver path is open to callers), False on PostgreSQL."""
+        self._engine_kwargs = dict(engine_kwargs or {})
+        # PostgreSQL: an async engine and its pool.
+        self._pg_engine: AsyncEngine | None = None
+        # SQLite: a sync engine and its one connection, used only from the loop's thread.
+        self._sqlite_engine: sa.Engine | None = None
+        self._sqlite_conn: Connection | None = None
+        self._last_now: tuple[datetime | None, str] = (None, "")
+        self._side_engine: AsyncEngine | None = None
+        self._lifecycle = asyncio.Lock()
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password masked, fit for logs and error messages."""
+        return self._url.render_as_string(hide_password=True)
+
+    @property
+    def dialect_name(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return "sqlite" if self.sqlite else "postgresql"
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """An async SQLAlchemy engine on this database, for tests and admin tools to inspect it.
+
+        PostgreSQL: the store's own pool. SQLite: a separate aiosqlite engine without a pool
+        on the same file (the store's own calls use its one connection), disposed by
+        :meth:`close`. Every row the store has written is visible through it.
+
+        Raises:
+            StorageError: the database is not open, or is an in-memory SQLite database.
+        """
+        if self._pg_engine is not None:
+            return self._pg_engine
+        if self._sqlite_conn is None:
+            raise StorageError("the storage is not open")
+        if self._side_engine is None:
+            if (self._url.database or "") in ("", ":memory:"):
+                raise StorageError("an in-memory SQLite database cannot be opened twice")
+            engine = create_async_engine(
+                self._url.set(drivername="sqlite+aiosqlite"),
+                poolclass=NullPool,
+                hide_parameters=True,
+                json_serializer=dumps,
+            )
+            event.listen(engine.sync_engine, "connect", _prepare_side_connection)
+            self._side_engine = engine
+        return self._side_engine
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect and bring the schema up to date.
+
+        Raises:
+            StorageError: the database cannot be reached, opened or migrated.
+        """
+        async with self._lifecycle:
+            if self._pg_engine is None and self._sqlite_conn is None:
+                await self._open()
+
+    async def _open(self) -> None:
+        kwargs: dict[str, Any] = {"hide_parameters": True, "json_serializer": dumps}
+        if self.sqlite:
+            self._make_sqlite_directory()
+        else:
+            kwargs["pool_pre_ping"] = True
+        kwargs.update(self._engine_kwargs)
+        try:
+            if self.sqlite:
+                engine = sa.create_engine(self._url, **kwargs)
+                event.listen(engine, "connect", _prepare_sqlite_connection)
+                self._sqlite_engine = engine
+                self._sqlite_conn = engine.connect()
+            else:
+                self._pg_engine = create_async_engine(self._url, **kwargs)
+            before, after = await self._call(_migrate, datetime.now(UTC))
+        except BaseException as exc:
+            await self._shutdown()
+            if isinstance(exc, StorageError):
+                raise StorageError(f"cannot open the database {self.url}: {exc}") from exc
+            if isinstance(exc, sa_exc.SQLAlchemyError | OSError | TypeError | ImportError):
+                raise StorageError(
+                    f"cannot open the database {self.url}: {describe(exc)}"
+                ) from exc
+            raise
+        if before != after:
+            logger.info("database schema upgraded from version %s to %d", before, after)
+        logger.info("storage open: %s, schema version %d", self.dialect_name, after)
+
+    def _make_sqlite_directory(self) -> None:
+        database = self._url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return
+        directory = Path(database).parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the directory {directory} for the SQLite database: "
+                f"{exc.strerror or exc}"
+            ) from exc
+
+    async def close(self) -> None:
+        """Release every connection.
+
+        Raises:
+            StorageError: closing failed.
+        """
+        try:
+            async with self._lifecycle:
+                await self._shutdown()
+        except (sa_exc.SQLAlchemyError, OSError) as exc:
+            raise StorageError(f"closing the database failed: {describe(exc)}") from exc
+
+    async def _shutdown(self) -> None:
+        pg_engine, self._pg_engine = self._pg_engine, None
+        sqlite_engine, self._sqlite_engine = self._sqlite_engine, None
+        conn, self._sqlite_conn = self._sqlite_conn, None
+        side_engine, self._side_engine = self._side_engine, None
+        if pg_engine is not None:
+            await pg_engine.dispose()
+        if side_engine is not None:
+            await side_engine.dispose()
+        try:
+            if conn is not None:
+                conn.close()
+        finally:
+            if sqlite_engine is not None:
+                sqlite_engine.dispose()
+
+    # -- calls -----------------------------------------------------------------------------
+
+    async def run(
+        self,
+        what: str,
+        fn: Callable[Concatenate[Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """Run ``fn(connection, ...)`` as one transaction in one hop to the database.
+
+        SQLite: inline, on the one connection; PostgreSQL: in one greenlet on a pooled
+        connection.
+
+        Raises:
+            StorageError: the database failed (the message names ``what``) or is not open.
+        """
+        try:
+            return await self._call(fn, *args, **kwargs)
+        except (sa_exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            raise StorageError(f"{what}: database error: {describe(exc)}") from exc
+
+    async def _call(
+        self,
+        fn: Callable[Concatenate[Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        if self.sqlite:
+            conn = self._sqlite_conn
+            if conn is None:
+                raise StorageError("the storage is not open")
+            with conn.begin():
+                return fn(conn, *args, **kwargs)
+
+        def in_transaction(conn: Connection) -> _T:
+            with conn.begin():
+                return fn(conn, *args, **kwargs)
+
+        engine = self._pg_engine
+        if engine is None:
+            raise StorageError("the storage is not open")
+        async with engine.connect() as pg_conn:
+            return await pg_conn.run_sync(in_transaction)
+
+    def on_driver(
+        self,
+        what: str,
+        fn: Callable[Concatenate[sqlite3.Connection, _P], _T],
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _T:
+        """Run ``fn(sqlite3_connection, ...)`` on the SQLite driver, outside SQLAlchemy.
+
+        For work that needs no transaction from SQLAlchemy: one statement (which commits by
+        itself in autocommit mode), a read followed by an idempotent write, or a function that
+        runs its own ``BEGIN IMMEDIATE`` ... ``COMMIT``. SQLite only.
+
+        Raises:
+            StorageError: the database failed (the message names ``what``) or is not open.
+        """
+        conn = self._sqlite_conn
+        if conn is None:
+            raise StorageError("the storage is not open")
+        try:
+            # Looked up on every call: SQLAlchemy may have replaced an invalidated connection.
+            return fn(driver(conn), *args, **kwargs)
+        except (sa_exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
+            raise StorageError(f"{what}: database error: {describe(exc)}") from exc
+
+    def sqlite_now(self, now: datetime) -> str:
+        """:func:`sqlite_time` of ``now``; one message's calls share ``now``, formatted once."""
+        last, text = self._last_now
+        if last is not now:
+            text = sqlite_time(now)
+            self._last_now = (now, text)
+        return text

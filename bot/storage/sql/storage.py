@@ -1,0 +1,74 @@
+"""SqlStorage: the whole Storage on SQLite or PostgreSQL, its parts sharing one Database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from typing_extensions import override
+
+from bot.storage.composed import ComposedStorage
+from bot.storage.sql.broadcasts import SqlBroadcasts
+from bot.storage.sql.conversations import SqlConversations
+from bot.storage.sql.database import Database
+from bot.storage.sql.fanout import SqlFanout
+
+
+class SqlStorage(ComposedStorage):
+    """:class:`~bot.storage.base.Storage` on SQLite or PostgreSQL.
+
+    SQLite (``sqlite+aiosqlite:///path``, the default) runs on the standard ``sqlite3``
+    driver on the event loop's thread; PostgreSQL (``postgresql+asyncpg://user@host/db``,
+    for several instances on one database) on asyncpg. ``sqlite://`` and ``postgresql://``
+    URLs are accepted too.
+
+    Args:
+        url: the SQLAlchemy database URL (``database.url`` in the config).
+        engine_kwargs: extra engine arguments (``create_engine`` for SQLite,
+            ``create_async_engine`` for PostgreSQL), for example
+            ``{"connect_args": {"server_settings": {"search_path": "s1"}}}``.
+
+    Raises:
+        StorageError: the URL cannot be parsed or names an unsupported database.
+    """
+
+    def __init__(self, url: str, *, engine_kwargs: Mapping[str, Any] | None = None) -> None:
+        self._db = Database(url, engine_kwargs=engine_kwargs)
+        self._sql_conversations = SqlConversations(self._db)
+        super().__init__(self._sql_conversations, SqlBroadcasts(self._db), SqlFanout(self._db))
+
+    @property
+    def database(self) -> Database:
+        """The connection the parts share (for tests and tools that look underneath)."""
+        return self._db
+
+    @property
+    def url(self) -> str:
+        """The database URL with any password masked, fit for logs and error messages."""
+        return self._db.url
+
+    @property
+    def dialect_name(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._db.dialect_name
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """An async SQLAlchemy engine on this database (see :attr:`Database.engine`).
+
+        Raises:
+            StorageError: the storage is not open, or is an in-memory SQLite database.
+        """
+        return self._db.engine
+
+    @override
+    async def open(self) -> None:
+        await self._db.open()
+
+    @override
+    async def close(self) -> None:
+        try:
+            await self._db.close()
+        finally:
+            self._sql_conversations.forget_snapshots()
