@@ -37,13 +37,36 @@ def content(config: Config) -> Content:
 
 
 @pytest.fixture
-async def storage(tmp_path: Path) -> AsyncIterator[Storage]:
+async def storage() -> AsyncIterator[Storage]:
+    """The in-memory store: it passes the same contract suite as SQLite and PostgreSQL, so
+    service tests need no database; tests about what a database file holds open their own."""
+    store = open_storage("memory://")
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+async def sqlite_storage(tmp_path: Path) -> AsyncIterator[Storage]:
+    """A real SQLite store, for tests about what the database file holds."""
     store = open_storage(f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}")
     await store.open()
     try:
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture
+def sqlite_service(
+    content: Content, sqlite_storage: Storage, config: Config
+) -> ConversationService:
+    """The conversation service on :func:`sqlite_storage`."""
+    return ConversationService(
+        content=content, storage=sqlite_storage, organization=config.organization
+    )
 
 
 @pytest.fixture

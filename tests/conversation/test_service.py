@@ -76,7 +76,8 @@ async def test_an_internal_error_gives_a_translated_apology_and_the_menu(service
     assert [c.id for c in reply.choices] == menu_choice_ids(service.content.engine)
 
 
-async def test_forget_me_erases_the_contact_and_all_their_rows(service, storage):
+async def test_forget_me_erases_the_contact_and_all_their_rows(sqlite_service, sqlite_storage):
+    service, storage = sqlite_service, sqlite_storage
     await service.handle(inbound("2", message_id="SM-a"))
     await service.handle(inbound("1", seconds=1, message_id="SM-b"))
     contact = await storage.get_contact(PHONE)
@@ -99,7 +100,10 @@ async def test_after_forget_me_the_next_message_starts_over(service):
     assert [c.id for c in reply.choices][:2] == ["l:en", "l:es"]
 
 
-async def test_topic_counters_are_kept_without_any_contact_reference(service, storage):
+async def test_topic_counters_are_kept_without_any_contact_reference(
+    sqlite_service, sqlite_storage
+):
+    service, storage = sqlite_service, sqlite_storage
     await service.handle(inbound("2"))
     await service.handle(inbound("1", seconds=1))
     await service.flush_counters()
