@@ -10,7 +10,7 @@ an ask-back offering them; otherwise not understood (``"fallback"``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bot.content import strings as texts
 from bot.content.dialogs import DialogSet
@@ -90,6 +90,26 @@ class Understanding:
         """Pages the model has examples for."""
         self._untaught = bool(self.router.nodes() - self._taught)
         """Some page is routed by keywords alone (added since the examples were written)."""
+        self._deeper_pages = self._pages_under_topics()
+
+    def _pages_under_topics(self) -> dict[str, frozenset[str]]:
+        """Per taught topic: the pages with keywords reachable from it, but not other topics."""
+        keyed = self.router.nodes() - self._taught
+        found: dict[str, frozenset[str]] = {}
+        for topic in self._taught:
+            if topic not in self.dialogs.nodes:
+                continue
+            seen, stack = {topic}, [topic]
+            while stack:
+                node = self.dialogs.node(stack.pop())
+                targets = [c.target for c in node.choices] + ([node.more] if node.more else [])
+                for target in targets:
+                    if target not in seen and target not in self._taught:
+                        seen.add(target)
+                        stack.append(target)
+            if pages := frozenset(seen & keyed):
+                found[topic] = pages
+        return found
 
     def _node(self, label: str) -> str | None:
         node = f"{self._dialog}.{label}"
@@ -124,13 +144,31 @@ class Understanding:
                 return Decision(None, routed.score, False, "fallback")
         assert message.reading is not None
         decision = self._model_decision(message.reading)
-        if decision.confident or decision.decided_by == "urgency" or not self._untaught:
+        if decision.decided_by == "urgency":
+            return decision
+        if decision.confident:
+            return self._deeper(decision, normalized)
+        if not self._untaught:
             return decision
         # A page with keywords but no examples yet (just added) is still found by its words.
         routed = self.router.route(normalized)
         if routed.confident and routed.node is not None and routed.node not in self._taught:
             candidates = (Candidate(routed.node, routed.score),)
             return Decision(routed.node, routed.score, True, "keywords", candidates)
+        return decision
+
+    def _deeper(self, decision: Decision, normalized: str) -> Decision:
+        """A page under the chosen topic whose keywords the message names, if any.
+
+        The model knows topics; a topic's deeper pages (recording the police, under
+        reporting) are found by their keywords once the model has chosen the topic.
+        """
+        pages = self._deeper_pages.get(decision.node or "")
+        if not pages:
+            return decision
+        routed = self.router.route(normalized)
+        if routed.confident and routed.node in pages:
+            return replace(decision, node=routed.node, decided_by="keywords")
         return decision
 
     def _model_decision(self, reading: Reading) -> Decision:

@@ -87,3 +87,19 @@ def test_transcripts_visit_every_topic_in_both_languages() -> None:
         for locale in ("en", "es"):
             missing = stable - seen.get((render, locale), set())
             assert not missing, f"{render}/{locale} transcripts never show {sorted(missing)}"
+
+
+def test_sms_transcripts_show_every_page_in_both_languages(content) -> None:
+    """Every page, situation pages and small talk included, has golden SMS text in en and es."""
+    pages = {node_id.split(".", 1)[1] for node_id in content.dialogs.nodes}
+    seen: dict[str, set[str]] = {}
+    for path in FOLDER.glob("*.yaml"):
+        transcript = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if transcript.get("render") != "sms":
+            continue
+        for turn in transcript["turns"]:
+            if turn.get("node") and turn.get("locale"):
+                seen.setdefault(turn["locale"], set()).add(turn["node"].split(".", 1)[1])
+    for locale in ("en", "es"):
+        missing = pages - seen.get(locale, set())
+        assert not missing, f"sms/{locale} transcripts never show {sorted(missing)}"
