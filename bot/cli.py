@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -119,7 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         return EXIT_OK
+    except BrokenPipeError:
+        # The reader went away (``kyrbot check --json | head``): stop quietly.
+        _quiet_stdout()
+        return EXIT_OK
     return EXIT_UNUSABLE
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
@@ -188,7 +199,7 @@ def _ask(args: argparse.Namespace, config: Config) -> int:
     decision = engine.decide(args.text, locale)
     text = None
     if decision.node is not None:
-        renderer = Renderer(content, config.organization, config.content.last_reviewed)
+        renderer = Renderer.from_config(content, config)
         text = renderer.render(engine.page(decision.node, locale), locale).text
     candidates = [{"node": c.node, "probability": c.probability} for c in decision.candidates]
     runner_up = decision.candidates[1] if len(decision.candidates) > 1 else None
@@ -235,6 +246,13 @@ def _check(args: argparse.Namespace, config: Config) -> int:
 def _serve(config: Config) -> int:
     from bot.app import App
 
+    for name in config.organization.unset_numbers():
+        # Loud on purpose: people in trouble would be told to call no number at all.
+        print(
+            f"WARNING: organization.{name} is not set; the emergency page gives no number "
+            "to call. Set it in the config file.",
+            file=sys.stderr,
+        )
     app = App(config)
     asyncio.run(app.serve())
     return EXIT_OK

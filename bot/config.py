@@ -37,7 +37,9 @@ class ContentConfig(_Section):
     dialogs_dir: Path = Path("dialogs")
     locales_dir: Path = Path("locales")
     last_reviewed: date | None = None
-    """When the legal content was last reviewed; shown on the about page."""
+    """When the content was last checked against public sources; shown on the about page."""
+    legal_review: date | None = None
+    """When a lawyer last reviewed the content; unset, the about page says it has not been."""
     examples_dir: Path | None = None
     """Labelled example messages for free-text routing; default ``<dialogs_dir>/examples``."""
     cache_dir: Path | None = Path("data/cache")
@@ -110,8 +112,9 @@ class ReplyBudgetConfig(_Section):
 
 class SmsConfig(_Section):
     segment_budget: int = Field(default=5, ge=1, le=10)
-    fold_accents: dict[str, bool] = Field(default_factory=dict)
-    """Per locale: write á í ó ú as a i o u so Spanish goes as cheaper GSM-7."""
+    fold_accents: dict[str, bool] = Field(default_factory=lambda: {"es": True})
+    """Per locale: write á í ó ú as a i o u so Spanish goes as cheaper GSM-7 (é ñ ü ¿ ¡ are
+    GSM-7 already). On by default for Spanish; ``{es: false}`` keeps every accent."""
     price_per_segment: float = Field(default=0.0079, ge=0)
     reply_budget: ReplyBudgetConfig = ReplyBudgetConfig()
 
@@ -136,6 +139,10 @@ class OrganizationConfig(_Section):
     complaint_phone: str = ""
     complaint_address: str = ""
     complaint_website: str = ""
+
+    def unset_numbers(self) -> list[str]:
+        """The numbers the emergency and person pages need that are not configured."""
+        return [name for name in ("hotline", "org_phone") if not getattr(self, name).strip()]
 
     def placeholders(self) -> dict[str, str]:
         """Every placeholder name with its configured value ("" when unset)."""

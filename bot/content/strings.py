@@ -30,6 +30,10 @@ NOT_UNDERSTOOD = pgettext(
     "system:not_understood",
     "Sorry, I did not understand. Ask in a few words, or send 0 for the menu.",
 )
+OUT_OF_RANGE = pgettext(
+    "system:out_of_range", "Please reply with a number from 1 to {count}, or 0 for the menu."
+)
+OUT_OF_RANGE_ONE = pgettext("system:out_of_range_one", "Please reply 1, or 0 for the menu.")
 # Translators: offered before two or three likely topics, when the bot is not sure.
 ASK_BACK = pgettext("system:ask_back", "Do you mean one of these?")
 OUT_OF_SCOPE = pgettext(
@@ -51,13 +55,17 @@ GROUP_CHAT = pgettext(
     "To protect your privacy I only answer in private chats. Please write to me directly.",
 )
 DISCLAIMER = pgettext("system:disclaimer", "General information, not legal advice.")
+# Translators: fills {legal_review} on the about page when a lawyer has reviewed the content.
+LEGAL_REVIEWED = pgettext("system:legal_reviewed", "Reviewed by a lawyer on {date}.")
+# Translators: fills {legal_review} on the about page while no lawyer has reviewed it.
+NOT_LEGALLY_REVIEWED = pgettext("system:not_legally_reviewed", "Not yet reviewed by a lawyer.")
 FORGOTTEN = pgettext(
     "system:forgotten",
     "Done. I erased everything I kept about you. Send any message to start again.",
 )
 SUBSCRIBED = pgettext(
     "system:subscribed",
-    "You are subscribed to policy updates. To stop them, choose Stop updates in the menu.",
+    "You are subscribed to policy updates. To stop them, send STOP UPDATES.",
 )
 ALREADY_SUBSCRIBED = pgettext(
     "system:already_subscribed", "You are already subscribed to policy updates."
@@ -73,8 +81,8 @@ OPTED_OUT = pgettext(
 OPTED_IN = pgettext("system:opted_in", "Welcome back. You can message us again.")
 SMS_HELP = pgettext(
     "system:sms_help",
-    "Know-your-rights info line from {org_name}. Send MENU for topics, STOP to stop. "
-    "Msg & data rates may apply.",
+    "Know-your-rights info line from {org_name}. Send MENU for topics, ICE if it is "
+    "happening now, STOP to stop. Msg & data rates may apply.",
 )
 NAV_MENU = pgettext("system:nav_menu", "Menu")
 NAV_BACK = pgettext("system:nav_back", "Back")

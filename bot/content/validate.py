@@ -17,7 +17,7 @@ MAX_CHOICES = 9
 MAX_CALLBACK_BYTES = 64
 """Telegram's limit for a button's callback data."""
 
-SYSTEM_PLACEHOLDERS: frozenset[str] = frozenset({"last_reviewed"})
+SYSTEM_PLACEHOLDERS: frozenset[str] = frozenset({"last_reviewed", "legal_review"})
 """Placeholders the bot fills itself (not from ``organization.*``)."""
 
 

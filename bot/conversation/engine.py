@@ -206,14 +206,14 @@ class Engine:
         if event.choice_id:
             return self._choice_id(state, event, event.choice_id)
         normalized = normalize(text)
-        command = self.commands.command(normalized) if normalized else None
+        command = self.commands.command(text)
         if state.awaiting_language or state.locale is None:
             chosen = self._language_answer(normalized, command)
             if chosen is not None:
                 return self._switch_language(state, chosen, show=state.pending)
         if state.locale is None:
             return self._first_contact(state, event, normalized, command)
-        if not normalized:
+        if not normalized and command is None:
             return self._show(state, state.node or self.dialogs.main_menu, push=False)
         if normalized.isdigit():
             if state.node is None:
@@ -276,7 +276,17 @@ class Engine:
         options = list(state.offered) or self._choice_ids(self._current(state))
         if 1 <= number <= len(options):
             return self._choice_id(state, event, options[number - 1])
-        return self._not_understood(state)
+        return self._out_of_range(state, len(options))
+
+    def _out_of_range(self, state: State, count: int) -> Step:
+        """A number the page does not offer: say which ones it does."""
+        text = texts.OUT_OF_RANGE_ONE if count == 1 else texts.OUT_OF_RANGE
+        if count == 0:
+            text = texts.NOT_UNDERSTOOD
+        reply = ReplyPlan(
+            (Line(text, values=(("count", str(count)),)),), (), self._way_to_menu(state)
+        )
+        return Step(state, (reply,))
 
     def _choice_id(self, state: State, event: Event, choice_id: str) -> Step:
         kind, _, value = choice_id.partition(":")

@@ -215,8 +215,8 @@ class WordCommands:
     """Per locale: words that suggest a first message is in that language."""
 
     def command(self, text: str) -> str | None:
-        """The command a whole message means, or None."""
-        return self.commands.get(normalize(text))
+        """The command a whole message means, or None (``?`` alone is one too)."""
+        return self.commands.get(normalize(text) or text.strip())
 
     def detect_language(self, text: str) -> str | None:
         """The one locale whose words the message uses, if exactly one stands out."""

@@ -9,7 +9,7 @@ from datetime import date
 
 from babel.dates import format_date
 
-from bot.config import OrganizationConfig
+from bot.config import Config, OrganizationConfig
 from bot.content import strings as texts
 from bot.content.i18n import babel_locale
 from bot.conversation.state import ReplyPlan
@@ -25,9 +25,20 @@ _UPDATES_SHOWN = 3
 class Renderer:
     """Turns reply plans into translated replies with placeholders filled."""
 
+    @classmethod
+    def from_config(cls, content: Content, config: Config) -> Renderer:
+        """A renderer with the organisation's details and review dates from ``config``."""
+        return cls(
+            content,
+            config.organization,
+            config.content.last_reviewed,
+            config.content.legal_review,
+        )
+
     content: Content
     organization: OrganizationConfig
     last_reviewed: date | None = None
+    legal_review: date | None = None
 
     def __post_init__(self) -> None:
         self._configured = self.organization.placeholders()
@@ -41,9 +52,9 @@ class Renderer:
         translator = self.content.translator
         paragraphs = [
             self.fill(
-                translator.text(line.locale or locale, line.text),
+                _with_values(translator.text(line.locale or locale, line.text), line.values),
                 line.locale or locale,
-                line.text.msgid,
+                _with_values(line.text.msgid, line.values),
             )
             for line in plan.lines
         ]
@@ -66,6 +77,12 @@ class Renderer:
         """One placeholder's value for a reader: configured, or the content's fallback words."""
         if name == "last_reviewed" and self.last_reviewed is not None:
             return format_date(self.last_reviewed, format="long", locale=babel_locale(locale))
+        if name == "legal_review":
+            translator = self.content.translator
+            if self.legal_review is None:
+                return translator.text(locale, texts.NOT_LEGALLY_REVIEWED)
+            when = format_date(self.legal_review, format="long", locale=babel_locale(locale))
+            return translator.text(locale, texts.LEGAL_REVIEWED).replace("{date}", when)
         value = self._configured.get(name, "").strip()
         if value:
             return value
@@ -103,6 +120,12 @@ class Renderer:
             except (KeyError, ValueError, IndexError):
                 lines.append(f"{when}: {body}")
         return "\n\n".join(lines)
+
+
+def _with_values(text: str, values: tuple[tuple[str, str], ...]) -> str:
+    for name, value in values:
+        text = text.replace("{" + name + "}", value)
+    return text
 
 
 class _Placeholders(dict[str, str]):

@@ -68,11 +68,14 @@ class ConversationService:
         storage: Storage,
         organization: OrganizationConfig | None = None,
         last_reviewed: date | None = None,
+        legal_review: date | None = None,
         updates: UpdatesProvider | None = None,
     ) -> None:
         self._content = content
         self.storage = storage
-        self.renderer = Renderer(content, organization or OrganizationConfig(), last_reviewed)
+        self.renderer = Renderer(
+            content, organization or OrganizationConfig(), last_reviewed, legal_review
+        )
         self._updates = updates
         self._locks = _ContactLocks()
         self._counts: Counter[tuple[date, str, str, str]] = Counter()

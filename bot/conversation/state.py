@@ -92,6 +92,8 @@ class Line:
 
     text: Text
     locale: str | None = None
+    values: tuple[tuple[str, str], ...] = ()
+    """Values for the text's own ``{placeholders}`` (a count, a date), filled before config's."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,10 @@ class Understanding:
             return Decision(routed.node, routed.score, True, "keywords", candidates)
         return decision
 
+    def pages_under(self, topic: str) -> frozenset[str]:
+        """The deeper pages of ``topic`` that its keywords can reach directly."""
+        return self._deeper_pages.get(topic, frozenset())
+
     def _deeper(self, decision: Decision, normalized: str) -> Decision:
         """A page under the chosen topic whose keywords the message names, if any.
 
@@ -227,7 +231,12 @@ def build_commands(
     language_words: dict[str, set[str]] = {loc: set() for loc in locales}
     for name, text in COMMAND_TEXTS.items():
         for locale in locales:
-            phrases = split_phrases(translator.gettext_quiet(locale, *text))
+            words = translator.gettext_quiet(locale, *text)
+            # Punctuation alone ("?") normalises to nothing, so it is kept as typed.
+            for symbol in words.split(","):
+                if symbol.strip() and not normalize(symbol):
+                    commands.setdefault(symbol.strip(), name)
+            phrases = split_phrases(words)
             for phrase in phrases:
                 commands.setdefault(phrase, name)
                 if locale != "en" or phrase.isalpha():

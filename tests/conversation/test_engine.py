@@ -108,10 +108,15 @@ def test_a_button_id_opens_its_node(engine, es):
     assert step(engine, es, choice_id="n:kyr.warrants").topic == "kyr.warrants"
 
 
-def test_a_number_beyond_the_choices_is_not_understood(engine, es):
+def test_a_number_beyond_the_choices_says_which_numbers_are_valid(engine, es):
     result = step(engine, es, "9" * 3)
-    assert texts.NOT_UNDERSTOOD.msgid in msgids(result)
+    assert texts.OUT_OF_RANGE.msgid in msgids(result)
     assert result.state.node == MENU
+
+
+def test_a_question_mark_means_help(engine, es):
+    result = step(engine, es, "?")
+    assert result.topic == "kyr.help"
 
 
 def test_a_label_typed_with_typos_and_no_accents_picks_that_choice(engine, content, es):
