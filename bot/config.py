@@ -21,11 +21,15 @@ class _Section(BaseModel):
 
 
 class DatabaseConfig(_Section):
+    """Where the bot keeps its data (``database.*``)."""
+
     url: str = "sqlite+aiosqlite:///data/kyrbot.sqlite3"
     """SQLAlchemy async URL: ``sqlite+aiosqlite:///path`` or ``postgresql+asyncpg://...``."""
 
 
 class ServerConfig(_Section):
+    """The one web server for webhooks and health checks (``server.*``)."""
+
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     public_url: str | None = None
@@ -34,6 +38,8 @@ class ServerConfig(_Section):
 
 
 class ContentConfig(_Section):
+    """Where dialogs, catalogs and examples are, and review dates (``content.*``)."""
+
     dialogs_dir: Path = Path("dialogs")
     locales_dir: Path = Path("locales")
     last_reviewed: date | None = None
@@ -48,6 +54,8 @@ class ContentConfig(_Section):
 
 
 class SessionConfig(_Section):
+    """How long a conversation lasts and when a person is offered (``session.*``)."""
+
     idle_minutes: int = Field(default=30, ge=1)
     """After this long without a message, the next message starts a fresh greeting."""
     misses_before_handoff: int = Field(default=2, ge=1)
@@ -55,6 +63,8 @@ class SessionConfig(_Section):
 
 
 class RoutingConfig(_Section):
+    """Thresholds of free-text routing (``routing.*``); see docs/ROUTING.md."""
+
     confidence: float = Field(default=0.72, gt=0, le=1)
     """Free-text routing answers a topic only at or above this score (0..1)."""
     margin: float = Field(default=0.06, ge=0, le=1)
@@ -75,18 +85,24 @@ class RoutingConfig(_Section):
 
 
 class RetentionConfig(_Section):
+    """How many days each kind of row is kept (``retention.*``)."""
+
     session_days: int = Field(default=7, ge=1)
     inbound_id_days: int = Field(default=2, ge=1)
     delivery_days: int = Field(default=90, ge=1)
 
 
 class PrivacyConfig(_Section):
+    """Keys that stand for people in logs and storage (``privacy.*``)."""
+
     hash_key: str | None = None
     """Key for the keyed hashes that stand for addresses in logs. Set it from ``${ENV}``;
     without it a random key is made at each start (hashes then differ between restarts)."""
 
 
 class TelegramConfig(_Section):
+    """The Telegram bot (``telegram.*``); a token turns the channel on."""
+
     token: str | None = None
     webhook_secret: str | None = None
     base_url: str | None = None
@@ -95,6 +111,8 @@ class TelegramConfig(_Section):
 
 
 class TwilioConfig(_Section):
+    """The Twilio account for SMS (``twilio.*``); credentials turn the channel on."""
+
     account_sid: str | None = None
     auth_token: str | None = None
     from_number: str | None = None
@@ -106,11 +124,15 @@ class TwilioConfig(_Section):
 
 
 class ReplyBudgetConfig(_Section):
+    """How many replies one sender may get in a window (``sms.reply_budget``)."""
+
     replies: int = Field(default=20, ge=1)
     window_minutes: int = Field(default=10, ge=1)
 
 
 class SmsConfig(_Section):
+    """How SMS replies are written and what they cost (``sms.*``)."""
+
     segment_budget: int = Field(default=5, ge=1, le=10)
     fold_accents: dict[str, bool] = Field(default_factory=lambda: {"es": True})
     """Per locale: write á í ó ú as a i o u so Spanish goes as cheaper GSM-7 (é ñ ü ¿ ¡ are
@@ -120,6 +142,8 @@ class SmsConfig(_Section):
 
 
 class OrganizersConfig(_Section):
+    """Who may broadcast, and where reports go (``organizers.*``)."""
+
     telegram_ids: list[int] = Field(default_factory=list)
     report_chat_id: int | None = None
     """A Telegram chat that hears about failed content reloads and broadcast reports."""
@@ -180,6 +204,7 @@ class Config(_Section):
         return value
 
     def model_post_init(self, __context: Any) -> None:
+        """Check what spans sections: the default locale is one of the locales."""
         if self.default_locale not in self.locales:
             raise ValueError(f"default_locale {self.default_locale!r} is not in locales")
 

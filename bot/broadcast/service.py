@@ -141,7 +141,8 @@ class Words:
 
     def language(self, code: str, *, capital: bool = False) -> str:
         """A language's name in this locale ("Spanish"; "español", or "Español" with
-        ``capital`` at the start of a line)."""
+        ``capital`` at the start of a line).
+        """
         try:
             name = Locale.parse(code.replace("-", "_")).get_display_name(self._babel)
         except (UnknownLocaleError, ValueError, TypeError):
@@ -336,7 +337,8 @@ class Report:
 
     def summary(self, channel: str | None = None) -> dict[str, int]:
         """The organizer's categories: sent (incl. delivered), delivered, failed, opted out,
-        unknown, skipped, cancelled, waiting."""
+        unknown, skipped, cancelled, waiting.
+        """
         return {
             "sent": self.count(DeliveryStatus.SENT, DeliveryStatus.DELIVERED, channel=channel),
             "delivered": self.count(DeliveryStatus.DELIVERED, channel=channel),
@@ -1055,7 +1057,8 @@ class BroadcastRunner:
 
     async def stop(self, *, grace: float = 10.0) -> None:
         """Stop claiming; let sends in flight finish (up to ``grace`` seconds); give back
-        claimed deliveries that were not attempted; deregister."""
+        claimed deliveries that were not attempted; deregister.
+        """
         self._stopping.set()
         self._wake.set()
         task = self._main
@@ -1110,7 +1113,8 @@ class BroadcastRunner:
 
     async def run_once(self, broadcast_id: int) -> None:
         """Do this instance's part of one broadcast now: write its delivery rows, send what
-        is due on our channels, and finish it if nothing is left."""
+        is due on our channels, and finish it if nothing is left.
+        """
         await self._flush_outcomes()
         broadcast = await self.storage.get_broadcast(broadcast_id)
         if broadcast is None or broadcast.status != BroadcastStatus.SENDING:

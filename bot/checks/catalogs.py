@@ -53,6 +53,7 @@ def coverage(
     expected: dict[tuple[str, str], tuple[str, int]],
     report: CheckReport,
 ) -> LocaleStats:
+    """Count translated, fuzzy, missing and obsolete entries; warn about stale ones."""
     stats = LocaleStats()
     present: set[tuple[str | None, str]] = set()
     for message in _messages(catalog):
@@ -112,6 +113,7 @@ def check_translations(
     expected: dict[tuple[str, str], tuple[str, int]],
     report: CheckReport,
 ) -> None:
+    """Report placeholder mismatches and broken command lists in one catalog."""
     for message in _messages(catalog):
         if not message.string or message.fuzzy or (message.context, message.id) not in expected:
             continue
@@ -170,6 +172,7 @@ def check_translations(
 def po_location(
     content: Content, file: str, line: int, locale: str, context: str, msgid: str
 ) -> tuple[str, int]:
+    """Where a message sits in a locale's PO file (path and line), for problems."""
     if locale == SOURCE_LOCALE:
         return file, line
     catalog = content.catalogs[locale].catalog

@@ -15,6 +15,7 @@ from bot.sms_text import segment_info
 
 
 def check_pages(content: Content, config: Config, locales: list[str], report: CheckReport) -> None:
+    """Check every page in every locale against the SMS budget and Telegram's limit."""
     renderer = Renderer.from_config(content, config)
     budget = config.sms.segment_budget
     engine = content.engine

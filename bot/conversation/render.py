@@ -49,6 +49,7 @@ class Renderer:
         locale: str,
         updates: Sequence[tuple[date, dict[str, str]]] = (),
     ) -> Reply:
+        """Translate ``plan`` for a reader of ``locale``, with ``updates`` if it shows them."""
         translator = self.content.translator
         paragraphs = [
             self.fill(

@@ -576,7 +576,8 @@ class TelegramChannel(Channel):
         self, address: Address, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
     ) -> bool:
         """Send one reply message, retrying flood waits and network errors a bounded number
-        of times. Returns False when it could not be delivered."""
+        of times. Returns False when it could not be delivered.
+        """
         for attempt in range(1, _REPLY_ATTEMPTS + 1):
             last = attempt == _REPLY_ATTEMPTS
             try:
