@@ -168,8 +168,8 @@ async def scenario(
             done_at: list[float] = []
             send = channel.send
 
-            async def timed_send(address: Address, reply: Reply) -> str:
-                result = await send(address, reply)
+            async def timed_send(address: Address, reply: Reply, **options: Any) -> str:
+                result = await send(address, reply, **options)
                 done_at.append(time.perf_counter())
                 return result
 
