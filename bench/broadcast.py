@@ -50,7 +50,8 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 
 from bot.broadcast.service import BroadcastRunner, BroadcastService  # noqa: E402
-from bot.channels.base import Capabilities, Channel, InboundSink  # noqa: E402
+from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt  # noqa: E402
+from bot.channels.capabilities import Capabilities  # noqa: E402
 from bot.config import parse_config  # noqa: E402
 from bot.messages import Address, Reply  # noqa: E402
 from bot.storage import SqlStorage  # noqa: E402
@@ -66,21 +67,28 @@ class NullChannel(Channel):
     """Accepts every message at once: the fan-out pipeline with no provider cost."""
 
     name: ClassVar[str] = "telegram"
-    capabilities: ClassVar[Capabilities] = Capabilities(buttons=False, max_text_length=4096)
+    capabilities = Capabilities(buttons=False, max_text_length=4096)
 
     def __init__(self) -> None:
+        super().__init__()
         self.count = 0
 
-    async def start(self, sink: InboundSink) -> None:
+    async def start(self, callbacks: ChannelCallbacks) -> None:
         return None
 
     async def stop(self) -> None:
         return None
 
-    async def send(self, address: Address, reply: Reply) -> str:
+    def _render(self, reply: Reply) -> tuple[Reply, ...]:
+        return (reply,)
+
+    async def _deliver(self, address: Address, part: Reply, attempt: DeliveryAttempt) -> str:
         await asyncio.sleep(0)
         self.count += 1
         return str(self.count)
+
+    def _map_error(self, error: Exception, attempt: DeliveryAttempt) -> None:
+        return None
 
 
 def _serve_fake(conn: Connection) -> None:
@@ -160,8 +168,8 @@ async def scenario(
             done_at: list[float] = []
             send = channel.send
 
-            async def timed_send(address: Address, reply: Reply) -> str:
-                result = await send(address, reply)
+            async def timed_send(address: Address, reply: Reply, **options: Any) -> str:
+                result = await send(address, reply, **options)
                 done_at.append(time.perf_counter())
                 return result
 

@@ -11,7 +11,8 @@ their event loop:
 * **bare**: a plain aiohttp handler that answers a fixed TwiML document.
 
 The sink is pluggable: a *sink factory* is any callable ``(Config) -> async context manager
-yielding an InboundSink``. ``service`` (the default) is the real conversation service on a
+yielding a sink``: anything with the conversation service's ``handle`` and
+``contact_unreachable``. ``service`` (the default) is the real conversation service on a
 fresh SQLite file; ``trivial`` answers a fixed menu and measures the adapter alone.
 
 During the full-load phases the load generator's event loop polls instead of sleeping. Real
@@ -48,6 +49,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +59,7 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
-from bot.channels.base import InboundSink  # noqa: E402
+from bot.app import channel_callbacks  # noqa: E402
 from bot.channels.sms.adapter import SmsChannel  # noqa: E402
 from bot.config import Config, parse_config  # noqa: E402
 from bot.messages import Address, Choice, Inbound, Reply  # noqa: E402
@@ -87,7 +89,7 @@ TEXTS = [
     "do you sell bus tickets",
 ]
 
-SinkFactory = Callable[[Config], AbstractAsyncContextManager[InboundSink]]
+SinkFactory = Callable[[Config], AbstractAsyncContextManager[Any]]
 
 
 # -- sinks -----------------------------------------------------------------------------------
@@ -123,13 +125,13 @@ class _MenuSink:
 
 
 @contextlib.asynccontextmanager
-async def trivial_sink(_config: Config) -> AsyncIterator[InboundSink]:
+async def trivial_sink(_config: Config) -> AsyncIterator[Any]:
     """The adapter alone: a sink that answers a fixed menu."""
     yield _MenuSink()
 
 
 @contextlib.asynccontextmanager
-async def service_sink(config: Config) -> AsyncIterator[InboundSink]:
+async def service_sink(config: Config) -> AsyncIterator[Any]:
     """The real conversation service with the real content, on a fresh SQLite file."""
     from bot.conversation.service import ConversationService
     from bot.conversation.version import load_content
@@ -181,7 +183,7 @@ async def _serve_full_stack(make_sink: SinkFactory, conn: Connection) -> None:
     server = WebServer(app, host="127.0.0.1", port=0)
     async with make_sink(config) as sink:
         await server.start()
-        await channel.start(sink)
+        await channel.start(channel_callbacks(sink))
         try:
             conn.send(server.port)
             await asyncio.get_running_loop().run_in_executor(None, conn.recv)

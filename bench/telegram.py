@@ -22,7 +22,8 @@ Usage::
                                        [--fake process|loop] [--verbose]
 
 A custom sink is ``MODULE:CALLABLE`` where ``CALLABLE(config, workdir)`` returns an async context
-manager yielding an :class:`~bot.channels.base.InboundSink`.
+manager yielding a sink: anything with the conversation service's ``handle`` and
+``contact_unreachable``.
 """
 
 from __future__ import annotations
@@ -55,14 +56,16 @@ if str(ROOT) not in sys.path:
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from bot.channels.base import InboundSink, Route  # noqa: E402
-from bot.channels.telegram.adapter import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel  # noqa: E402
+from bot.app import channel_callbacks  # noqa: E402
+from bot.channels.telegram.adapter import TelegramChannel  # noqa: E402
+from bot.channels.telegram.webhook import SECRET_HEADER, WEBHOOK_PATH  # noqa: E402
 from bot.config import Config, parse_config  # noqa: E402
 from bot.messages import Address, Choice, Inbound, Reply  # noqa: E402
+from bot.routes import Route  # noqa: E402
 from bot.web import WebServer, build_web_app  # noqa: E402
 from tests.fakes.telegram_server import FAKE_TOKEN, FakeBotApi  # noqa: E402
 
-SinkFactory = Callable[[Config, Path], AbstractAsyncContextManager[InboundSink]]
+SinkFactory = Callable[[Config, Path], AbstractAsyncContextManager[Any]]
 
 SECRET = "bench_secret-0123456789"
 INPUTS = ("/start", "hola", "¿qué es una orden judicial?", "1", "menú", "sop 130", "ayuda")
@@ -73,7 +76,7 @@ INPUTS = ("/start", "hola", "¿qué es una orden judicial?", "1", "menú", "sop 
 
 
 @contextlib.asynccontextmanager
-async def conversation_sink(config: Config, workdir: Path) -> AsyncIterator[InboundSink]:
+async def conversation_sink(config: Config, workdir: Path) -> AsyncIterator[Any]:
     """The project's conversation service with its real content, on a fresh SQLite file."""
     # Imported here so the other sinks still run when the service is broken mid-change.
     from bot.conversation.service import ConversationService
@@ -136,7 +139,7 @@ class SqliteEchoSink:
 
 
 @contextlib.asynccontextmanager
-async def sqlite_echo_sink(_config: Config, workdir: Path) -> AsyncIterator[InboundSink]:
+async def sqlite_echo_sink(_config: Config, workdir: Path) -> AsyncIterator[Any]:
     """:class:`SqliteEchoSink` on a fresh SQLite file."""
     import aiosqlite  # only this sink needs it
 
@@ -164,7 +167,7 @@ class NullSink:
 
 
 @contextlib.asynccontextmanager
-async def null_sink(_config: Config, _workdir: Path) -> AsyncIterator[InboundSink]:
+async def null_sink(_config: Config, _workdir: Path) -> AsyncIterator[Any]:
     """:class:`NullSink`."""
     yield NullSink()
 
@@ -346,13 +349,12 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                     connector=aiohttp.TCPConnector(limit=args.concurrency)
                 ) as session,
             ):
-                await channel.start(sink)
-                queue = channel.application.update_queue
+                await channel.start(channel_callbacks(sink))
 
                 # Warm up connection pools, SQLite and the content caches.
                 warmup = make_updates(builder, 50, 10, first_chat=10_000_000)
                 await fire(session, base + WEBHOOK_PATH, warmup, concurrency=4, headers=headers)
-                await queue.join()
+                await channel.drain()
                 await fire(session, base + "/bench/bare", warmup, concurrency=4, headers={})
 
                 bodies = make_updates(builder, args.updates, args.chats, first_chat=20_000_000)
@@ -368,7 +370,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                     concurrency=args.concurrency,
                     headers=headers,
                 )
-                await queue.join()  # every update handled and its replies sent
+                await channel.drain()  # every update handled and its replies sent
                 full_s = time.perf_counter() - started
                 replies = await fake.sent() - sent_before
                 await channel.stop()  # while the sink is still open

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from bot.broadcast import texts as broadcast_texts
 from bot.broadcast.service import BroadcastRunner, BroadcastService, channels_by_name
-from bot.channels.base import Channel
+from bot.channels import registry
+from bot.channels.base import Channel, ChannelCallbacks
 from bot.config import Config
 from bot.content.strings import TELEGRAM_COMMANDS
 from bot.conversation.service import ConversationService
 from bot.conversation.version import Content, load_content
 from bot.errors import BotError, ConfigError, ContentError
-from bot.messages import Address, Reply
+from bot.messages import Address, DeliveryReport, Reply
 from bot.privacy import set_hash_key
 from bot.storage import Storage, open_storage
 from bot.web import WebServer, build_web_app
@@ -48,9 +49,11 @@ class App:
             storage=self.storage,
             organization=config.organization,
             last_reviewed=config.content.last_reviewed,
+            legal_review=config.content.legal_review,
             updates=self.broadcasts.updates,
         )
-        self.service.on_delivery_status = self.broadcasts.on_delivery_status
+        self.callbacks = channel_callbacks(self.service, self.broadcasts)
+        """What every channel is given at start: the conversation, and delivery tracking."""
         self.runner: BroadcastRunner | None = None
         """Sends broadcasts while :meth:`serve` runs (and resumes unfinished ones)."""
         self.channels: list[Channel] = []
@@ -115,23 +118,14 @@ class App:
 
     def build_channels(self) -> list[Channel]:
         """The channels the config enables (a token or credentials make a channel active)."""
-        channels: list[Channel] = []
-        if self.config.telegram.token:
-            from bot.channels.telegram.adapter import TelegramChannel
-
-            translator = self.content.translator
-            descriptions = {
-                locale: {
-                    name: translator.text(locale, text) for name, text in TELEGRAM_COMMANDS.items()
-                }
-                for locale in self.content.engine.locales
+        translator = self.content.translator
+        descriptions = {
+            locale: {
+                name: translator.text(locale, text) for name, text in TELEGRAM_COMMANDS.items()
             }
-            channels.append(TelegramChannel(self.config, command_descriptions=descriptions))
-        if self.config.twilio.account_sid and self.config.twilio.auth_token:
-            from bot.channels.sms.adapter import SmsChannel
-
-            channels.append(SmsChannel(self.config))
-        return channels
+            for locale in self.content.engine.locales
+        }
+        return registry.build_channels(self.config, command_descriptions=descriptions)
 
     async def serve(self, *, ready: Callable[[App], None] | None = None) -> None:
         """Run channels and the web server until SIGINT/SIGTERM; SIGHUP reloads content."""
@@ -154,7 +148,7 @@ class App:
         try:
             await self.web.start()
             for channel in self.channels:
-                await channel.start(self.service)
+                await channel.start(self.callbacks)
             self.runner.start()
             self._spawn(self._every(COUNTER_FLUSH_SECONDS, self.service.flush_counters))
             self._spawn(self._every(PRUNE_SECONDS, self.prune))
@@ -184,12 +178,11 @@ class App:
     def _organizer_console(self, runner: BroadcastRunner) -> OrganizerConsole | None:
         """Give organizers /broadcast and /stats on the Telegram channel, if there is one."""
         telegram = next((c for c in self.channels if c.name == "telegram"), None)
-        if telegram is None:
+        host = telegram.console() if telegram is not None else None
+        if host is None:
             return None
-        from bot.channels.telegram.adapter import TelegramChannel
         from bot.organizer.telegram import OrganizerConsole
 
-        assert isinstance(telegram, TelegramChannel)
         console = OrganizerConsole(
             self.broadcasts,
             organizers=self.config.organizers.telegram_ids,
@@ -198,7 +191,7 @@ class App:
             wake=runner.wake,
             report_chat_id=self.config.organizers.report_chat_id,
         )
-        console.attach(telegram.application)
+        console.attach(host)
         runner.on_finished.append(console.announce)
         return console
 
@@ -256,6 +249,25 @@ class App:
         with contextlib.suppress(OSError):
             if self.pid_path.read_text(encoding="ascii").strip() == str(os.getpid()):
                 self.pid_path.unlink()
+
+
+def channel_callbacks(
+    service: ConversationService, broadcasts: BroadcastService | None = None
+) -> ChannelCallbacks:
+    """What channels call: the conversation, and the broadcasts' delivery tracking.
+
+    Events and unreachable people go to ``service``; delivery reports to ``broadcasts``
+    (ignored without it).
+    """
+
+    async def ignore(_report: DeliveryReport) -> None:
+        return None
+
+    return ChannelCallbacks(
+        on_inbound=service.handle,
+        on_delivery_report=broadcasts.on_delivery_report if broadcasts is not None else ignore,
+        on_unreachable=service.contact_unreachable,
+    )
 
 
 def pid_file(config: Config) -> Path:

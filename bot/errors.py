@@ -9,12 +9,14 @@
     │   └── CatalogError
     ├── StorageError           the database failed or is at an unknown schema version
     ├── BroadcastError         an organizer's request was refused (in bot.broadcast.service)
+    ├── MalformedWebhook       a signed webhook lacks a field the adapter needs (answered 400)
     └── SendError              not delivered; ``retryable`` says whether a retry can help
         ├── RateLimited            retryable; ``retry_after`` seconds when the provider said
         ├── ChannelUnavailable     retryable: network error, timeout, provider 5xx
         ├── OutcomeUnknown         not retryable: the request may or may not have been delivered
-        ├── RecipientUnreachable   not retryable: blocked the bot, opted out, invalid address
-        └── PermanentSendError     not retryable: anything else the provider rejected
+        ├── RecipientUnreachable   not retryable: ``blocked`` the bot, ``opted_out``, or invalid
+        ├── PermanentSendError     not retryable: anything else the provider rejected
+        └── SendWithdrawn          not sent: the sender withdrew it after waiting its turn
 """
 
 from __future__ import annotations
@@ -104,12 +106,43 @@ class OutcomeUnknown(SendError):
 
 
 class RecipientUnreachable(SendError):
-    """The person cannot be reached: blocked the bot, opted out, or the address is invalid."""
+    """The person cannot be reached: blocked the bot, opted out, or the address is invalid.
 
-    def __init__(self, message: str = "", *, opted_out: bool = False, code: str | None = None):
+    ``opted_out`` and ``blocked`` say which of the person's own actions it was (replied STOP
+    at the provider; blocked the bot on Telegram); both false: the address itself is unusable.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        opted_out: bool = False,
+        blocked: bool = False,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message, code=code)
         self.opted_out = opted_out
+        """The person opted out at the provider (Twilio 21610)."""
+        self.blocked = blocked
+        """The person blocked the bot (Telegram ``Forbidden``)."""
+
+    @property
+    def by_person(self) -> bool:
+        """Whether the person chose this (opted out or blocked), rather than a bad address."""
+        return self.opted_out or self.blocked
 
 
 class PermanentSendError(SendError):
     """The provider rejected the message for a reason a retry will not fix."""
+
+
+class SendWithdrawn(SendError):
+    """Not sent: the sender withdrew the message after waiting its turn and before delivery.
+
+    A broadcast runner raises it from its pacer when the broadcast was cancelled or the runner
+    is stopping while the message waited for sending time; nothing reached the provider.
+    """
+
+
+class MalformedWebhook(BotError, ValueError):
+    """A signed webhook lacks a field the adapter needs (answered with 400)."""

@@ -1,4 +1,4 @@
-"""The shared message types every layer speaks: address, inbound event, reply, choice."""
+"""The shared message types every layer speaks: address, inbound event, reply, delivery report."""
 
 from __future__ import annotations
 
@@ -78,3 +78,22 @@ class Reply:
     locale: str = "en"
     node: str | None = field(default=None, compare=False)
     """The ``dialog.node`` this reply belongs to, for counters and tests; never shown."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """A provider's later report about a message it accepted earlier (a Twilio status callback).
+
+    Attributes:
+        channel: the channel that sent the message (:attr:`Address.channel`).
+        provider_id: the provider's id for the message (a Twilio MessageSid).
+        status: the provider's status word (``"sent"``, ``"delivered"``, ``"undelivered"``...).
+        error_code: the provider's error code for a failure (``"30007"``), if it gave one.
+        opted_out: the failure was the person having opted out (Twilio 21610).
+    """
+
+    channel: str
+    provider_id: str
+    status: str
+    error_code: str | None = None
+    opted_out: bool = False

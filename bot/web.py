@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
-from bot.channels.base import Route
+from bot.routes import Route
 
 logger = logging.getLogger(__name__)
 

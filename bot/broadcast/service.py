@@ -8,8 +8,9 @@ Two halves, both on the :class:`~bot.storage.base.Storage` broadcast methods:
   delivery reports, and weekly topic counts. Every organizer step goes to the audit log.
 * :class:`BroadcastRunner` sends. For each broadcast being sent it writes one delivery row per
   subscriber (in batches), then, one lane per channel, claims a few due deliveries at a time,
-  paces them through a :class:`RateLimiter`, sends them with the channel's ``send()`` and
-  records each outcome. Every delivery's state is in the database, so any instance can carry
+  sends them with the channel's ``send()`` paced through a shared
+  :class:`~bot.channels.pacing.RateLimiter` (the channel's rate, in its units), and records
+  each outcome. Every delivery's state is in the database, so any instance can carry
   on after a crash; a delivery that was in flight in a process that died is reported
   ``unknown`` and never sent again. See ``docs/BROADCASTS.md`` for the whole workflow.
 """
@@ -21,37 +22,43 @@ import contextlib
 import logging
 import math
 import os
-import random
 import socket
-import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Final, Protocol
+from typing import Final
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from bot.broadcast import texts as T
+from bot.channels import registry
 from bot.channels.base import Channel
-from bot.channels.sms.render import render_sms_parts
+from bot.channels.capabilities import Capabilities, CostEstimate, SendUnit
+from bot.channels.pacing import (
+    LOOP_TIMER,
+    RateLimiter,
+    RetryPolicy,
+    SendClock,
+    SharedSendClock,
+    Timer,
+)
 from bot.config import Config
 from bot.content.i18n import SOURCE_LOCALE, Translator, babel_locale
 from bot.content.strings import Text
 from bot.errors import (
     BotError,
-    ChannelUnavailable,
     OutcomeUnknown,
-    RateLimited,
     RecipientUnreachable,
     SendError,
+    SendWithdrawn,
 )
-from bot.messages import Reply
+from bot.messages import DeliveryReport, Reply
 from bot.privacy import address_hash
-from bot.sms_text import MAX_MESSAGE_CHARS, segment_info
+from bot.sms_text import MAX_MESSAGE_CHARS
 from bot.storage.base import (
     Broadcast,
     BroadcastStatus,
@@ -216,14 +223,6 @@ def validate_texts(
     return {loc: clean[loc] for loc in locales if loc in clean}
 
 
-def fold_accents_for(config: Config, locale: str) -> bool:
-    """``sms.fold_accents`` for a locale (``es_MX`` falls back to ``es``)."""
-    fold = config.sms.fold_accents
-    if locale in fold:
-        return fold[locale]
-    return fold.get(locale.replace("-", "_").split("_")[0], False)
-
-
 @dataclass(frozen=True, slots=True)
 class SmsForm:
     """One text as an SMS: the bodies as they arrive, their encoding and segment count."""
@@ -238,12 +237,9 @@ class SmsForm:
         return "\n\n".join(self.bodies)
 
 
-def sms_form(text: str, locale: str, *, fold_accents: bool) -> SmsForm:
-    """How ``text`` is sent by SMS, exactly as the SMS channel sends it."""
-    bodies = tuple(render_sms_parts(Reply(text=text, locale=locale), fold_accents=fold_accents))
-    infos = [segment_info(body) for body in bodies]
-    encoding = "UCS-2" if any(i.encoding == "UCS-2" for i in infos) else "GSM-7"
-    return SmsForm(bodies, encoding, sum(i.segments for i in infos))
+def sms_form(estimate: CostEstimate) -> SmsForm:
+    """How a text is sent by SMS, from the SMS channel's estimate for it."""
+    return SmsForm(estimate.bodies, estimate.encoding or "", int(estimate.units))
 
 
 # -- preview -----------------------------------------------------------------------------------
@@ -271,9 +267,18 @@ class Preview:
     text_locale: dict[str, str]
     """Recipients' language -> the language of the text they get."""
     sms: dict[str, SmsCost]
-    """Text language -> its SMS cost."""
+    """Text language -> its cost on :attr:`segment_channel`."""
     price_per_segment: float
     telegram_texts: dict[str, str] = field(default_factory=dict)
+    channels: Mapping[str, Capabilities] = field(default_factory=dict)
+    """What each channel can do (display names, units)."""
+    segment_channel: str | None = None
+    """The channel counted and priced in SMS segments, whose costs :attr:`sms` holds."""
+
+    @property
+    def sms_audience(self) -> dict[str, int]:
+        """Recipients' language -> how many, on :attr:`segment_channel`."""
+        return self.audience.get(self.segment_channel or "", {})
 
     @property
     def total(self) -> int:
@@ -288,7 +293,7 @@ class Preview:
     def sms_segments(self, *, flipped: bool = False) -> int:
         """Segments for every SMS recipient, as configured (or with folding flipped)."""
         total = 0
-        for locale, count in self.audience.get("sms", {}).items():
+        for locale, count in self.sms_audience.items():
             cost = self.sms[self.text_locale.get(locale, FALLBACK_LOCALE)]
             total += count * (cost.other.segments if flipped else cost.form.segments)
         return total
@@ -309,6 +314,8 @@ class Report:
     by_channel: dict[str, dict[str, int]]
     expected: int | None = None
     """How many recipients there will be, while delivery rows are still being written."""
+    channels: Mapping[str, Capabilities] = field(default_factory=dict)
+    """What each channel can do (display names, delivery reports)."""
 
     def count(self, *statuses: str, channel: str | None = None) -> int:
         """Deliveries in any of ``statuses`` (on one channel, or all)."""
@@ -351,11 +358,9 @@ class Report:
         }
 
 
-CHANNEL_NAMES: Final = {"telegram": "Telegram", "sms": "SMS", "terminal": "Terminal"}
-
-
-def _channel_name(channel: str) -> str:
-    return CHANNEL_NAMES.get(channel, channel)
+def _channel_name(channel: str, channels: Mapping[str, Capabilities]) -> str:
+    capabilities = channels.get(channel)
+    return capabilities.display_name if capabilities and capabilities.display_name else channel
 
 
 def format_preview_summary(preview: Preview, words: Words) -> str:
@@ -365,7 +370,8 @@ def format_preview_summary(preview: Preview, words: Words) -> str:
         words(T.PREVIEW_TITLE, id=b.id),
         words(T.RECIPIENTS, count=words.number(preview.total)),
     ]
-    for channel in sorted(preview.audience, key=_channel_name):
+    names = preview.channels
+    for channel in sorted(preview.audience, key=lambda ch: _channel_name(ch, names)):
         counts = []
         for locale, count in sorted(preview.audience[channel].items()):
             name = words.language(locale, capital=True)
@@ -373,11 +379,12 @@ def format_preview_summary(preview: Preview, words: Words) -> str:
                 name = words(T.GETS_ENGLISH, language=name)
             counts.append(f"{name} {words.number(count)}")
         lines.append(
-            "• " + words(T.CHANNEL_LINE, channel=_channel_name(channel), counts=", ".join(counts))
+            "• "
+            + words(
+                T.CHANNEL_LINE, channel=_channel_name(channel, names), counts=", ".join(counts)
+            )
         )
-    sms_locales = {
-        preview.text_locale.get(loc, FALLBACK_LOCALE) for loc in preview.audience.get("sms", {})
-    }
+    sms_locales = {preview.text_locale.get(loc, FALLBACK_LOCALE) for loc in preview.sms_audience}
     if sms_locales:
         lines.append("")
         for locale in sorted(sms_locales):
@@ -438,7 +445,7 @@ def preview_texts(preview: Preview, words: Words) -> list[str]:
         label = words(T.AS_IT_ARRIVES, language=words.language(locale, capital=True))
         parts.append(f"{label}\n\n{text}")
         cost = preview.sms.get(locale)
-        if cost is not None and "sms" in preview.audience and cost.form.text != text:
+        if cost is not None and preview.sms_audience and cost.form.text != text:
             label = words(T.AS_IT_ARRIVES_SMS, language=words.language(locale, capital=True))
             parts.append(f"{label}\n\n{cost.form.text}")
     return parts
@@ -474,10 +481,12 @@ def format_report(report: Report, words: Words) -> str:
     lines = [title]
     if b.started_at is not None:
         lines.append(words(T.SENT_AT, when=words.when(b.started_at)))
-    for channel in sorted(report.by_channel, key=_channel_name):
+    names = report.channels
+    for channel in sorted(report.by_channel, key=lambda ch: _channel_name(ch, names)):
         numbers = {k: words.number(v) for k, v in report.summary(channel).items()}
-        template = T.REPORT_CHANNEL if channel == "sms" else T.REPORT_CHANNEL_NO_DLR
-        lines.append("• " + words(template, channel=_channel_name(channel), **numbers))
+        reports = channel in names and names[channel].delivery_reports
+        template = T.REPORT_CHANNEL if reports else T.REPORT_CHANNEL_NO_DLR
+        lines.append("• " + words(template, channel=_channel_name(channel, names), **numbers))
     summary = report.summary()
     if len(report.by_channel) > 1:
         lines.append(words(T.REPORT_TOTAL, **{k: words.number(v) for k, v in summary.items()}))
@@ -510,8 +519,18 @@ class WeekCount:
     count: int
 
 
-def format_stats(rows: Sequence[WeekCount], words: Words, *, weeks: int) -> str:
-    """Weekly topic counts, newest week first, biggest topics first."""
+def format_stats(
+    rows: Sequence[WeekCount],
+    words: Words,
+    *,
+    weeks: int,
+    channels: Mapping[str, Capabilities] | None = None,
+) -> str:
+    """Weekly topic counts, newest week first, biggest topics first.
+
+    ``channels`` gives the channels' display names (default: the raw names).
+    """
+    names = channels or {}
     if not rows:
         return words(T.STATS_NONE, weeks=weeks)
     lines = [words(T.STATS_TITLE)]
@@ -526,7 +545,8 @@ def format_stats(rows: Sequence[WeekCount], words: Words, *, weeks: int) -> str:
         lines.append(words(T.STATS_WEEK, date=when, total=words.number(total)))
         for r in sorted(items, key=lambda r: (-r.count, r.node, r.locale, r.channel)):
             lines.append(
-                f"  {words.number(r.count):>6}  {r.node}  {r.locale}  {_channel_name(r.channel)}"
+                f"  {words.number(r.count):>6}  {r.node}  {r.locale}  "
+                f"{_channel_name(r.channel, names)}"
             )
     return "\n".join(lines)
 
@@ -543,7 +563,9 @@ class BroadcastService:
 
     Args:
         storage: an open storage.
-        config: uses ``locales``, ``default_locale``, ``sms.*``.
+        config: uses ``locales``, ``default_locale``.
+        channels: what each channel can do, for previews and reports (default: every
+            channel the bot has, under ``config``: :func:`bot.channels.registry.describe`).
         now: the clock (timezone-aware UTC).
     """
 
@@ -552,10 +574,13 @@ class BroadcastService:
         storage: Storage,
         config: Config,
         *,
+        channels: Mapping[str, Capabilities] | None = None,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.storage = storage
         self.config = config
+        self.channels = dict(channels) if channels is not None else registry.describe(config)
+        """What each channel can do: display names, delivery reports, costs."""
         self._now = now
         self._report_retries: set[asyncio.Task[None]] = set()
 
@@ -638,22 +663,31 @@ class BroadcastService:
             locale = row.locale if row.locale in configured else self.config.default_locale
             by_locale = audience[row.channel]
             by_locale[locale] = by_locale.get(locale, 0) + row.count
+        segment_channel = next(
+            (n for n, c in self.channels.items() if c.send_unit is SendUnit.SEGMENTS), None
+        )
         sms: dict[str, SmsCost] = {}
-        for locale, text in broadcast.texts.items():
-            folded = fold_accents_for(self.config, locale)
-            sms[locale] = SmsCost(
-                locale=locale,
-                form=sms_form(text, locale, fold_accents=folded),
-                folded=folded,
-                other=sms_form(text, locale, fold_accents=not folded),
-            )
+        price_per_segment = 0.0
+        if segment_channel is not None:
+            costs = self.channels[segment_channel].costs
+            for locale, text in broadcast.texts.items():
+                estimate = costs.estimate(text, locale)
+                price_per_segment = estimate.unit_price
+                sms[locale] = SmsCost(
+                    locale=locale,
+                    form=sms_form(estimate),
+                    folded=estimate.folded,
+                    other=sms_form(estimate.alternative or estimate),
+                )
         return Preview(
             broadcast=broadcast,
             audience=dict(audience),
             text_locale=mapping,
             sms=sms,
-            price_per_segment=self.config.sms.price_per_segment,
+            price_per_segment=price_per_segment,
             telegram_texts=dict(broadcast.texts),
+            channels=self.channels,
+            segment_channel=segment_channel,
         )
 
     async def start(self, actor: str, broadcast_id: int) -> Broadcast:
@@ -715,7 +749,7 @@ class BroadcastService:
         expected = None
         if broadcast.status == BroadcastStatus.SENDING and not broadcast.materialized:
             expected = sum(row.count for row in await self.storage.count_audience())
-        return Report(broadcast, dict(by_channel), expected)
+        return Report(broadcast, dict(by_channel), expected, self.channels)
 
     async def _refuse_not_draft(self, broadcast_id: int) -> None:
         broadcast = await self.get(broadcast_id)
@@ -747,23 +781,25 @@ class BroadcastService:
 
     # -- delivery reports --------------------------------------------------------------------
 
-    async def on_delivery_status(
-        self, channel: str, provider_id: str, status: str, error_code: str | None
-    ) -> None:
+    async def on_delivery_report(self, report: DeliveryReport) -> None:
         """Apply a provider's delivery report (Twilio status callback) to its delivery.
 
-        ``delivered``/``read`` -> delivered; ``undelivered``/``failed`` -> failed (21610:
-        opted out, and the contact is marked). Intermediate statuses are ignored. A report
-        about a send whose own record is not written yet is tried again a few times.
+        ``delivered``/``read`` -> delivered; ``undelivered``/``failed`` -> failed (opted out
+        when the report says so, and the contact is marked). Intermediate statuses are
+        ignored. A report about a send whose own record is not written yet is tried again a
+        few times.
         """
-        outcome = _report_outcome(status, error_code)
+        outcome = _report_outcome(report)
         if outcome is None:
             return
         new_status, error, opted_out = outcome
+        provider_id = report.provider_id
         if await self._apply_report(provider_id, new_status, error, opted_out):
             return
         if len(self._report_retries) >= _MAX_REPORT_RETRIES:
-            logger.warning("Too many early delivery reports waiting; dropped one for %s", channel)
+            logger.warning(
+                "Too many early delivery reports waiting; dropped one for %s", report.channel
+            )
             return
         task = asyncio.get_running_loop().create_task(
             self._retry_report(provider_id, new_status, error, opted_out)
@@ -813,121 +849,16 @@ class BroadcastService:
         return [WeekCount(*key, count) for key, count in sorted(totals.items())]
 
 
-def _report_outcome(status: str, error_code: str | None) -> tuple[str, str | None, bool] | None:
-    status = status.lower()
+def _report_outcome(report: DeliveryReport) -> tuple[str, str | None, bool] | None:
+    status, error_code = report.status.lower(), report.error_code
     if status in ("delivered", "read"):
         return DeliveryStatus.DELIVERED, None, False
     if status in ("undelivered", "failed"):
         error = f"{status} {error_code}" if error_code else status
-        if error_code == "21610":
+        if report.opted_out:
             return DeliveryStatus.OPTED_OUT, error, True
         return DeliveryStatus.FAILED, error, False
     return None
-
-
-# -- rate limiting -------------------------------------------------------------------------------
-
-
-class SendClock(Protocol):
-    """Hands out sending time per channel; shared by every instance that uses the same one."""
-
-    async def reserve(self, channel: str, seconds: float) -> float:
-        """Reserve ``seconds`` of sending time; returns how long until the window starts."""
-        ...
-
-    async def pause(self, channel: str, seconds: float) -> None:
-        """Let nobody send on ``channel`` for ``seconds`` (the provider asked us to wait)."""
-        ...
-
-
-class LocalSendClock:
-    """Sending time for one process only (tests, and a single instance without shared rate)."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._next: dict[str, float] = {}
-
-    async def reserve(self, channel: str, seconds: float) -> float:
-        """See :class:`SendClock`."""
-        now = self._clock()
-        start = max(self._next.get(channel, now), now)
-        self._next[channel] = start + seconds
-        return start - now
-
-    async def pause(self, channel: str, seconds: float) -> None:
-        """See :class:`SendClock`."""
-        self._next[channel] = max(self._next.get(channel, 0.0), self._clock() + seconds)
-
-
-class SharedSendClock:
-    """Sending time reserved in the database, so the rate holds for all instances together.
-
-    Uses Unix time, so instances on several hosts need synchronised clocks (NTP).
-    """
-
-    def __init__(self, storage: Storage, clock: Callable[[], float] = time.time) -> None:
-        self._storage = storage
-        self._clock = clock
-
-    async def reserve(self, channel: str, seconds: float) -> float:
-        """See :class:`SendClock`."""
-        start = await self._storage.reserve_send_time(channel, seconds, self._clock())
-        return max(0.0, start - self._clock())
-
-    async def pause(self, channel: str, seconds: float) -> None:
-        """See :class:`SendClock`."""
-        await self._storage.pause_sending(channel, self._clock() + seconds)
-
-
-class RateLimiter:
-    """Paces one channel's broadcast sends at ``rate`` units a second (messages or segments).
-
-    Sending time is taken from a :class:`SendClock` in small windows (``window`` seconds);
-    inside a window, sends are spaced ``cost / rate`` apart. With a shared clock every
-    instance takes its windows from the same timeline, so together they never exceed the
-    rate. ``rate=None`` means no limit.
-    """
-
-    def __init__(
-        self, channel: str, rate: float | None, clock: SendClock, *, window: float = 0.25
-    ) -> None:
-        if rate is not None and rate <= 0:
-            raise ValueError("rate must be positive")
-        self.channel = channel
-        self.rate = rate
-        self._clock = clock
-        self._window = window
-        self._lock = asyncio.Lock()
-        self._cursor: float | None = None
-        self._end = 0.0
-        self._paused_until = 0.0
-
-    async def acquire(self, cost: float = 1.0) -> None:
-        """Wait until ``cost`` units may be sent (a message, or an SMS's segments)."""
-        if self.rate is None:
-            return
-        loop = asyncio.get_running_loop()
-        need = cost / self.rate
-        async with self._lock:
-            if self._cursor is None or self._cursor + need > self._end + 1e-9:
-                length = max(need, self._window)
-                delay = await self._clock.reserve(self.channel, length)
-                start = loop.time() + delay
-                self._cursor, self._end = start, start + length
-            at = self._cursor
-            self._cursor = at + need
-        while True:
-            wait = max(at, self._paused_until) - loop.time()
-            if wait <= 0:
-                return
-            await asyncio.sleep(wait)
-
-    async def pause(self, seconds: float) -> None:
-        """Hold every send on this channel for ``seconds``, here and (shared) elsewhere."""
-        loop = asyncio.get_running_loop()
-        self._paused_until = max(self._paused_until, loop.time() + seconds)
-        self._cursor = None  # the next window starts after the pause
-        await self._clock.pause(self.channel, seconds)
 
 
 # -- the runner --------------------------------------------------------------------------------
@@ -960,6 +891,13 @@ class RunnerSettings:
     rate_window: float = 0.25
     """Sending time reserved from the shared clock at once."""
 
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy these settings give (:class:`~bot.channels.pacing.RetryPolicy`)."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts, backoff=self.backoff, max_backoff=self.max_backoff
+        )
+
 
 _RELEASE: Final = object()
 """A claimed delivery that was never attempted (shutting down): give it back."""
@@ -986,13 +924,15 @@ class BroadcastRunner:
 
     Args:
         storage: an open storage (shared with the rest of the process).
-        channels: the started channels by name; broadcasts go out through their ``send()``.
-        config: rates (``telegram.messages_per_second``, ``twilio.segments_per_second``) and
-            ``sms.fold_accents`` (an SMS costs the segments of the text as sent).
+        channels: the started channels by name; broadcasts go out through their ``send()``,
+            at each channel's :attr:`~bot.channels.base.Capabilities.send_rate`, a message
+            costing what the channel's :meth:`~bot.channels.base.Channel.estimate` says.
+        config: ``locales`` and ``default_locale``.
         rates: override the rate per channel (``None``: no limit), e.g. for benchmarks.
         send_clock: where sending time comes from; default shared through the database.
         settings: pacing and retry tunables.
         worker_id: this instance's id in the database (default: random).
+        timer: where pacing reads the time and waits (tests pass a fake).
     """
 
     def __init__(
@@ -1005,6 +945,7 @@ class BroadcastRunner:
         send_clock: SendClock | None = None,
         settings: RunnerSettings | None = None,
         worker_id: str | None = None,
+        timer: Timer = LOOP_TIMER,
     ) -> None:
         self.storage = storage
         self.channels = dict(channels)
@@ -1015,14 +956,13 @@ class BroadcastRunner:
         )
         self._host = socket.gethostname()
         clock = send_clock or SharedSendClock(storage)
-        default_rates: dict[str, float | None] = {
-            "telegram": config.telegram.messages_per_second,
-            "sms": config.twilio.segments_per_second,
+        chosen: dict[str, float | None] = {
+            name: channel.capabilities.send_rate for name, channel in self.channels.items()
         }
-        default_rates.update(rates or {})
+        chosen.update(rates or {})
         self.limiters = {
             name: RateLimiter(
-                name, default_rates.get(name), clock, window=self.settings.rate_window
+                name, chosen.get(name), clock, window=self.settings.rate_window, timer=timer
             )
             for name in self.channels
         }
@@ -1225,7 +1165,7 @@ class BroadcastRunner:
         channel = self.channels[name]
         limiter = self.limiters[name]
         replies = {loc: Reply(text=text, locale=loc) for loc, text in broadcast.texts.items()}
-        costs = {loc: self._cost(name, text, loc) for loc, text in broadcast.texts.items()}
+        costs = {loc: channel.estimate(text, loc).units for loc, text in broadcast.texts.items()}
         if limiter.rate is None:
             batch = self.settings.max_batch
         else:
@@ -1244,20 +1184,11 @@ class BroadcastRunner:
                 await self._sleep(min(max(wait, 0.01), self.settings.poll))
                 continue
             results = await asyncio.gather(
-                *(
-                    self._deliver(broadcast.id, channel, limiter, item, replies, costs)
-                    for item in claimed
-                )
+                *(self._deliver(broadcast.id, channel, limiter, item, replies) for item in claimed)
             )
             outcomes = [r for r in results if isinstance(r, DeliveryOutcome)]
             released = [item.id for item, r in zip(claimed, results, strict=True) if r is _RELEASE]
             await self._record(outcomes, released)
-
-    def _cost(self, channel: str, text: str, locale: str) -> float:
-        if channel == "sms":
-            fold = fold_accents_for(self.config, locale)
-            return float(sms_form(text, locale, fold_accents=fold).segments)
-        return 1.0
 
     async def _deliver(
         self,
@@ -1266,7 +1197,6 @@ class BroadcastRunner:
         limiter: RateLimiter,
         item: ClaimedDelivery,
         replies: Mapping[str, Reply],
-        costs: Mapping[str, float],
     ) -> DeliveryOutcome | object:
         async with self._in_flight[channel.name]:
             if self._stopping.is_set():
@@ -1274,15 +1204,15 @@ class BroadcastRunner:
             if not await self._still_sending(broadcast_id):
                 return DeliveryOutcome(item.id, DeliveryStatus.CANCELLED)
             locale = item.locale if item.locale in replies else FALLBACK_LOCALE
-            await limiter.acquire(costs.get(locale, 1.0))
-            if self._stopping.is_set():
-                return _RELEASE
-            if not await self._still_sending(broadcast_id):
-                return DeliveryOutcome(item.id, DeliveryStatus.CANCELLED)
+            gate = _Gate(limiter, lambda: self._go(broadcast_id))
             try:
-                provider_id = await channel.send(item.address, replies[locale])
+                provider_id = await channel.send(item.address, replies[locale], pacer=gate)
+            except SendWithdrawn:
+                if self._stopping.is_set():
+                    return _RELEASE
+                return DeliveryOutcome(item.id, DeliveryStatus.CANCELLED)
             except SendError as exc:
-                return await self._failed(item, exc, limiter)
+                return self._failed(item, exc)
             except Exception as exc:
                 # A bug, not a provider answer: whether it left is unknown, so never resend.
                 logger.error(
@@ -1293,6 +1223,10 @@ class BroadcastRunner:
                 return DeliveryOutcome(item.id, DeliveryStatus.UNKNOWN, error=type(exc).__name__)
         self.sent += 1
         return DeliveryOutcome(item.id, DeliveryStatus.SENT, provider_id=provider_id)
+
+    async def _go(self, broadcast_id: int) -> bool:
+        """Whether a message that waited its turn may still go (not stopping, not cancelled)."""
+        return not self._stopping.is_set() and await self._still_sending(broadcast_id)
 
     async def _still_sending(self, broadcast_id: int) -> bool:
         """Whether the broadcast is still being sent (not cancelled), at most 0.5 s stale."""
@@ -1305,24 +1239,18 @@ class BroadcastRunner:
                 self._status_checked[broadcast_id] = (loop.time(), sending)
             return sending
 
-    async def _failed(
-        self, item: ClaimedDelivery, exc: SendError, limiter: RateLimiter
-    ) -> DeliveryOutcome:
+    def _failed(self, item: ClaimedDelivery, exc: SendError) -> DeliveryOutcome:
+        """The outcome of a failed send: retry later, unknown, opted out, or failed.
+
+        A provider's pause was already applied by the channel's ``send()``.
+        """
         error = f"{type(exc).__name__} {exc.code}" if exc.code else type(exc).__name__
         who = address_hash(item.address)
-        if isinstance(exc, RateLimited | ChannelUnavailable):
-            wait = 0.0
-            if isinstance(exc, RateLimited) and exc.retry_after:
-                wait = exc.retry_after
-                await limiter.pause(wait)
-                logger.info(
-                    "%s asked to wait %.1f s; pausing broadcasts", item.address.channel, wait
-                )
-            if item.attempts >= self.settings.max_attempts:
+        if exc.retryable:
+            delay = self.settings.retry.delay(item.attempts, exc)
+            if delay is None:
                 logger.info("Giving up on %s after %d attempts (%s)", who, item.attempts, error)
                 return DeliveryOutcome(item.id, DeliveryStatus.FAILED, error=f"gave up: {error}")
-            delay = self.settings.backoff * 2 ** (item.attempts - 1) * random.uniform(0.8, 1.2)
-            delay = max(wait, min(delay, self.settings.max_backoff))
             retry_at = utcnow() + timedelta(seconds=delay)
             return DeliveryOutcome(item.id, DeliveryStatus.PENDING, error=error, retry_at=retry_at)
         if isinstance(exc, OutcomeUnknown):
@@ -1337,10 +1265,9 @@ class BroadcastRunner:
                     contact_id=item.contact_id,
                     mark_contact="opted_out",
                 )
-            blocked = exc.code == "403"  # Telegram: the person blocked the bot
             return DeliveryOutcome(
                 item.id,
-                DeliveryStatus.OPTED_OUT if blocked else DeliveryStatus.FAILED,
+                DeliveryStatus.OPTED_OUT if exc.blocked else DeliveryStatus.FAILED,
                 error=error,
                 contact_id=item.contact_id,
                 mark_contact="unreachable",
@@ -1418,6 +1345,30 @@ class BroadcastRunner:
         finally:
             for waiter in waits:
                 waiter.cancel()
+
+
+class _Gate:
+    """The runner's :class:`~bot.channels.pacing.Pacer`: the shared limiter, then a last look.
+
+    After each wait for sending time it checks whether the message may still go, and raises
+    :class:`~bot.errors.SendWithdrawn` from :meth:`acquire` when the broadcast was cancelled
+    or the runner is stopping meanwhile: the claim is then given back or cancelled, and
+    nothing is sent.
+    """
+
+    def __init__(self, limiter: RateLimiter, go: Callable[[], Awaitable[bool]]) -> None:
+        self._limiter = limiter
+        self._go = go
+
+    async def acquire(self, cost: float = 1.0) -> None:
+        """Wait for sending time, then check the message is still wanted."""
+        await self._limiter.acquire(cost)
+        if not await self._go():
+            raise SendWithdrawn("the broadcast was cancelled or its sender is stopping")
+
+    async def pause(self, seconds: float) -> None:
+        """Hold the channel's broadcast sends (shared) for ``seconds``."""
+        await self._limiter.pause(seconds)
 
 
 def organizer_actor(telegram_user_id: int | None = None, login: str | None = None) -> str:

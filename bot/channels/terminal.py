@@ -5,17 +5,34 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar, TextIO
+from typing import ClassVar, Protocol, TextIO
 
-from bot.channels.base import Capabilities, Channel, InboundSink
-from bot.errors import PermanentSendError
+from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt
+from bot.channels.capabilities import Capabilities
+from bot.errors import PermanentSendError, SendError
 from bot.messages import Address, Inbound, InboundKind, Reply
 
 TERMINAL_ADDRESS = Address("terminal", "local")
 
 Clock = Callable[[], datetime]
+
+
+class _Conversation(Protocol):
+    """Anything that answers an inbound event (the conversation service itself)."""
+
+    async def handle(self, inbound: Inbound) -> Sequence[Reply]:
+        """The replies to ``inbound``."""
+        ...
+
+
+def _inbound_handler(
+    target: ChannelCallbacks | _Conversation,
+) -> Callable[[Inbound], Awaitable[Sequence[Reply]]]:
+    if isinstance(target, ChannelCallbacks):
+        return target.on_inbound
+    return target.handle
 
 
 def render_terminal(reply: Reply) -> str:
@@ -75,7 +92,7 @@ class TerminalChannel(Channel):
     """
 
     name: ClassVar[str] = "terminal"
-    capabilities: ClassVar[Capabilities] = Capabilities(buttons=False, max_text_length=100_000)
+    capabilities = Capabilities(buttons=False, max_text_length=100_000, display_name="Terminal")
 
     def __init__(
         self,
@@ -91,6 +108,7 @@ class TerminalChannel(Channel):
         clock: Clock | None = None,
         node_of: Callable[[], str | None] | None = None,
     ) -> None:
+        super().__init__()
         self._render_as = render_as
         self._as_json = as_json
         self._locale_hint = locale_hint
@@ -113,8 +131,15 @@ class TerminalChannel(Channel):
             return render_telegram_preview(reply)
         return render_terminal(reply)
 
-    async def start(self, sink: InboundSink) -> None:
-        """Run the conversation until end of input (or ``quit`` when interactive)."""
+    async def start(self, callbacks: ChannelCallbacks | _Conversation) -> None:
+        """Run the conversation until end of input (or ``quit`` when interactive).
+
+        ``callbacks`` may also be the conversation service itself (anything with ``handle``),
+        as ``kyrbot chat`` passes it: the terminal needs nothing but ``on_inbound``.
+        """
+        if isinstance(callbacks, ChannelCallbacks):
+            self._callbacks = callbacks
+        handle = _inbound_handler(callbacks)
         if self._interactive and not self._as_json:
             greeting = Inbound(
                 TERMINAL_ADDRESS,
@@ -124,7 +149,7 @@ class TerminalChannel(Channel):
                 command="start",
                 locale_hint=self._locale_hint,
             )
-            self._write_block(await sink.handle(greeting))
+            self._write_block(await handle(greeting))
         while True:
             if self._interactive and not self._as_json:
                 self._stdout.write("> ")
@@ -136,7 +161,7 @@ class TerminalChannel(Channel):
             if self._interactive and text.strip().lower() in {"quit", "exit", "salir"}:
                 break
             inbound = Inbound(TERMINAL_ADDRESS, text, self._clock(), locale_hint=self._locale_hint)
-            replies = await sink.handle(inbound)
+            replies = await handle(inbound)
             if self._as_json:
                 self._write_json(text, replies)
             else:
@@ -147,12 +172,25 @@ class TerminalChannel(Channel):
         """Nothing to release: the streams belong to the caller."""
         self._done.set()
 
-    async def send(self, address: Address, reply: Reply) -> str:
-        """Print a message sent outside a reply (a broadcast preview, for example)."""
+    # -- sending (see Channel.send): a message outside a reply, such as a broadcast preview --
+
+    async def _prepare(self, address: Address) -> None:
+        """The terminal has one person only."""
         if address != TERMINAL_ADDRESS:
             raise PermanentSendError("the terminal has only one person")
-        self._write_block([reply])
+
+    def _render(self, reply: Reply) -> Sequence[Reply]:
+        """The reply itself: it is written as one block."""
+        return (reply,)
+
+    async def _deliver(self, address: Address, part: Reply, attempt: DeliveryAttempt) -> str:
+        """Print the block."""
+        self._write_block([part])
         return "terminal"
+
+    def _map_error(self, error: Exception, attempt: DeliveryAttempt) -> SendError | None:
+        """Writing to the terminal has no provider errors."""
+        return None
 
     def _write_block(self, replies: Sequence[Reply]) -> None:
         blocks = [self.render(reply) for reply in replies]

@@ -37,9 +37,6 @@ from bot.errors import ConfigError
 
 if TYPE_CHECKING:  # imported when a command runs, so building the parser stays quick
     from bot.broadcast.service import BroadcastService, Report, Words
-    from bot.channels.base import Channel
-    from bot.messages import Address, Inbound, Reply
-    from bot.storage import Storage
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -298,50 +295,11 @@ async def _stats(service: BroadcastService, args: argparse.Namespace, words: Wor
             )
         )
     else:
-        _say(format_stats(rows, words, weeks=weeks))
+        _say(format_stats(rows, words, weeks=weeks, channels=service.channels))
     return EXIT_OK
 
 
 # -- send ------------------------------------------------------------------------------------
-
-
-class _SendOnlySink:
-    """What the SMS channel reports to while this process only sends: opt-outs are stored."""
-
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
-
-    async def handle(self, inbound: Inbound) -> tuple[Reply, ...]:
-        return ()
-
-    async def contact_unreachable(self, address: Address, *, opted_out: bool) -> None:
-        contact = await self._storage.get_contact(address)
-        if contact is None:
-            return
-        if opted_out:
-            contact.opted_out, contact.subscribed = True, False
-        else:
-            contact.unreachable = True
-        await self._storage.update_contact(contact)
-
-    async def delivery_status(
-        self, channel: str, provider_id: str, status: str, error_code: str | None
-    ) -> None:
-        return None
-
-
-def build_send_channels(config: Config) -> list[Channel]:
-    """The channels the config enables, for sending only (no polling, no webhooks)."""
-    channels: list[Channel] = []
-    if config.telegram.token:
-        from bot.channels.telegram.adapter import TelegramChannel
-
-        channels.append(TelegramChannel(config))
-    if config.twilio.account_sid and config.twilio.auth_token:
-        from bot.channels.sms.adapter import SmsChannel
-
-        channels.append(SmsChannel(config))
-    return channels
 
 
 async def _send(config: Config, args: argparse.Namespace, words: Words) -> int:
@@ -352,7 +310,7 @@ async def _send(config: Config, args: argparse.Namespace, words: Words) -> int:
         format_preview,
         format_report,
     )
-    from bot.channels.base import InboundSink
+    from bot.channels import registry
     from bot.storage import open_storage
     from bot.storage.base import BroadcastStatus
 
@@ -375,11 +333,11 @@ async def _send(config: Config, args: argparse.Namespace, words: Words) -> int:
                 f"Follow it with: kyrbot broadcast status {args.id}"
             )
             return EXIT_OK
-        channels = build_send_channels(config)
-        sink: InboundSink = _SendOnlySink(storage)
+        channels = registry.build_channels(config)
         for channel in channels:
-            if channel.name == "sms":
-                await channel.start(sink)  # creates the REST client; receives nothing here
+            # Only sending here: a running ``kyrbot serve`` receives. People found blocked or
+            # opted out are recorded by the runner from the send errors.
+            await channel.open()
         runner = BroadcastRunner(storage, channels_by_name(channels), config)
         bar = asyncio.get_running_loop().create_task(_progress(service, args.id, words))
         try:

@@ -1,11 +1,11 @@
 """The organizers' Telegram console: /broadcast (write, preview, send, watch) and /stats.
 
-It hooks into the Telegram channel's PTB application as a handler in group -1, which runs
-before the channel's own handler (the seam :mod:`bot.channels.telegram.adapter` documents). Updates
-from allow-listed organizers (``organizers.telegram_ids``) in a private chat that belong to
-the console are answered here and stopped with ``ApplicationHandlerStop``; everything else,
-including anyone else's /broadcast, goes on to the conversation as usual (where an unknown
-command gets the normal "not understood" answer).
+It uses the console seam the Telegram channel offers (:class:`bot.channels.console.ConsoleHost`):
+the channel hands it the private-chat messages and button presses of allow-listed organizers
+(``organizers.telegram_ids``) first, as plain :class:`~bot.channels.console.ConsoleEvent`
+values. Those that belong to the console are answered here and kept from the conversation;
+everything else, including anyone else's /broadcast, goes on to the conversation as usual
+(where an unknown command gets the normal "not understood" answer).
 
 The flow: /broadcast asks for the text in each configured language in turn (``/skip`` gives
 a language the English text, ``/cancel`` stops), then shows each text as it will arrive and a
@@ -21,19 +21,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
-
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    LinkPreviewOptions,
-    Message,
-    Update,
-)
-from telegram.error import BadRequest, TelegramError
-from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
+from typing import Final
 
 from bot.broadcast import texts as T
 from bot.broadcast.service import (
@@ -47,17 +37,14 @@ from bot.broadcast.service import (
     organizer_actor,
     preview_texts,
 )
-from bot.channels.telegram.render import parse_command, split_text
+from bot.channels.console import Button, Buttons, ConsoleEvent, ConsoleHost
 from bot.content.i18n import Translator
 from bot.sms_text import MAX_MESSAGE_CHARS
 from bot.storage.base import Broadcast, BroadcastStatus
 
 logger = logging.getLogger(__name__)
 
-HANDLER_GROUP: Final = -1
-"""Runs before the channel's own handler (group 0)."""
 CALLBACK_PREFIX: Final = "bc:"
-_NO_PREVIEW: Final = LinkPreviewOptions(is_disabled=True)
 _SESSION_IDLE: Final = 3600.0
 """An unfinished /broadcast conversation is forgotten after this many idle seconds."""
 STATS_WEEKS: Final = 4
@@ -114,12 +101,12 @@ class OrganizerConsole:
         self._progress_seconds = progress_seconds
         self._drafts: dict[int, _Draft] = {}
         self._watchers: dict[int, asyncio.Task[None]] = {}
-        self._application: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._host: ConsoleHost | None = None
 
-    def attach(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        """Add the console's handler to the Telegram channel's PTB application."""
-        self._application = application
-        application.add_handler(TypeHandler(Update, self._on_update), group=HANDLER_GROUP)
+    def attach(self, host: ConsoleHost) -> None:
+        """Take the organizers' events from a channel's console seam, and answer through it."""
+        self._host = host
+        host.add_console(self._on_event, users=self.organizers)
 
     async def close(self) -> None:
         """Stop watching broadcasts' progress."""
@@ -133,7 +120,7 @@ class OrganizerConsole:
 
     async def announce(self, broadcast_id: int) -> None:
         """Send a finished broadcast's report to ``organizers.report_chat_id``, if set."""
-        if self._report_chat_id is None or self._application is None:
+        if self._report_chat_id is None or self._host is None:
             return
         words = self._words(None)
         report = await self.service.report(broadcast_id)
@@ -141,59 +128,45 @@ class OrganizerConsole:
 
     # -- dispatch ----------------------------------------------------------------------------
 
-    async def _on_update(self, update: Update, _context: Any) -> None:
-        user = update.effective_user
-        chat = update.effective_chat
-        if user is None or chat is None or user.id not in self.organizers:
-            return
-        if chat.type != "private":
-            return
-        words = self._words(user.language_code)
-        actor = organizer_actor(telegram_user_id=user.id)
-        query = update.callback_query
-        if query is not None:
-            data = query.data or ""
-            if not data.startswith(CALLBACK_PREFIX):
-                return
-            with contextlib.suppress(TelegramError):
-                await query.answer()
-            message = query.message if isinstance(query.message, Message) else None
+    async def _on_event(self, event: ConsoleEvent) -> bool:
+        """An organizer's private message or button press; True when it was the console's."""
+        words = self._words(event.language_code)
+        actor = organizer_actor(telegram_user_id=event.user_id)
+        chat_id = event.chat_id
+        if event.button is not None:
+            if not event.button.startswith(CALLBACK_PREFIX):
+                return False
             try:
-                await self._on_button(chat.id, message, data, actor, words)
+                await self._on_button(event, actor, words)
             except BroadcastError as exc:
-                await self._send(chat.id, exc.render(words))
-            raise ApplicationHandlerStop
-        message = update.message
-        if message is None:
-            return
+                await self._send(chat_id, exc.render(words))
+            return True
         try:
-            handled = await self._on_message(chat.id, message, actor, words)
+            return await self._on_message(event, actor, words)
         except BroadcastError as exc:
-            self._drafts.pop(chat.id, None)
-            await self._send(chat.id, exc.render(words))
-            handled = True
-        if handled:
-            raise ApplicationHandlerStop
+            self._drafts.pop(chat_id, None)
+            await self._send(chat_id, exc.render(words))
+            return True
 
-    async def _on_message(self, chat_id: int, message: Message, actor: str, words: Words) -> bool:
+    async def _on_message(self, event: ConsoleEvent, actor: str, words: Words) -> bool:
         """Handle an organizer's message if it belongs to the console; False to pass it on."""
         self._forget_idle()
+        chat_id = event.chat_id
         draft = self._drafts.get(chat_id)
-        bot = self._application.bot.username if self._application is not None else None
-        command = parse_command(message, bot_username=bot) if message.text else None
-        name = command[0] if command is not None else None
+        name = event.command
         if name == "broadcast":
             await self._begin(chat_id, words, None)
         elif name == "stats":
             rows = await self.service.weekly_stats(weeks=STATS_WEEKS)
-            await self._send(chat_id, format_stats(rows, words, weeks=STATS_WEEKS))
+            text = format_stats(rows, words, weeks=STATS_WEEKS, channels=self.service.channels)
+            await self._send(chat_id, text)
         elif draft is not None and name in ("cancel", "skip", "keep"):
             await self._draft_command(chat_id, draft, name, actor, words)
         elif draft is not None and name is None:
-            if message.text is None:
+            if event.text is None:
                 await self._send(chat_id, words(T.NEED_TEXT))
             else:
-                await self._draft_text(chat_id, draft, message.text, actor, words)
+                await self._draft_text(chat_id, draft, event.text, actor, words)
         else:
             return False
         return True
@@ -294,29 +267,26 @@ class OrganizerConsole:
         for block in preview_texts(preview, words):
             await self._send(chat_id, block)
         summary = format_preview_summary(preview, words) + "\n\n" + words(T.CONFIRM_HINT)
-        buttons = InlineKeyboardMarkup(
+        buttons = [
             [
-                [
-                    _button(words(T.BUTTON_SEND), "send", broadcast_id),
-                    _button(words(T.BUTTON_EDIT), "edit", broadcast_id),
-                    _button(words(T.BUTTON_CANCEL), "cancel", broadcast_id),
-                ]
+                _button(words(T.BUTTON_SEND), "send", broadcast_id),
+                _button(words(T.BUTTON_EDIT), "edit", broadcast_id),
+                _button(words(T.BUTTON_CANCEL), "cancel", broadcast_id),
             ]
-        )
+        ]
         await self._send(chat_id, summary, buttons)
 
     # -- buttons -----------------------------------------------------------------------------
 
-    async def _on_button(
-        self, chat_id: int, message: Message | None, data: str, actor: str, words: Words
-    ) -> None:
+    async def _on_button(self, event: ConsoleEvent, actor: str, words: Words) -> None:
+        chat_id = event.chat_id
         try:
-            _prefix, action, raw_id = data.split(":", 2)
+            _prefix, action, raw_id = (event.button or "").split(":", 2)
             broadcast_id = int(raw_id)
         except ValueError:
             return
         if action == "send":
-            await self._clear_buttons(message)
+            await self._clear_buttons(event)
             await self.service.start(actor, broadcast_id)
             if self._wake is not None:
                 self._wake()
@@ -324,35 +294,34 @@ class OrganizerConsole:
             sent = await self._send(
                 chat_id,
                 format_report(report, words),
-                InlineKeyboardMarkup([[_button(words(T.BUTTON_STOP), "stop", broadcast_id)]]),
+                [[_button(words(T.BUTTON_STOP), "stop", broadcast_id)]],
             )
             if sent is not None:
-                self._watch(chat_id, sent.message_id, broadcast_id, words)
+                self._watch(chat_id, sent, broadcast_id, words)
         elif action == "edit":
             broadcast = await self.service.get(broadcast_id)
             if broadcast.status != BroadcastStatus.DRAFT:
                 raise BroadcastError(T.ERROR_NOT_DRAFT, id=broadcast_id, status=broadcast.status)
-            await self._clear_buttons(message)
+            await self._clear_buttons(event)
             await self._begin(chat_id, words, broadcast)
         elif action in ("cancel", "stop"):
             report = await self.service.cancel(actor, broadcast_id)
-            await self._clear_buttons(message)
+            await self._clear_buttons(event)
             if action == "cancel":
                 await self._send(chat_id, format_report(report, words))
-        elif action == "refresh" and message is not None:
+        elif action == "refresh" and event.message_id is not None:
             report = await self.service.report(broadcast_id)
             await self._edit(
-                message.chat_id,
-                message.message_id,
+                chat_id,
+                event.message_id,
                 format_report(report, words),
                 _refresh_markup(words, broadcast_id),
             )
 
-    async def _clear_buttons(self, message: Message | None) -> None:
-        if message is None or message.reply_markup is None:
+    async def _clear_buttons(self, event: ConsoleEvent) -> None:
+        if self._host is None or event.message_id is None or not event.message_has_buttons:
             return
-        with contextlib.suppress(TelegramError):
-            await message.edit_reply_markup(reply_markup=None)
+        await self._host.clear_buttons(event.chat_id, event.message_id)
 
     # -- progress ----------------------------------------------------------------------------
 
@@ -389,58 +358,26 @@ class OrganizerConsole:
                 await self._edit(chat_id, message_id, text, _refresh_markup(words, broadcast_id))
                 return
             if text != shown:
-                stop = InlineKeyboardMarkup(
-                    [[_button(words(T.BUTTON_STOP), "stop", broadcast_id)]]
-                )
-                await self._edit(chat_id, message_id, text, stop if settle_until is None else None)
+                stop = [[_button(words(T.BUTTON_STOP), "stop", broadcast_id)]]
+                await self._edit(chat_id, message_id, text, stop if settle_until is None else ())
                 shown = text
             await asyncio.sleep(self._progress_seconds)
 
-    # -- Bot API -----------------------------------------------------------------------------
+    # -- the channel -----------------------------------------------------------------------
 
-    async def _send(
-        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-    ) -> Message | None:
-        """Send ``text`` (split if too long; the buttons go on the last part)."""
-        assert self._application is not None
-        parts = split_text(text) or [text]
-        sent: Message | None = None
-        for number, part in enumerate(parts, start=1):
-            try:
-                sent = await self._application.bot.send_message(
-                    chat_id=chat_id,
-                    text=part,
-                    reply_markup=markup if number == len(parts) else None,
-                    link_preview_options=_NO_PREVIEW,
-                )
-            except TelegramError as exc:
-                logger.warning("Organizer message not sent: %s", type(exc).__name__)
-                return None
-        return sent
+    async def _send(self, chat_id: int, text: str, buttons: Buttons = ()) -> int | None:
+        """Send ``text`` (split if too long; buttons on the last part); its message id."""
+        assert self._host is not None
+        return await self._host.post(chat_id, text, buttons)
 
-    async def _edit(
-        self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
-    ) -> None:
-        assert self._application is not None
-        parts: Sequence[str] = split_text(text) or [text]
-        try:
-            await self._application.bot.edit_message_text(
-                chat_id=chat_id,
-                message_id=message_id,
-                text=parts[0],
-                reply_markup=markup,
-                link_preview_options=_NO_PREVIEW,
-            )
-        except BadRequest as exc:
-            if "not modified" not in exc.message.lower():
-                logger.warning("Editing the progress message failed: %s", exc.message)
-        except TelegramError as exc:
-            logger.warning("Editing the progress message failed: %s", type(exc).__name__)
+    async def _edit(self, chat_id: int, message_id: int, text: str, buttons: Buttons) -> None:
+        assert self._host is not None
+        await self._host.edit(chat_id, message_id, text, buttons)
 
 
-def _button(label: str, action: str, broadcast_id: int) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=f"{CALLBACK_PREFIX}{action}:{broadcast_id}")
+def _button(label: str, action: str, broadcast_id: int) -> Button:
+    return Button(label, f"{CALLBACK_PREFIX}{action}:{broadcast_id}")
 
 
-def _refresh_markup(words: Words, broadcast_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[_button(words(T.BUTTON_REFRESH), "refresh", broadcast_id)]])
+def _refresh_markup(words: Words, broadcast_id: int) -> Buttons:
+    return [[_button(words(T.BUTTON_REFRESH), "refresh", broadcast_id)]]

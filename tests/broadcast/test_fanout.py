@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import channel_callbacks
 from bot.broadcast.service import (
     BroadcastRunner,
     BroadcastService,
@@ -96,10 +97,10 @@ async def bot(tg, tw, tmp_path: Path, content: Content) -> AsyncIterator[Bot]:
     await storage.open()
     broadcasts = BroadcastService(storage, config)
     service = ConversationService(content=content, storage=storage, updates=broadcasts.updates)
-    service.on_delivery_status = broadcasts.on_delivery_status
     telegram = TelegramChannel(config)
     sms_config = with_public_url(config)
-    async with SmsHarness(sms_config, service, request_timeout=0.3) as sms:  # type: ignore[arg-type]
+    callbacks = channel_callbacks(service, broadcasts)
+    async with SmsHarness(sms_config, callbacks, request_timeout=0.3) as sms:
         try:
             yield Bot(config, storage, service, broadcasts, telegram, sms)
         finally:
@@ -222,7 +223,8 @@ async def test_a_reply_to_someone_writing_in_leaves_within_a_second_during_a_bro
     bot: Bot, tg: FakeBotApi
 ):
     await add_subscribers(bot.storage, telegram=500, sms=500)
-    await bot.telegram.start(bot.service)  # long polling: people can write in
+    # long polling: people can write in
+    await bot.telegram.start(channel_callbacks(bot.service, bot.broadcasts))
     runner = bot.runner(rates={"telegram": 250, "sms": 250})
     broadcast_id = await bot.start()
     sending = asyncio.create_task(runner.send_to_end(broadcast_id))

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from typing import ClassVar
+from typing import Any
 
 import pytest
 from babel.dates import format_date
@@ -22,16 +22,15 @@ from bot.broadcast.service import (
     BroadcastError,
     BroadcastRunner,
     BroadcastService,
-    LocalSendClock,
-    RateLimiter,
     RunnerSettings,
-    SharedSendClock,
     Words,
     format_preview,
     format_report,
     format_stats,
 )
-from bot.channels.base import Capabilities, Channel, InboundSink
+from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt
+from bot.channels.capabilities import Capabilities
+from bot.channels.pacing import LOOP_TIMER, Timer
 from bot.config import Config
 from bot.conversation.service import ConversationService
 from bot.errors import (
@@ -41,8 +40,9 @@ from bot.errors import (
     RateLimited,
     RecipientUnreachable,
 )
-from bot.messages import Address, Inbound, Reply
+from bot.messages import Address, DeliveryReport, Inbound, Reply
 from bot.storage import SqlStorage, open_storage
+from tests.fakes.timer import FakeTimer
 from tests.support.broadcast import TEXTS, add_subscribers, broadcast_config
 
 ORGANIZER = "cli:ana"
@@ -51,23 +51,27 @@ ORGANIZER = "cli:ana"
 class ScriptedChannel(Channel):
     """A channel whose answers per address are scripted: an exception, or success."""
 
-    capabilities: ClassVar[Capabilities] = Capabilities(buttons=False, max_text_length=1600)
+    capabilities = Capabilities(buttons=False, max_text_length=1600)
 
-    def __init__(self, name: str, *, delay: float = 0.0) -> None:
+    def __init__(self, name: str, *, delay: float = 0.0, timer: Timer = LOOP_TIMER) -> None:
         self.name = name  # type: ignore[misc]
+        super().__init__(timer=timer)
         self.delay = delay
         self.script: dict[str, list[Exception]] = {}
         self.always: dict[str, Exception] = {}
         self.delivered: list[tuple[str, str, str, float]] = []
         self.attempts: Counter[str] = Counter()
 
-    async def start(self, sink: InboundSink) -> None:
+    async def start(self, callbacks: ChannelCallbacks) -> None:
         return None
 
     async def stop(self) -> None:
         return None
 
-    async def send(self, address: Address, reply: Reply) -> str:
+    def _render(self, reply: Reply) -> tuple[Reply, ...]:
+        return (reply,)
+
+    async def _deliver(self, address: Address, part: Any, attempt: DeliveryAttempt) -> str:
         self.attempts[address.id] += 1
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -76,8 +80,11 @@ class ScriptedChannel(Channel):
         pending = self.script.get(address.id)
         if pending:
             raise pending.pop(0)
-        self.delivered.append((address.id, reply.locale, reply.text, time.monotonic()))
+        self.delivered.append((address.id, part.locale, part.text, self.timer.now()))
         return f"{self.name}-{len(self.delivered)}"
+
+    def _map_error(self, error: Exception, attempt: DeliveryAttempt) -> None:
+        return None  # scripted failures are send errors already
 
     def received(self, address: Address) -> list[tuple[str, str]]:
         return [(loc, text) for who, loc, text, _ in self.delivered if who == address.id]
@@ -291,7 +298,8 @@ async def test_retryable_errors_are_retried_with_backoff_then_given_up(bc, store
 
 async def test_retry_after_pauses_the_whole_channel(bc, store, bc_config):
     audience = await add_subscribers(store, telegram=6)
-    telegram = ScriptedChannel("telegram")
+    timer = FakeTimer()
+    telegram = ScriptedChannel("telegram", timer=timer)
     telegram.script[audience.contacts[0].address.id] = [RateLimited("429", retry_after=0.4)]
     broadcast_id = await send_now(bc)
     runner = BroadcastRunner(
@@ -300,9 +308,10 @@ async def test_retry_after_pauses_the_whole_channel(bc, store, bc_config):
         bc_config,
         rates={"telegram": 1000},
         settings=RunnerSettings(in_flight=1, backoff=0.01, poll=0.02),
+        timer=timer,
     )
 
-    started = time.monotonic()
+    started = timer.now()
     await runner.send_to_end(broadcast_id, poll=0.02)
 
     first_after = min(at for _, _, _, at in telegram.delivered)
@@ -329,7 +338,7 @@ async def test_blocked_and_opted_out_people_are_marked_and_left_out_next_time(
 ):
     blocked, invalid, stopped, refused = (await add_subscribers(store, telegram=2, sms=2)).contacts
     telegram, sms = ScriptedChannel("telegram"), ScriptedChannel("sms")
-    telegram.always[blocked.address.id] = RecipientUnreachable("blocked", code="403")
+    telegram.always[blocked.address.id] = RecipientUnreachable("blocked", blocked=True, code="403")
     telegram.always[invalid.address.id] = RecipientUnreachable("chat not found", code="400")
     sms.always[stopped.address.id] = RecipientUnreachable("21610", opted_out=True, code="21610")
     sms.always[refused.address.id] = PermanentSendError("bad request", code="21602")
@@ -422,43 +431,6 @@ async def test_stopping_gives_back_claims_that_were_not_attempted(bc, store, bc_
     assert (await bc.report(broadcast_id)).summary()["unknown"] == 0
 
 
-# -- rate limiting -------------------------------------------------------------------------------
-
-
-async def test_the_limiter_spaces_sends_at_the_rate():
-    limiter = RateLimiter("telegram", 100, LocalSendClock())
-    started = time.monotonic()
-    for _ in range(31):
-        await limiter.acquire()
-    assert 0.28 <= time.monotonic() - started < 0.6
-
-
-async def test_the_sms_limiter_counts_segments():
-    limiter = RateLimiter("sms", 60, LocalSendClock())
-    started = time.monotonic()
-    for _ in range(7):
-        await limiter.acquire(3)  # a three-segment message
-    assert 0.28 <= time.monotonic() - started < 0.6  # 18 segments after the first, at 60/s
-
-
-async def test_limiters_sharing_the_database_clock_keep_the_rate_together(store):
-    limiters = [RateLimiter("sms", 100, SharedSendClock(store), window=0.05) for _ in range(3)]
-    times: list[float] = []
-
-    async def send(limiter: RateLimiter, n: int) -> None:
-        for _ in range(n):
-            await limiter.acquire()
-            times.append(time.monotonic())
-
-    started = time.monotonic()
-    await asyncio.gather(*(send(limiter, 15) for limiter in limiters))
-
-    assert time.monotonic() - started >= 0.4  # 45 sends at 100/s together, not 300/s
-    times.sort()
-    in_any_tenth = max(sum(1 for t in times if s <= t < s + 0.1) for s in times)
-    assert in_any_tenth <= 10 + 5  # 10 per 0.1 s, plus at most one window of burst
-
-
 # -- delivery reports, archive, stats ----------------------------------------------------------
 
 
@@ -469,10 +441,14 @@ async def test_twilio_status_callbacks_update_deliveries(bc, store, bc_config):
     await runner_for(store, bc_config, sms).send_to_end(broadcast_id, poll=0.02)
     sid = {who: f"sms-{n}" for n, (who, *_rest) in enumerate(sms.delivered, start=1)}
 
-    await bc.on_delivery_status("sms", sid[delivered.address.id], "sent", None)
-    await bc.on_delivery_status("sms", sid[delivered.address.id], "delivered", None)
-    await bc.on_delivery_status("sms", sid[filtered.address.id], "undelivered", "30007")
-    await bc.on_delivery_status("sms", sid[stopped.address.id], "failed", "21610")
+    await bc.on_delivery_report(DeliveryReport("sms", sid[delivered.address.id], "sent"))
+    await bc.on_delivery_report(DeliveryReport("sms", sid[delivered.address.id], "delivered"))
+    await bc.on_delivery_report(
+        DeliveryReport("sms", sid[filtered.address.id], "undelivered", "30007")
+    )
+    await bc.on_delivery_report(
+        DeliveryReport("sms", sid[stopped.address.id], "failed", "21610", opted_out=True)
+    )
 
     summary = (await bc.report(broadcast_id)).summary()
     assert {k: summary[k] for k in ("sent", "delivered", "failed", "opted_out")} == {
@@ -490,7 +466,7 @@ async def test_a_status_callback_that_overtakes_the_send_record_is_applied_later
     await add_subscribers(store, sms=1)
     monkeypatch.setattr("bot.broadcast.service._REPORT_RETRY_DELAYS", (0.05, 0.1))
     broadcast_id = await send_now(bc)
-    await bc.on_delivery_status("sms", "sms-1", "delivered", None)  # before it was even sent
+    await bc.on_delivery_report(DeliveryReport("sms", "sms-1", "delivered"))  # before it was sent
 
     await runner_for(store, bc_config, ScriptedChannel("sms")).send_to_end(broadcast_id, poll=0.02)
     await asyncio.sleep(0.2)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.channels.sms.adapter import parse_sms
+from bot.channels.sms.webhook import parse_sms
 from bot.conversation.service import ConversationService
 from bot.messages import Address, Inbound, InboundKind, Reply
 from bot.storage.base import Storage

@@ -29,10 +29,12 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from bot.channels.base import ChannelCallbacks
 from bot.channels.sms.adapter import SmsChannel
 from bot.config import Config, parse_config
-from bot.messages import Address, Choice, Inbound, Reply
+from bot.messages import Address, Choice, DeliveryReport, Inbound, Reply
 from bot.web import WebServer, build_web_app
+from tests.fakes.callbacks import callbacks_of
 
 FAKE_ACCOUNT_SID = "ACtest-account"
 FAKE_AUTH_TOKEN = "test-auth-token-not-secret"
@@ -226,9 +228,10 @@ def echo(inbound: Inbound) -> Sequence[Reply]:
 
 @dataclass
 class RecordingSink:
-    """An :class:`InboundSink` that records every call and answers with ``respond``.
+    """Stands in for the conversation: records every callback and answers with ``respond``.
 
     Like the real conversation service, it answers a repeated ``message_id`` with no replies.
+    :attr:`callbacks` is what a channel is started with.
     """
 
     respond: Responder = echo
@@ -251,10 +254,14 @@ class RecordingSink:
     async def contact_unreachable(self, address: Address, *, opted_out: bool) -> None:
         self.unreachable.append((address, opted_out))
 
-    async def delivery_status(
-        self, channel: str, provider_id: str, status: str, error_code: str | None
-    ) -> None:
-        self.deliveries.append((channel, provider_id, status, error_code))
+    async def delivery_report(self, report: DeliveryReport) -> None:
+        self.deliveries.append(
+            (report.channel, report.provider_id, report.status, report.error_code)
+        )
+
+    @property
+    def callbacks(self) -> ChannelCallbacks:
+        return callbacks_of(self)
 
 
 @dataclass
@@ -300,14 +307,19 @@ class SmsHarness:
     def __init__(
         self,
         config: Config,
-        sink: RecordingSink | None = None,
+        sink: RecordingSink | ChannelCallbacks | None = None,
         *,
         clock: FakeClock | None = None,
         start_channel: bool = True,
         request_timeout: float = 15.0,
     ) -> None:
         self.config = config
-        self.sink = sink if sink is not None else RecordingSink()
+        if isinstance(sink, ChannelCallbacks):
+            self.callbacks = sink
+            self.sink = RecordingSink()  # unused: the callbacks go elsewhere
+        else:
+            self.sink = sink if sink is not None else RecordingSink()
+            self.callbacks = self.sink.callbacks
         self.clock = clock if clock is not None else FakeClock()
         self.channel = SmsChannel(config, clock=self.clock, request_timeout=request_timeout)
         app = build_web_app(self.channel.routes(), max_body_bytes=config.server.max_body_bytes)
@@ -318,7 +330,7 @@ class SmsHarness:
     async def __aenter__(self) -> SmsHarness:
         await self.server.start()
         if self._start_channel:
-            await self.channel.start(self.sink)
+            await self.channel.start(self.callbacks)
         self.http = aiohttp.ClientSession()
         return self
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import channel_callbacks
 from bot.broadcast.service import BroadcastRunner, BroadcastService, RunnerSettings
 from bot.channels.telegram.adapter import TelegramChannel
 from bot.conversation.service import ConversationService
@@ -78,9 +79,9 @@ async def console(tmp_path: Path, content: Content) -> AsyncIterator[Console]:
             report_chat_id=REPORT_CHAT,
             progress_seconds=0.05,
         )
-        organizer_console.attach(channel.application)
+        organizer_console.attach(channel.console())
         runner.on_finished.append(organizer_console.announce)
-        await channel.start(service)
+        await channel.start(channel_callbacks(service, broadcasts))
         runner.start()
         try:
             yield Console(fake, storage, broadcasts)

@@ -22,12 +22,14 @@ from telegram import (
     ChatMember,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    LinkPreviewOptions,
     Message,
     MessageEntity,
     Update,
 )
 from telegram.constants import ChatType, InlineKeyboardButtonLimit, MessageLimit
 
+from bot.channels.telegram.capabilities import CHANNEL as CHANNEL  # this module's public name
 from bot.messages import Address, Choice, Inbound, InboundKind, Reply
 
 # Opt in to PTB's future behaviour: time periods such as ``RetryAfter.retry_after`` are
@@ -37,12 +39,14 @@ from bot.messages import Address, Choice, Inbound, InboundKind, Reply
 # operator's explicit setting is kept. Code that reads such values copes with both forms.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
-CHANNEL = "telegram"
-"""The :attr:`Address.channel` of every Telegram address."""
 
 MAX_TEXT_LENGTH: int = MessageLimit.MAX_TEXT_LENGTH
 """Telegram's limit for one message, 4096. Counted here in UTF-16 code units, which is never
 less than the number of characters, so a chunk that fits by our count fits either way."""
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+"""Sent with every message: links stay clickable; previews would make every answer twice as
+long on a small phone."""
 
 CALLBACK_DATA_MAX_BYTES: int = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA
 """A button's callback data is 1-64 bytes of UTF-8 (``ñ`` costs two)."""

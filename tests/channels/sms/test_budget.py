@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.channels.sms.adapter import ReplyBudget, twiml
+from bot.channels.sms.budget import ReplyBudget
+from bot.channels.sms.webhook import twiml
 from tests.fakes.twilio_server import FakeClock
 
 

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.channels.sms.adapter import MalformedWebhook, parse_sms
 from bot.channels.sms.keywords import KEYWORDS, KeywordAction, classify, normalize_keyword
+from bot.channels.sms.webhook import parse_sms
+from bot.errors import MalformedWebhook
 from bot.messages import InboundKind
 
 OPT_OUT, OPT_IN, YES, HELP = (

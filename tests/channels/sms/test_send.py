@@ -55,7 +55,7 @@ def sink():
 @pytest.fixture
 async def channel(twilio, sink):
     sms = SmsChannel(sms_config(api_base_url=twilio.base_url), request_timeout=0.5)
-    await sms.start(sink)
+    await sms.start(sink.callbacks)
     yield sms
     await sms.stop()
 
@@ -78,7 +78,7 @@ async def test_send_posts_the_rendered_reply_and_returns_the_sid(twilio, channel
 async def test_send_through_a_messaging_service_sends_no_from(twilio):
     config = sms_config(api_base_url=twilio.base_url, messaging_service=True)
     sms = SmsChannel(config)
-    await sms.start(RecordingSink())
+    await sms.start(RecordingSink().callbacks)
     try:
         await sms.send(ANA, UPDATE)
     finally:
@@ -92,7 +92,7 @@ async def test_send_through_a_messaging_service_sends_no_from(twilio):
 async def test_send_folds_accents_when_configured_and_cheaper(twilio):
     config = sms_config(api_base_url=twilio.base_url, fold_accents={"es": True})
     sms = SmsChannel(config)
-    await sms.start(RecordingSink())
+    await sms.start(RecordingSink().callbacks)
     long_update = Reply(text="Actualización importante. " * 5, locale="es")  # 129 characters
     try:
         await sms.send(ANA, long_update)
@@ -106,7 +106,7 @@ async def test_twilio_edge_and_region_variables_do_not_redirect_the_client(twili
     monkeypatch.setenv("TWILIO_EDGE", "sydney")
     monkeypatch.setenv("TWILIO_REGION", "au1")
     sms = SmsChannel(sms_config(api_base_url=twilio.base_url))
-    await sms.start(RecordingSink())
+    await sms.start(RecordingSink().callbacks)
     try:
         sid = await sms.send(ANA, UPDATE)
     finally:
@@ -210,7 +210,7 @@ async def test_unreachable_server_is_channel_unavailable():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     sms = SmsChannel(sms_config(api_base_url=f"http://127.0.0.1:{port}"))
-    await sms.start(RecordingSink())
+    await sms.start(RecordingSink().callbacks)
     try:
         with pytest.raises(ChannelUnavailable) as caught:
             await sms.send(ANA, UPDATE)
@@ -256,7 +256,7 @@ async def test_send_without_a_sender_is_a_permanent_error(twilio):
         }
     )
     sms = SmsChannel(config)
-    await sms.start(RecordingSink())
+    await sms.start(RecordingSink().callbacks)
     try:
         with pytest.raises(PermanentSendError):
             await sms.send(ANA, UPDATE)
@@ -273,7 +273,7 @@ def test_channel_without_credentials_is_a_config_error():
 
 async def test_stop_twice_is_safe(twilio):
     sms = SmsChannel(sms_config(api_base_url=twilio.base_url))
-    await sms.start(RecordingSink())
+    await sms.start(RecordingSink().callbacks)
 
     await sms.stop()
     await sms.stop()

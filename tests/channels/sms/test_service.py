@@ -6,6 +6,7 @@ import html
 
 import pytest
 
+from bot.app import channel_callbacks
 from bot.content import strings as texts
 from bot.conversation.service import ConversationService
 from bot.messages import Address
@@ -16,7 +17,7 @@ PHONE = "+15551230077"
 
 @pytest.fixture
 async def phone(service: ConversationService):
-    async with SmsHarness(sms_config(), service) as running:  # type: ignore[arg-type]
+    async with SmsHarness(sms_config(), channel_callbacks(service)) as running:
         yield running
 
 

@@ -12,7 +12,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.channels.telegram.adapter import WEBHOOK_PATH, TelegramChannel
+from bot.channels.base import ChannelCallbacks
+from bot.channels.telegram.adapter import TelegramChannel
+from bot.channels.telegram.webhook import WEBHOOK_PATH
 from bot.config import Config, parse_config
 from bot.errors import (
     ChannelUnavailable,
@@ -23,9 +25,11 @@ from bot.errors import (
     RecipientUnreachable,
     SendError,
 )
-from bot.messages import Address, Choice, Inbound, InboundKind, Reply
+from bot.messages import Address, Choice, DeliveryReport, Inbound, InboundKind, Reply
 from bot.web import WebServer, build_web_app
+from tests.fakes.callbacks import callbacks_of
 from tests.fakes.telegram_server import FakeBotApi, SentMessage
+from tests.fakes.timer import FakeTimer
 
 ANA = 4242
 """A person's private chat (a chat id equals the user id in private chats)."""
@@ -116,10 +120,12 @@ class TinyBot:
     async def contact_unreachable(self, address: Address, *, opted_out: bool) -> None:
         self.unreachable.append((address, opted_out))
 
-    async def delivery_status(
-        self, channel: str, provider_id: str, status: str, error_code: str | None
-    ) -> None:
+    async def delivery_report(self, report: DeliveryReport) -> None:
         raise AssertionError("Telegram has no delivery reports")
+
+    @property
+    def callbacks(self) -> ChannelCallbacks:
+        return callbacks_of(self)
 
     def _locale(self, inbound: Inbound) -> str:
         if inbound.address not in self.locales:
@@ -161,7 +167,7 @@ def bot() -> TinyBot:
 @pytest.fixture
 async def polling(fake: FakeBotApi, bot: TinyBot) -> AsyncIterator[TelegramChannel]:
     channel = TelegramChannel(make_config(fake))
-    await channel.start(bot)
+    await channel.start(bot.callbacks)
     try:
         yield channel
     finally:
@@ -201,7 +207,7 @@ async def webhook(fake: FakeBotApi, bot: TinyBot) -> AsyncIterator[Webhook]:
         port=0,
     )
     await web.start()
-    await channel.start(bot)
+    await channel.start(bot.callbacks)
     try:
         async with aiohttp.ClientSession() as session:
             yield Webhook(channel, f"http://127.0.0.1:{web.port}{WEBHOOK_PATH}", session)
@@ -279,7 +285,7 @@ async def test_spanish_conversation_by_typed_text_in_polling_mode(
 async def test_start_registers_command_menu_per_language(fake: FakeBotApi, bot: TinyBot) -> None:
     descriptions = {"es": {"menu": "Menú principal", "help": "Ayuda"}, "en": {"menu": "Main menu"}}
     channel = TelegramChannel(make_config(fake), command_descriptions=descriptions)
-    await channel.start(bot)
+    await channel.start(bot.callbacks)
     await channel.stop()
 
     assert set(fake.commands) == {"en", "es", None}
@@ -338,7 +344,7 @@ async def test_command_interceptor_sees_its_command_first_and_may_pass(
         return None  # not an organizer: let the engine say it did not understand
 
     channel = TelegramChannel(make_config(fake), command_interceptors={"broadcast": broadcast})
-    await channel.start(bot)
+    await channel.start(bot.callbacks)
     try:
         [preview] = await say(fake, fake.text_update(ANA, "/broadcast aviso"))
         sorry, _ = await say(fake, fake.text_update(77, "/broadcast aviso"), expect=2)
@@ -416,15 +422,20 @@ async def test_person_blocking_the_bot_is_marked_unreachable_at_once(
 
 
 async def test_flood_limit_waits_retry_after_then_replies_once(
-    fake: FakeBotApi, polling: TelegramChannel
+    fake: FakeBotApi, bot: TinyBot
 ) -> None:
+    timer = FakeTimer()
+    channel = TelegramChannel(make_config(fake), timer=timer)
+    await channel.start(bot.callbacks)
     fake.fail_next("sendMessage", chat_id=ANA, status=429, retry_after=1)
-
-    [menu] = await say(fake, fake.text_update(ANA, "hola"))
+    try:
+        [menu] = await say(fake, fake.text_update(ANA, "hola"))
+    finally:
+        await channel.stop()
 
     attempts = fake.calls_to("sendMessage")
     assert len(attempts) == 2
-    assert attempts[1].at - attempts[0].at >= 1.0
+    assert timer.slept == [1.0]  # on the channel's clock, exactly the retry_after asked for
     assert menu.text == TEXTS["menu"]["es"]
     assert len(fake.sent_to(ANA)) == 1
 
@@ -473,7 +484,7 @@ async def test_failing_sink_stops_nothing_and_logs_no_personal_data(
     fake: FakeBotApi, bot: TinyBot, debug_logging: pytest.LogCaptureFixture
 ) -> None:
     channel = TelegramChannel(make_config(fake))
-    await channel.start(bot)
+    await channel.start(bot.callbacks)
     try:
         bot.fail_for.add(Address("telegram", str(ANA)))
         fake.push_update(fake.text_update(ANA, "mi secreto personal"))
@@ -504,7 +515,7 @@ async def test_one_persons_messages_are_answered_in_order_without_holding_up_oth
             return (Reply(text=f"{inbound.address.id}:{inbound.text}"),)
 
     channel = TelegramChannel(make_config(fake))
-    await channel.start(SlowBot())
+    await channel.start(SlowBot().callbacks)
     try:
         for chat, text in ((ANA, "lento"), (ANA, "rápido"), (77, "hola")):
             fake.push_update(fake.text_update(chat, text))
@@ -526,7 +537,7 @@ async def test_long_reply_is_split_at_paragraphs_with_buttons_on_the_last_part(
             return (Reply(text=long_text, nav=(Choice("menu", "Menú"),)),)
 
     channel = TelegramChannel(make_config(fake))
-    await channel.start(LongBot())
+    await channel.start(LongBot().callbacks)
     try:
         parts = await say(fake, fake.text_update(ANA, "todo"), expect=3)
     finally:
@@ -625,7 +636,7 @@ async def test_duplicate_after_a_restart_is_left_to_the_conversation_service(
     update = fake.text_update(ANA, "hola")
     for _ in range(2):  # a new process has no memory of update ids; the service has
         channel = TelegramChannel(make_config(fake))
-        await channel.start(bot)
+        await channel.start(bot.callbacks)
         fake.push_update(update)
         await fake.wait_until(
             lambda: update["update_id"] in {int(i.message_id or 0) for i in bot.inbounds}
@@ -698,6 +709,22 @@ async def test_send_failing_after_part_of_a_long_message_never_invites_a_resend(
     assert len(fake.sent) == 1
 
 
+async def test_send_to_someone_who_blocked_the_bot_says_so_and_reports_them(
+    fake: FakeBotApi, bot: TinyBot
+) -> None:
+    channel = TelegramChannel(make_config(fake))
+    await channel.start(bot.callbacks)
+    fake.blocked.add(ANA)
+    try:
+        with pytest.raises(RecipientUnreachable) as raised:
+            await channel.send(Address("telegram", str(ANA)), Reply(text="hola"))
+    finally:
+        await channel.stop()
+
+    assert (raised.value.blocked, raised.value.opted_out) == (True, False)
+    assert bot.unreachable == [(Address("telegram", str(ANA)), False)]
+
+
 async def test_send_when_the_server_is_down_is_channel_unavailable(fake: FakeBotApi) -> None:
     channel = TelegramChannel(make_config(fake))
     await channel.send(Address("telegram", str(ANA)), Reply(text="hola"))  # connects
@@ -750,12 +777,12 @@ async def test_rejected_token_is_a_config_error_at_start(fake: FakeBotApi, bot: 
     channel = TelegramChannel(config)
 
     with pytest.raises(ConfigError, match="rejected the token"):
-        await channel.start(bot)
+        await channel.start(bot.callbacks)
 
 
 async def test_stop_twice_is_harmless(fake: FakeBotApi, bot: TinyBot) -> None:
     channel = TelegramChannel(make_config(fake))
-    await channel.start(bot)
+    await channel.start(bot.callbacks)
     started = time.monotonic()
     await channel.stop()
     await channel.stop()

@@ -20,7 +20,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.channels.telegram.adapter import retry_after_seconds, send_error, validate_webhook_secret
+from bot.channels.telegram.errors import retry_after_seconds, send_error
 from bot.channels.telegram.render import (
     COMMANDS,
     blocked_address,
@@ -32,6 +32,7 @@ from bot.channels.telegram.render import (
     update_to_inbound,
     utf16_length,
 )
+from bot.channels.telegram.webhook import validate_webhook_secret
 from bot.errors import (
     ChannelUnavailable,
     ConfigError,

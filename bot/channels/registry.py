@@ -1,0 +1,57 @@
+"""Builds the configured channels from config: with bot.app, the one place that names adapters.
+
+* :func:`describe` gives the capabilities of every channel the bot has, configured here or
+  not (a broadcast preview prices SMS on a machine without Twilio credentials; a report names
+  every channel found in the database).
+* :func:`build_channels` builds the channels the config enables: a token or credentials make
+  a channel active. ``kyrbot serve`` and ``kyrbot broadcast send`` both use it.
+
+Adapters are imported only when built, so the command line stays quick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.channels.base import Channel
+from bot.channels.capabilities import Capabilities
+from bot.channels.sms.capabilities import CHANNEL as SMS
+from bot.channels.sms.capabilities import sms_capabilities
+from bot.channels.telegram.capabilities import CHANNEL as TELEGRAM
+from bot.channels.telegram.capabilities import telegram_capabilities
+from bot.config import Config
+
+
+def describe(config: Config) -> dict[str, Capabilities]:
+    """``{channel name: capabilities}`` for every channel the bot has, under ``config``."""
+    from bot.channels.terminal import TerminalChannel
+
+    return {
+        TELEGRAM: telegram_capabilities(config),
+        SMS: sms_capabilities(config),
+        TerminalChannel.name: TerminalChannel.capabilities,
+    }
+
+
+def build_channels(
+    config: Config, *, command_descriptions: Mapping[str, Mapping[str, str]] | None = None
+) -> list[Channel]:
+    """The channels ``config`` enables, not yet started.
+
+    Args:
+        config: the validated configuration.
+        command_descriptions: Telegram's command menu per locale, from the catalogs.
+
+    Raises:
+        ConfigError: an enabled channel is configured wrongly (see each adapter).
+    """
+    channels: list[Channel] = []
+    if config.telegram.token:
+        from bot.channels.telegram.adapter import TelegramChannel
+
+        channels.append(TelegramChannel(config, command_descriptions=command_descriptions))
+    if config.twilio.account_sid and config.twilio.auth_token:
+        from bot.channels.sms.adapter import SmsChannel
+
+        channels.append(SmsChannel(config))
+    return channels

@@ -1,0 +1,82 @@
+"""How Telegram updates are taken in: per-chat order, and the memory of recent update ids."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+
+def chat_key(update: object) -> int | None:
+    """The chat an update belongs to (a private chat's id is the person's user id)."""
+    if not isinstance(update, Update):
+        return None
+    chat = update.effective_chat
+    if chat is not None:
+        return chat.id
+    user = update.effective_user
+    return user.id if user is not None else None
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Updates from different chats run concurrently; one chat's updates run in arrival order.
+
+    PTB's default handles one update at a time for the whole bot, so one slow database
+    write would delay everyone; unbounded concurrency could answer one person's two quick
+    messages out of order. PTB starts a task per update in arrival order and
+    ``asyncio.Lock`` is first-come first-served, so per-chat order is kept.
+    """
+
+    __slots__ = ("_locks", "_users")
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Await ``coroutine`` while holding the lock of the update's chat."""
+        key = chat_key(update)
+        if key is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+class RecentUpdates:
+    """The last ``size`` update ids, to act only once on an update Telegram delivers twice.
+
+    The conversation dedups what reaches it, across restarts too; this covers what never
+    does: answering a button press, a block notice, the keyboard closed after a press.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._ids: OrderedDict[int, None] = OrderedDict()
+
+    def first(self, update_id: int) -> bool:
+        """False for an update id seen recently (a webhook redelivery); remembers it."""
+        if update_id in self._ids:
+            return False
+        self._ids[update_id] = None
+        if len(self._ids) > self._size:
+            self._ids.popitem(last=False)
+        return True
