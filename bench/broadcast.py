@@ -49,7 +49,8 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy as sa  # noqa: E402
 
-from bot.broadcast.service import BroadcastRunner, BroadcastService  # noqa: E402
+from bot.broadcast.runner import BroadcastRunner  # noqa: E402
+from bot.broadcast.service import BroadcastService  # noqa: E402
 from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt  # noqa: E402
 from bot.channels.capabilities import Capabilities  # noqa: E402
 from bot.config import parse_config  # noqa: E402

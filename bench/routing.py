@@ -96,7 +96,8 @@ def evaluate(engine: Engine, items: list[Example]) -> dict[str, dict[str, float]
             continue
         wanted = f"{dialog}.{item.label}"
         row["topics"] += 1
-        if decision.node == wanted:
+        # A page under the right topic (found by its keywords) answers it too.
+        if decision.node == wanted or decision.node in engine.understanding.pages_under(wanted):
             row["score"] += 1
         elif decision.ask_back and wanted in {c.node for c in decision.candidates}:
             row["score"] += 0.5

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bot.broadcast import texts as broadcast_texts
-from bot.broadcast.service import BroadcastRunner, BroadcastService, channels_by_name
+from bot.broadcast.runner import BroadcastRunner, channels_by_name
+from bot.broadcast.service import BroadcastService
 from bot.channels import registry
 from bot.channels.base import Channel, ChannelCallbacks
 from bot.config import Config
@@ -22,6 +22,7 @@ from bot.conversation.service import ConversationService
 from bot.conversation.version import Content, load_content
 from bot.errors import BotError, ConfigError, ContentError
 from bot.messages import Address, DeliveryReport, Reply
+from bot.organizer import texts as organizer_texts
 from bot.privacy import set_hash_key
 from bot.storage import Storage, open_storage
 from bot.web import WebServer, build_web_app
@@ -94,7 +95,7 @@ class App:
             return
         locale = self.config.default_locale
         problems = "\n".join(f"- {p}" for p in error.problems[:10])
-        template = self.content.translator.text(locale, broadcast_texts.RELOAD_REFUSED)
+        template = self.content.translator.text(locale, organizer_texts.RELOAD_REFUSED)
         reply = Reply(text=template.replace("{problems}", problems), locale=locale)
 
         async def send() -> None:

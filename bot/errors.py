@@ -8,7 +8,7 @@
     │   ├── DialogError
     │   └── CatalogError
     ├── StorageError           the database failed or is at an unknown schema version
-    ├── BroadcastError         an organizer's request was refused (in bot.broadcast.service)
+    ├── BroadcastError         an organizer's request was refused (why, translatably)
     ├── MalformedWebhook       a signed webhook lacks a field the adapter needs (answered 400)
     └── SendError              not delivered; ``retryable`` says whether a retry can help
         ├── RateLimited            retryable; ``retry_after`` seconds when the provider said
@@ -67,6 +67,20 @@ class CatalogError(ContentError):
 
 class StorageError(BotError):
     """The database could not be used."""
+
+
+class BroadcastError(BotError):
+    """An organizer's request was refused; ``text`` and ``values`` say why, translatably.
+
+    ``text`` is the refusal's ``(msgctxt, English)`` pair from :mod:`bot.broadcast.refusals`;
+    :func:`bot.broadcast.words.refusal` makes one with its English message, and
+    :func:`bot.broadcast.words.render_refusal` says it in an organizer's language.
+    """
+
+    def __init__(self, text: tuple[str, str], message: str, **values: object) -> None:
+        super().__init__(message)
+        self.text = text
+        self.values = values
 
 
 class SendError(BotError):

@@ -8,7 +8,7 @@ from typing import Any
 
 from babel.messages.catalog import Catalog
 
-from bot.broadcast import texts as broadcast_texts
+from bot.broadcast import refusals
 from bot.checks.report import CheckReport, LocaleStats
 from bot.content import strings as texts
 from bot.content.babel import dialog_messages
@@ -17,14 +17,16 @@ from bot.content.strings import Text
 from bot.conversation.matching import split_phrases
 from bot.conversation.version import Content
 from bot.errors import Problem
+from bot.organizer import texts as organizer_texts
 
 STRINGS_FILE = "bot/content/strings.py"
 
 
 def code_texts() -> list[Text]:
-    """Every translatable string defined in code (content/strings.py, broadcast/texts.py)."""
+    """Every translatable string defined in code (code strings, organizer words, refusals)."""
     found: dict[Text, None] = {}
-    for value in [*vars(texts).values(), *vars(broadcast_texts).values()]:
+    modules = (texts, organizer_texts, refusals)
+    for value in [v for module in modules for v in vars(module).values()]:
         if isinstance(value, Text):
             found.setdefault(value, None)
         elif isinstance(value, dict):

@@ -36,7 +36,9 @@ from bot.config import Config
 from bot.errors import ConfigError
 
 if TYPE_CHECKING:  # imported when a command runs, so building the parser stays quick
-    from bot.broadcast.service import BroadcastService, Report, Words
+    from bot.broadcast.outcomes import Report
+    from bot.broadcast.service import BroadcastService
+    from bot.broadcast.words import Words
 
 EXIT_OK, EXIT_REFUSED, EXIT_UNUSABLE = 0, 1, 2
 
@@ -116,7 +118,8 @@ def add_parsers(sub: Any) -> None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     """Run ``kyrbot broadcast ...`` or ``kyrbot stats``; returns the exit code."""
-    from bot.broadcast.service import BroadcastError, Words
+    from bot.broadcast.words import Words
+    from bot.errors import BroadcastError
 
     words = Words()
     try:
@@ -211,7 +214,7 @@ async def _with_service(config: Config, action: Callable[[BroadcastService], Awa
 async def _create(
     service: BroadcastService, texts: dict[str, str], allow_fallback: bool, words: Words
 ) -> int:
-    from bot.broadcast.service import format_preview
+    from bot.organizer.reports import format_preview
 
     broadcast = await service.create(_actor(), texts, allow_fallback=allow_fallback)
     _say(f"Created broadcast #{broadcast.id} (draft).\n")
@@ -222,7 +225,7 @@ async def _create(
 
 
 async def _preview(service: BroadcastService, broadcast_id: int, words: Words) -> int:
-    from bot.broadcast.service import format_preview
+    from bot.organizer.reports import format_preview
 
     preview = await service.preview(broadcast_id, actor=_actor())
     _say(format_preview(preview, words))
@@ -230,7 +233,7 @@ async def _preview(service: BroadcastService, broadcast_id: int, words: Words) -
 
 
 async def _status(service: BroadcastService, args: argparse.Namespace, words: Words) -> int:
-    from bot.broadcast.service import format_report
+    from bot.organizer.reports import format_report
 
     report = await service.report(args.id)
     if args.json:
@@ -266,7 +269,7 @@ async def _list(service: BroadcastService, limit: int, words: Words) -> int:
 
 
 async def _cancel(service: BroadcastService, broadcast_id: int, words: Words) -> int:
-    from bot.broadcast.service import format_report
+    from bot.organizer.reports import format_report
 
     report = await service.cancel(_actor(), broadcast_id)
     _say(format_report(report, words))
@@ -274,7 +277,7 @@ async def _cancel(service: BroadcastService, broadcast_id: int, words: Words) ->
 
 
 async def _stats(service: BroadcastService, args: argparse.Namespace, words: Words) -> int:
-    from bot.broadcast.service import format_stats
+    from bot.organizer.reports import format_stats
 
     weeks = max(1, int(args.weeks))
     rows = await service.weekly_stats(weeks=weeks)
@@ -303,14 +306,10 @@ async def _stats(service: BroadcastService, args: argparse.Namespace, words: Wor
 
 
 async def _send(config: Config, args: argparse.Namespace, words: Words) -> int:
-    from bot.broadcast.service import (
-        BroadcastRunner,
-        BroadcastService,
-        channels_by_name,
-        format_preview,
-        format_report,
-    )
+    from bot.broadcast.runner import BroadcastRunner, channels_by_name
+    from bot.broadcast.service import BroadcastService
     from bot.channels import registry
+    from bot.organizer.reports import format_preview, format_report
     from bot.storage import open_storage
     from bot.storage.base import BroadcastStatus
 

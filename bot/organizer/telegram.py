@@ -25,20 +25,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
-from bot.broadcast import texts as T
-from bot.broadcast.service import (
-    FALLBACK_LOCALE,
-    BroadcastError,
-    BroadcastService,
-    Words,
+from bot.broadcast import refusals as R
+from bot.broadcast.drafts import FALLBACK_LOCALE
+from bot.broadcast.service import BroadcastService, organizer_actor
+from bot.broadcast.words import Words, refusal, render_refusal
+from bot.channels.console import Button, Buttons, ConsoleEvent, ConsoleHost
+from bot.content.i18n import Translator
+from bot.errors import BroadcastError
+from bot.organizer import texts as T
+from bot.organizer.reports import (
     format_preview_summary,
     format_report,
     format_stats,
-    organizer_actor,
     preview_texts,
 )
-from bot.channels.console import Button, Buttons, ConsoleEvent, ConsoleHost
-from bot.content.i18n import Translator
 from bot.sms_text import MAX_MESSAGE_CHARS
 from bot.storage.base import Broadcast, BroadcastStatus
 
@@ -139,13 +139,13 @@ class OrganizerConsole:
             try:
                 await self._on_button(event, actor, words)
             except BroadcastError as exc:
-                await self._send(chat_id, exc.render(words))
+                await self._send(chat_id, render_refusal(exc, words))
             return True
         try:
             return await self._on_message(event, actor, words)
         except BroadcastError as exc:
             self._drafts.pop(chat_id, None)
-            await self._send(chat_id, exc.render(words))
+            await self._send(chat_id, render_refusal(exc, words))
             return True
 
     async def _on_message(self, event: ConsoleEvent, actor: str, words: Words) -> bool:
@@ -236,10 +236,10 @@ class OrganizerConsole:
         locale = draft.current
         value = text.strip()
         if len(value) > MAX_MESSAGE_CHARS:
-            error = BroadcastError(
-                T.ERROR_TOO_LONG, language=locale, length=len(value), limit=MAX_MESSAGE_CHARS
+            error = refusal(
+                R.ERROR_TOO_LONG, language=locale, length=len(value), limit=MAX_MESSAGE_CHARS
             )
-            await self._send(chat_id, error.render(words))
+            await self._send(chat_id, render_refusal(error, words))
             await self._ask(chat_id, draft, words)
             return
         draft.texts[locale] = value
@@ -301,7 +301,7 @@ class OrganizerConsole:
         elif action == "edit":
             broadcast = await self.service.get(broadcast_id)
             if broadcast.status != BroadcastStatus.DRAFT:
-                raise BroadcastError(T.ERROR_NOT_DRAFT, id=broadcast_id, status=broadcast.status)
+                raise refusal(R.ERROR_NOT_DRAFT, id=broadcast_id, status=broadcast.status)
             await self._clear_buttons(event)
             await self._begin(chat_id, words, broadcast)
         elif action in ("cancel", "stop"):

@@ -16,19 +16,16 @@ from pathlib import Path
 import pytest
 
 from bot.app import channel_callbacks
-from bot.broadcast.service import (
-    BroadcastRunner,
-    BroadcastService,
-    RunnerSettings,
-    Words,
-    format_report,
-)
+from bot.broadcast.runner import BroadcastRunner, RunnerSettings
+from bot.broadcast.service import BroadcastService
+from bot.broadcast.words import Words
 from bot.channels.sms.render import render_sms
 from bot.channels.telegram.adapter import TelegramChannel
 from bot.config import Config
 from bot.conversation.service import ConversationService
 from bot.conversation.version import Content
 from bot.messages import Reply
+from bot.organizer.reports import format_report
 from bot.sms_text import segment_info
 from bot.storage import SqlStorage, open_storage
 from tests.fakes.telegram_server import FakeBotApi

@@ -18,22 +18,16 @@ from typing import Any
 import pytest
 from babel.dates import format_date
 
-from bot.broadcast.service import (
-    BroadcastError,
-    BroadcastRunner,
-    BroadcastService,
-    RunnerSettings,
-    Words,
-    format_preview,
-    format_report,
-    format_stats,
-)
+from bot.broadcast.runner import BroadcastRunner, RunnerSettings
+from bot.broadcast.service import BroadcastService
+from bot.broadcast.words import Words
 from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt
 from bot.channels.capabilities import Capabilities
 from bot.channels.pacing import LOOP_TIMER, Timer
 from bot.config import Config
 from bot.conversation.service import ConversationService
 from bot.errors import (
+    BroadcastError,
     ChannelUnavailable,
     OutcomeUnknown,
     PermanentSendError,
@@ -41,6 +35,7 @@ from bot.errors import (
     RecipientUnreachable,
 )
 from bot.messages import Address, DeliveryReport, Inbound, Reply
+from bot.organizer.reports import format_preview, format_report, format_stats
 from bot.storage import SqlStorage, open_storage
 from tests.fakes.timer import FakeTimer
 from tests.support.broadcast import TEXTS, add_subscribers, broadcast_config

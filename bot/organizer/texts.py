@@ -4,12 +4,13 @@ Marked like :mod:`bot.content.strings` (``pgettext(context, english)``, contexts
 ``organizer:*``) so
 ``kyrbot i18n update`` extracts them and translators translate them in the same PO files;
 kept in a module of their own, free of heavy imports, so ``kyrbot check`` can list them.
-Placeholders in braces are filled by :mod:`bot.broadcast.service`; keep them in translations.
+Placeholders in braces are filled by :mod:`bot.organizer.reports` and the console; keep them
+in translations. The broadcast service's refusals are in :mod:`bot.broadcast.refusals`.
 """
 
 from __future__ import annotations
 
-from bot.content.strings import Text, pgettext
+from bot.content.strings import pgettext
 
 # -- writing a broadcast on Telegram ----------------------------------------------------------
 
@@ -117,42 +118,6 @@ REPORT_UNKNOWN_NOTE = pgettext(
     "they are not sent again, to avoid sending anyone two copies.",
 )
 SENT_AT = pgettext("organizer:sent_at", "Started {when}")
-
-# -- refusals ---------------------------------------------------------------------------------
-
-ERROR_MISSING = pgettext(
-    "organizer:error_missing",
-    "Missing text in {languages}. Write it, or explicitly allow the English fallback.",
-)
-ERROR_NO_ENGLISH = pgettext(
-    "organizer:error_no_english",
-    "The English text is required: it is the fallback for every language.",
-)
-ERROR_UNKNOWN_LANGUAGE = pgettext(
-    "organizer:error_unknown_language",
-    "{language} is not one of the bot's languages ({languages}).",
-)
-ERROR_EMPTY = pgettext("organizer:error_empty", "The {language} text is empty.")
-ERROR_TOO_LONG = pgettext(
-    "organizer:error_too_long",
-    "The {language} text has {length} characters; one message holds at most {limit}.",
-)
-ERROR_NOT_FOUND = pgettext("organizer:error_not_found", "There is no broadcast #{id}.")
-ERROR_NOT_DRAFT = pgettext(
-    "organizer:error_not_draft", "Broadcast #{id} is {status}: it cannot be changed or sent again."
-)
-ERROR_ALREADY_FINISHED = pgettext(
-    "organizer:error_already_finished", "Broadcast #{id} is {status}: there is nothing to cancel."
-)
-
-STATUS_NAMES: dict[str, Text] = {
-    "draft": pgettext("organizer:status:draft", "a draft"),
-    "sending": pgettext("organizer:status:sending", "being sent"),
-    "done": pgettext("organizer:status:done", "sent"),
-    "cancelled": pgettext("organizer:status:cancelled", "cancelled"),
-}
-
-# -- statistics -------------------------------------------------------------------------------
 
 STATS_TITLE = pgettext(
     "organizer:stats_title",

@@ -1,0 +1,89 @@
+"""Where a broadcast's deliveries stand, what a provider's late report means, topic counts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from bot.channels.capabilities import Capabilities
+from bot.messages import DeliveryReport
+from bot.storage.base import (
+    Broadcast,
+    DeliveryStatus,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Where a broadcast's deliveries stand, per channel and status."""
+
+    broadcast: Broadcast
+    by_channel: dict[str, dict[str, int]]
+    expected: int | None = None
+    """How many recipients there will be, while delivery rows are still being written."""
+    channels: Mapping[str, Capabilities] = field(default_factory=dict)
+    """What each channel can do (display names, delivery reports)."""
+
+    def count(self, *statuses: str, channel: str | None = None) -> int:
+        """Deliveries in any of ``statuses`` (on one channel, or all)."""
+        channels = [channel] if channel is not None else list(self.by_channel)
+        return sum(self.by_channel.get(ch, {}).get(s, 0) for ch in channels for s in statuses)
+
+    @property
+    def total(self) -> int:
+        """Recipients (delivery rows; ``expected`` while they are still being written)."""
+        rows = sum(sum(by_status.values()) for by_status in self.by_channel.values())
+        return max(rows, self.expected or 0)
+
+    @property
+    def waiting(self) -> int:
+        """Deliveries not attempted or in flight."""
+        return self.count(*DeliveryStatus.OPEN) + max(0, self.total - self._rows)
+
+    @property
+    def done(self) -> int:
+        """Deliveries with a final outcome."""
+        return self.total - self.waiting
+
+    @property
+    def _rows(self) -> int:
+        return sum(sum(by_status.values()) for by_status in self.by_channel.values())
+
+    def summary(self, channel: str | None = None) -> dict[str, int]:
+        """The organizer's categories: sent (incl. delivered), delivered, failed, opted out,
+        unknown, skipped, cancelled, waiting.
+        """
+        return {
+            "sent": self.count(DeliveryStatus.SENT, DeliveryStatus.DELIVERED, channel=channel),
+            "delivered": self.count(DeliveryStatus.DELIVERED, channel=channel),
+            "failed": self.count(DeliveryStatus.FAILED, channel=channel),
+            "opted_out": self.count(DeliveryStatus.OPTED_OUT, channel=channel),
+            "unknown": self.count(DeliveryStatus.UNKNOWN, channel=channel),
+            "skipped": self.count(DeliveryStatus.SKIPPED, channel=channel),
+            "cancelled": self.count(DeliveryStatus.CANCELLED, channel=channel),
+            "waiting": self.count(*DeliveryStatus.OPEN, channel=channel),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WeekCount:
+    """How often a topic was opened in one week (Monday), language and channel."""
+
+    week: date
+    node: str
+    locale: str
+    channel: str
+    count: int
+
+
+def report_outcome(report: DeliveryReport) -> tuple[str, str | None, bool] | None:
+    status, error_code = report.status.lower(), report.error_code
+    if status in ("delivered", "read"):
+        return DeliveryStatus.DELIVERED, None, False
+    if status in ("undelivered", "failed"):
+        error = f"{status} {error_code}" if error_code else status
+        if report.opted_out:
+            return DeliveryStatus.OPTED_OUT, error, True
+        return DeliveryStatus.FAILED, error, False
+    return None
