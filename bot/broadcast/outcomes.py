@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
+from bot.broadcast.drafts import utcnow
 from bot.channels.capabilities import Capabilities
+from bot.channels.pacing import RetryPolicy
+from bot.errors import OutcomeUnknown, RecipientUnreachable, SendError
 from bot.messages import DeliveryReport
+from bot.privacy import address_hash
 from bot.storage.base import (
     Broadcast,
+    ClaimedDelivery,
+    DeliveryOutcome,
     DeliveryStatus,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +96,40 @@ def report_outcome(report: DeliveryReport) -> tuple[str, str | None, bool] | Non
             return DeliveryStatus.OPTED_OUT, error, True
         return DeliveryStatus.FAILED, error, False
     return None
+
+
+def failure_outcome(item: ClaimedDelivery, exc: SendError, retry: RetryPolicy) -> DeliveryOutcome:
+    """The outcome of a failed send: retry later, unknown, opted out, or failed.
+
+    A provider's pause was already applied by the channel's ``send()``.
+    """
+    error = f"{type(exc).__name__} {exc.code}" if exc.code else type(exc).__name__
+    who = address_hash(item.address)
+    if exc.retryable:
+        delay = retry.delay(item.attempts, exc)
+        if delay is None:
+            logger.info("Giving up on %s after %d attempts (%s)", who, item.attempts, error)
+            return DeliveryOutcome(item.id, DeliveryStatus.FAILED, error=f"gave up: {error}")
+        retry_at = utcnow() + timedelta(seconds=delay)
+        return DeliveryOutcome(item.id, DeliveryStatus.PENDING, error=error, retry_at=retry_at)
+    if isinstance(exc, OutcomeUnknown):
+        logger.info("Broadcast message to %s: outcome unknown (%s)", who, error)
+        return DeliveryOutcome(item.id, DeliveryStatus.UNKNOWN, error=error)
+    if isinstance(exc, RecipientUnreachable):
+        if exc.opted_out:
+            return DeliveryOutcome(
+                item.id,
+                DeliveryStatus.OPTED_OUT,
+                error=error,
+                contact_id=item.contact_id,
+                mark_contact="opted_out",
+            )
+        return DeliveryOutcome(
+            item.id,
+            DeliveryStatus.OPTED_OUT if exc.blocked else DeliveryStatus.FAILED,
+            error=error,
+            contact_id=item.contact_id,
+            mark_contact="unreachable",
+        )
+    logger.info("Broadcast message to %s refused: %s", who, error)
+    return DeliveryOutcome(item.id, DeliveryStatus.FAILED, error=error)

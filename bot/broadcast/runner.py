@@ -18,25 +18,23 @@ import socket
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from bot.broadcast.drafts import FALLBACK_LOCALE, text_locales, utcnow
+from bot.broadcast.outcomes import failure_outcome
+from bot.broadcast.pacing import RunnerPacer, RunnerSettings
 from bot.broadcast.service import SYSTEM_ACTOR
+from bot.broadcast.workers import WorkerLease
 from bot.channels.base import Channel
 from bot.channels.pacing import (
     LOOP_TIMER,
     RateLimiter,
-    RetryPolicy,
     SendClock,
     SharedSendClock,
     Timer,
 )
 from bot.config import Config
 from bot.errors import (
-    OutcomeUnknown,
-    RecipientUnreachable,
     SendError,
     SendWithdrawn,
 )
@@ -53,43 +51,6 @@ from bot.storage.base import (
 
 logger = logging.getLogger(__name__)
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class RunnerSettings:
-    """How a :class:`BroadcastRunner` paces and retries. The defaults suit production."""
-
-    in_flight: int = 4
-    """Sends in progress at once per channel: small, so replies to people are never starved."""
-    max_batch: int = 100
-    """Most deliveries claimed at once per channel."""
-    claim_seconds: float = 0.2
-    """Claim about this much sending time at once (at 1 SMS segment/s: one message). Small,
-    because claimed deliveries that a crash cuts off count as unknown."""
-    max_attempts: int = 5
-    """Tries per delivery for retryable errors (rate limited, provider unavailable)."""
-    backoff: float = 2.0
-    """Seconds before the first retry; doubled for each further attempt (with jitter)."""
-    max_backoff: float = 300.0
-    heartbeat: float = 1.0
-    """Seconds between this instance's heartbeats."""
-    worker_timeout: float = 15.0
-    """An instance silent this long is dead: its in-flight deliveries become unknown."""
-    poll: float = 1.0
-    """Seconds between looks for broadcasts to send (and retries falling due)."""
-    materialize_batch: int = 1000
-    """Delivery rows written per transaction."""
-    rate_window: float = 0.25
-    """Sending time reserved from the shared clock at once."""
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The retry policy these settings give (:class:`~bot.channels.pacing.RetryPolicy`)."""
-        return RetryPolicy(
-            max_attempts=self.max_attempts, backoff=self.backoff, max_backoff=self.max_backoff
-        )
-
 
 _RELEASE: Final = object()
 """A claimed delivery that was never attempted (shutting down): give it back."""
@@ -97,20 +58,6 @@ _RELEASE: Final = object()
 
 _STATUS_CHECK_SECONDS: Final = 0.5
 """How stale the runner's view of "is this broadcast still being sent?" may be."""
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is dead
-    except (OSError, IndexError):
-        return True
 
 
 class BroadcastRunner:
@@ -148,7 +95,6 @@ class BroadcastRunner:
         self.worker_id = (
             worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         )
-        self._host = socket.gethostname()
         clock = send_clock or SharedSendClock(storage)
         chosen: dict[str, float | None] = {
             name: channel.capabilities.send_rate for name, channel in self.channels.items()
@@ -163,8 +109,12 @@ class BroadcastRunner:
         self._in_flight = {name: asyncio.Semaphore(self.settings.in_flight) for name in channels}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._registered = False
-        self._beat_task: asyncio.Task[None] | None = None
+        self.lease = WorkerLease(
+            storage,
+            self.worker_id,
+            heartbeat=self.settings.heartbeat,
+            timeout=self.settings.worker_timeout,
+        )
         self._main: asyncio.Task[None] | None = None
         self._warned: set[tuple[int, str]] = set()
         self.on_finished: list[Callable[[int], Awaitable[None]]] = []
@@ -217,7 +167,7 @@ class BroadcastRunner:
         try:
             while not self._stopping.is_set():
                 try:
-                    await self._register()
+                    await self.lease.register()
                     for broadcast_id in await self.storage.unfinished_broadcasts():
                         if self._stopping.is_set():
                             break
@@ -227,14 +177,14 @@ class BroadcastRunner:
                 self._wake.clear()
                 await self._sleep(self.settings.poll, wake=True)
         finally:
-            await self._deregister()
+            await self.lease.deregister()
 
     async def send_to_end(self, broadcast_id: int, *, poll: float | None = None) -> None:
         """Send one broadcast until it is finished or cancelled (``kyrbot broadcast send``).
 
         Another instance may share the work; this returns once nothing is left for anyone.
         """
-        await self._register()
+        await self.lease.register()
         try:
             while not self._stopping.is_set():
                 await self.run_once(broadcast_id)
@@ -243,7 +193,11 @@ class BroadcastRunner:
                     return
                 await self._sleep(poll if poll is not None else self.settings.poll)
         finally:
-            await self._deregister()
+            await self.lease.deregister()
+
+    async def reap(self) -> int:
+        """Close as ``unknown`` the in-flight deliveries of instances that died."""
+        return await self.lease.reap()
 
     async def run_once(self, broadcast_id: int) -> None:
         """Do this instance's part of one broadcast now: write its delivery rows, send what
@@ -256,84 +210,11 @@ class BroadcastRunner:
         if not broadcast.materialized:
             await self._materialize(broadcast)
         await asyncio.gather(*(self._lane(broadcast, name) for name in self.channels))
-        await self.reap()
+        await self.lease.reap()
         if await self.storage.finish_broadcast(broadcast_id, utcnow()):
             await self._finished(broadcast_id)
         else:
             await self._warn_unserved(broadcast_id)
-
-    # -- instances ---------------------------------------------------------------------------
-
-    async def _register(self) -> None:
-        if self._registered:
-            return
-        await self.storage.register_worker(
-            self.worker_id, host=self._host, pid=os.getpid(), now=utcnow()
-        )
-        self._registered = True
-        await self.reap()
-        self._beat_task = asyncio.get_running_loop().create_task(self._beat())
-
-    async def _deregister(self) -> None:
-        if not self._registered:
-            return
-        self._registered = False
-        if self._beat_task is not None:
-            self._beat_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._beat_task
-            self._beat_task = None
-        try:
-            # Anything still "sending" was cut off mid-send: unknown, never sent again.
-            lost = await self.storage.reap_workers(
-                [self.worker_id], orphaned_before=_EPOCH, now=utcnow()
-            )
-        except Exception:
-            logger.exception("Could not deregister the broadcast sender")
-            return
-        if lost:
-            logger.warning("%d broadcast messages were cut off mid-send: reported unknown", lost)
-
-    async def _beat(self) -> None:
-        beats = 0
-        while True:
-            await asyncio.sleep(self.settings.heartbeat)
-            beats += 1
-            try:
-                if not await self.storage.heartbeat(self.worker_id, utcnow()):
-                    logger.warning("This broadcast sender was presumed dead; registering again")
-                    await self.storage.register_worker(
-                        self.worker_id, host=self._host, pid=os.getpid(), now=utcnow()
-                    )
-                if beats % 5 == 0:
-                    await self.reap()
-            except Exception:
-                logger.exception("Broadcast sender heartbeat failed")
-
-    async def reap(self) -> int:
-        """Close as ``unknown`` the in-flight deliveries of instances that died.
-
-        An instance is dead when its heartbeat is older than ``worker_timeout``, or at once
-        when it ran on this host and its process is gone (a restart after a crash).
-        """
-        now = utcnow()
-        cutoff = now - timedelta(seconds=self.settings.worker_timeout)
-        dead = [
-            w.id
-            for w in await self.storage.list_workers()
-            if w.id != self.worker_id
-            and (w.heartbeat_at < cutoff or (w.host == self._host and not _pid_alive(w.pid)))
-        ]
-        lost = await self.storage.reap_workers(dead, orphaned_before=cutoff, now=now)
-        if dead:
-            logger.info("Forgot %d stopped broadcast sender(s)", len(dead))
-        if lost:
-            logger.warning(
-                "%d broadcast messages were in flight in a stopped sender: reported unknown, "
-                "not sent again",
-                lost,
-            )
-        return lost
 
     # -- one broadcast -----------------------------------------------------------------------
 
@@ -398,7 +279,7 @@ class BroadcastRunner:
             if not await self._still_sending(broadcast_id):
                 return DeliveryOutcome(item.id, DeliveryStatus.CANCELLED)
             locale = item.locale if item.locale in replies else FALLBACK_LOCALE
-            gate = _Gate(limiter, lambda: self._go(broadcast_id))
+            gate = RunnerPacer(limiter, lambda: self._go(broadcast_id))
             try:
                 provider_id = await channel.send(item.address, replies[locale], pacer=gate)
             except SendWithdrawn:
@@ -406,7 +287,7 @@ class BroadcastRunner:
                     return _RELEASE
                 return DeliveryOutcome(item.id, DeliveryStatus.CANCELLED)
             except SendError as exc:
-                return self._failed(item, exc)
+                return failure_outcome(item, exc, self.settings.retry)
             except Exception as exc:
                 # A bug, not a provider answer: whether it left is unknown, so never resend.
                 logger.error(
@@ -432,42 +313,6 @@ class BroadcastRunner:
                 sending = broadcast is not None and broadcast.status == BroadcastStatus.SENDING
                 self._status_checked[broadcast_id] = (loop.time(), sending)
             return sending
-
-    def _failed(self, item: ClaimedDelivery, exc: SendError) -> DeliveryOutcome:
-        """The outcome of a failed send: retry later, unknown, opted out, or failed.
-
-        A provider's pause was already applied by the channel's ``send()``.
-        """
-        error = f"{type(exc).__name__} {exc.code}" if exc.code else type(exc).__name__
-        who = address_hash(item.address)
-        if exc.retryable:
-            delay = self.settings.retry.delay(item.attempts, exc)
-            if delay is None:
-                logger.info("Giving up on %s after %d attempts (%s)", who, item.attempts, error)
-                return DeliveryOutcome(item.id, DeliveryStatus.FAILED, error=f"gave up: {error}")
-            retry_at = utcnow() + timedelta(seconds=delay)
-            return DeliveryOutcome(item.id, DeliveryStatus.PENDING, error=error, retry_at=retry_at)
-        if isinstance(exc, OutcomeUnknown):
-            logger.info("Broadcast message to %s: outcome unknown (%s)", who, error)
-            return DeliveryOutcome(item.id, DeliveryStatus.UNKNOWN, error=error)
-        if isinstance(exc, RecipientUnreachable):
-            if exc.opted_out:
-                return DeliveryOutcome(
-                    item.id,
-                    DeliveryStatus.OPTED_OUT,
-                    error=error,
-                    contact_id=item.contact_id,
-                    mark_contact="opted_out",
-                )
-            return DeliveryOutcome(
-                item.id,
-                DeliveryStatus.OPTED_OUT if exc.blocked else DeliveryStatus.FAILED,
-                error=error,
-                contact_id=item.contact_id,
-                mark_contact="unreachable",
-            )
-        logger.info("Broadcast message to %s refused: %s", who, error)
-        return DeliveryOutcome(item.id, DeliveryStatus.FAILED, error=error)
 
     async def _record(self, outcomes: list[DeliveryOutcome], released: list[int]) -> None:
         """Write outcomes; on a database failure keep them, to write before the next batch.
@@ -539,30 +384,6 @@ class BroadcastRunner:
         finally:
             for waiter in waits:
                 waiter.cancel()
-
-
-class _Gate:
-    """The runner's :class:`~bot.channels.pacing.Pacer`: the shared limiter, then a last look.
-
-    After each wait for sending time it checks whether the message may still go, and raises
-    :class:`~bot.errors.SendWithdrawn` from :meth:`acquire` when the broadcast was cancelled
-    or the runner is stopping meanwhile: the claim is then given back or cancelled, and
-    nothing is sent.
-    """
-
-    def __init__(self, limiter: RateLimiter, go: Callable[[], Awaitable[bool]]) -> None:
-        self._limiter = limiter
-        self._go = go
-
-    async def acquire(self, cost: float = 1.0) -> None:
-        """Wait for sending time, then check the message is still wanted."""
-        await self._limiter.acquire(cost)
-        if not await self._go():
-            raise SendWithdrawn("the broadcast was cancelled or its sender is stopping")
-
-    async def pause(self, seconds: float) -> None:
-        """Hold the channel's broadcast sends (shared) for ``seconds``."""
-        await self._limiter.pause(seconds)
 
 
 def channels_by_name(channels: Iterable[Channel]) -> dict[str, Channel]:

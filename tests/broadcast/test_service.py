@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from babel.dates import format_date
 
-from bot.broadcast.runner import BroadcastRunner, RunnerSettings
+from bot.broadcast.pacing import RunnerSettings
+from bot.broadcast.runner import BroadcastRunner
 from bot.broadcast.service import BroadcastService
 from bot.broadcast.words import Words
 from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt

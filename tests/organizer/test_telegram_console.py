@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.app import channel_callbacks
-from bot.broadcast.runner import BroadcastRunner, RunnerSettings
+from bot.broadcast.pacing import RunnerSettings
+from bot.broadcast.runner import BroadcastRunner
 from bot.broadcast.service import BroadcastService
 from bot.channels.telegram.adapter import TelegramChannel
 from bot.conversation.service import ConversationService
