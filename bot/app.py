@@ -52,6 +52,7 @@ class App:
             last_reviewed=config.content.last_reviewed,
             legal_review=config.content.legal_review,
             updates=self.broadcasts.updates,
+            carrier_help=registry.carrier_help_channels(config),
         )
         self.callbacks = channel_callbacks(self.service, self.broadcasts)
         """What every channel is given at start: the conversation, and delivery tracking."""

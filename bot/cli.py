@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.channels import registry
 from bot.config import Config, load_config
 from bot.errors import BotError, ConfigError, ContentError
 from bot.organizer import cli as broadcast_cli
@@ -41,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--as",
         dest="render_as",
-        choices=["terminal", "sms", "telegram"],
+        choices=list(registry.PREVIEWS),
         default="terminal",
         help="show replies as this channel would",
     )
@@ -167,14 +168,14 @@ def _chat(args: argparse.Namespace, config: Config) -> int:
             render_as=args.render_as,
             as_json=args.json,
             locale_hint=args.lang,
-            fold_accents=lambda locale: config.sms.fold_accents.get(locale, False),
+            fold_accents=registry.fold_accents(config),
             show_segments=args.show_segments,
         )
 
         async def run() -> None:
             await app.open()
             try:
-                await channel.start(app.service)
+                await channel.start(app.callbacks)
             finally:
                 await app.close()
 

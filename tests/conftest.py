@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.channels import registry
 from bot.config import Config, parse_config
 from bot.conversation.service import ConversationService
 from bot.conversation.version import Content, load_content
@@ -76,4 +77,5 @@ def service(content: Content, storage: Storage, config: Config) -> ConversationS
         storage=storage,
         organization=config.organization,
         last_reviewed=config.content.last_reviewed,
+        carrier_help=registry.carrier_help_channels(config),
     )

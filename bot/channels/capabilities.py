@@ -89,6 +89,8 @@ class Capabilities:
     """The provider reports delivery later (Twilio status callbacks)."""
     display_name: str = ""
     """The channel's name in organizer reports ("SMS", "Telegram")."""
+    carrier_help: bool = False
+    """HELP is answered with the short service notice carriers require (SMS), not a page."""
     send_rate: float | None = None
     """Sends per second allowed, in :attr:`send_unit`; ``None``: no limit."""
     send_unit: SendUnit = SendUnit.MESSAGES

@@ -11,12 +11,12 @@ Adapters are imported only when built, so the command line stays quick.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from bot.channels.base import Channel
 from bot.channels.capabilities import Capabilities
 from bot.channels.sms.capabilities import CHANNEL as SMS
-from bot.channels.sms.capabilities import sms_capabilities
+from bot.channels.sms.capabilities import fold_for, sms_capabilities
 from bot.channels.telegram.capabilities import CHANNEL as TELEGRAM
 from bot.channels.telegram.capabilities import telegram_capabilities
 from bot.config import Config
@@ -31,6 +31,20 @@ def describe(config: Config) -> dict[str, Capabilities]:
         SMS: sms_capabilities(config),
         TerminalChannel.name: TerminalChannel.capabilities,
     }
+
+
+PREVIEWS: tuple[str, ...] = ("terminal", SMS, TELEGRAM)
+"""How ``kyrbot chat --as`` can show the conversation."""
+
+
+def fold_accents(config: Config) -> Callable[[str], bool]:
+    """Whether SMS text in a locale has its accents folded (``sms.fold_accents``)."""
+    return lambda locale: fold_for(config.sms.fold_accents, locale)
+
+
+def carrier_help_channels(config: Config) -> frozenset[str]:
+    """The channels whose HELP is the carriers' short service notice."""
+    return frozenset(name for name, caps in describe(config).items() if caps.carrier_help)
 
 
 def build_channels(

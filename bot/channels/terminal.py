@@ -5,34 +5,19 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar, Protocol, TextIO
+from typing import ClassVar, TextIO
 
 from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt
 from bot.channels.capabilities import Capabilities
+from bot.channels.sms.keywords import classify
 from bot.errors import PermanentSendError, SendError
 from bot.messages import Address, Inbound, InboundKind, Reply
 
 TERMINAL_ADDRESS = Address("terminal", "local")
 
 Clock = Callable[[], datetime]
-
-
-class _Conversation(Protocol):
-    """Anything that answers an inbound event (the conversation service itself)."""
-
-    async def handle(self, inbound: Inbound) -> Sequence[Reply]:
-        """The replies to ``inbound``."""
-        ...
-
-
-def _inbound_handler(
-    target: ChannelCallbacks | _Conversation,
-) -> Callable[[Inbound], Awaitable[Sequence[Reply]]]:
-    if isinstance(target, ChannelCallbacks):
-        return target.on_inbound
-    return target.handle
 
 
 def render_terminal(reply: Reply) -> str:
@@ -120,6 +105,8 @@ class TerminalChannel(Channel):
         self._clock = clock or (lambda: datetime.now(UTC))
         self._node_of = node_of
         self._done = asyncio.Event()
+        # Previewing SMS is being SMS: the same contact channel, so HELP and counters match.
+        self._address = Address("sms", "local") if render_as == "sms" else TERMINAL_ADDRESS
 
     def render(self, reply: Reply) -> str:
         """One reply as the chosen channel would show it."""
@@ -131,18 +118,16 @@ class TerminalChannel(Channel):
             return render_telegram_preview(reply)
         return render_terminal(reply)
 
-    async def start(self, callbacks: ChannelCallbacks | _Conversation) -> None:
+    async def start(self, callbacks: ChannelCallbacks) -> None:
         """Run the conversation until end of input (or ``quit`` when interactive).
 
-        ``callbacks`` may also be the conversation service itself (anything with ``handle``),
-        as ``kyrbot chat`` passes it: the terminal needs nothing but ``on_inbound``.
+        The terminal needs nothing but ``callbacks.on_inbound``.
         """
-        if isinstance(callbacks, ChannelCallbacks):
-            self._callbacks = callbacks
-        handle = _inbound_handler(callbacks)
+        self._callbacks = callbacks
+        handle = callbacks.on_inbound
         if self._interactive and not self._as_json:
             greeting = Inbound(
-                TERMINAL_ADDRESS,
+                self._address,
                 self._locale_hint or "",
                 self._clock(),
                 kind=InboundKind.COMMAND,
@@ -160,13 +145,31 @@ class TerminalChannel(Channel):
             text = line.rstrip("\r\n")
             if self._interactive and text.strip().lower() in {"quit", "exit", "salir"}:
                 break
-            inbound = Inbound(TERMINAL_ADDRESS, text, self._clock(), locale_hint=self._locale_hint)
-            replies = await handle(inbound)
+            replies = await handle(self._inbound(text))
             if self._as_json:
                 self._write_json(text, replies)
             else:
                 self._write_block(replies)
         self._done.set()
+
+    def _inbound(self, text: str) -> Inbound:
+        """One typed line as the chosen channel would deliver it.
+
+        As SMS, a whole-message compliance word (STOP, BAJA, START, AYUDA) becomes the same
+        command the SMS adapter makes of it.
+        """
+        if self._render_as == "sms":
+            keyword = classify(text)
+            if keyword is not None:
+                return Inbound(
+                    self._address,
+                    text.strip(),
+                    self._clock(),
+                    kind=InboundKind.COMMAND,
+                    command=keyword.action.value,
+                    locale_hint=self._locale_hint,
+                )
+        return Inbound(self._address, text, self._clock(), locale_hint=self._locale_hint)
 
     async def stop(self) -> None:
         """Nothing to release: the streams belong to the caller."""
@@ -176,7 +179,7 @@ class TerminalChannel(Channel):
 
     async def _prepare(self, address: Address) -> None:
         """The terminal has one person only."""
-        if address != TERMINAL_ADDRESS:
+        if address != self._address:
             raise PermanentSendError("the terminal has only one person")
 
     def _render(self, reply: Reply) -> Sequence[Reply]:

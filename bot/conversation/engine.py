@@ -173,7 +173,7 @@ class Engine:
                 return self._show(replace(state, history=state.history[:-1]), previous, push=False)
             return self._show(state, menu, push=False)
         if command == "help":
-            if event.channel == "sms":
+            if event.carrier_help:
                 return self._plain(state, texts.SMS_HELP)
             return self._show(state, self.dialogs.role("help") or menu)
         if command == "emergency":

@@ -23,7 +23,6 @@ logger = logging.getLogger(__name__)
 UpdatesProvider = Callable[[], Awaitable[Sequence[tuple[date, dict[str, str]]]]]
 """Returns sent policy updates, newest first, as (date, {locale: text})."""
 
-DeliveryStatusHandler = Callable[[str, str, str, str | None], Awaitable[None]]
 
 _COUNTER_FLUSH_AT = 256
 _UPDATES_SHOWN = 3
@@ -69,6 +68,7 @@ class ConversationService:
         organization: OrganizationConfig | None = None,
         last_reviewed: date | None = None,
         legal_review: date | None = None,
+        carrier_help: frozenset[str] = frozenset(),
         updates: UpdatesProvider | None = None,
     ) -> None:
         self._content = content
@@ -77,11 +77,12 @@ class ConversationService:
             content, organization or OrganizationConfig(), last_reviewed, legal_review
         )
         self._updates = updates
+        self._carrier_help = carrier_help
+        """Channels whose HELP is the carriers' service notice (from their capabilities)."""
         self._locks = _ContactLocks()
         self._counts: Counter[tuple[date, str, str, str]] = Counter()
         self._buffered = 0  # the sum of _counts, kept rather than summed on every message
         self._flush_scheduled = False
-        self.on_delivery_status: DeliveryStatusHandler | None = None
         self.errors = 0
         self._background: set[asyncio.Task[None]] = set()
 
@@ -123,13 +124,6 @@ class ConversationService:
             "opted out" if opted_out else "unreachable",
         )
 
-    async def delivery_status(
-        self, channel: str, provider_id: str, status: str, error_code: str | None
-    ) -> None:
-        """Pass a provider's delivery report on to whoever tracks deliveries."""
-        if self.on_delivery_status is not None:
-            await self.on_delivery_status(channel, provider_id, status, error_code)
-
     # --- internals ---------------------------------------------------------------------
 
     async def _handle_locked(self, inbound: Inbound) -> Sequence[Reply]:
@@ -156,6 +150,7 @@ class ConversationService:
             locale_hint=inbound.locale_hint,
             group_chat=inbound.group_chat,
             channel=inbound.address.channel,
+            carrier_help=inbound.address.channel in self._carrier_help,
             opted_out=contact.opted_out,
             subscribed=contact.subscribed,
         )

@@ -82,6 +82,8 @@ class Event:
     locale_hint: str | None = None
     group_chat: bool = False
     channel: str = "terminal"
+    carrier_help: bool = False
+    """HELP gets the carriers' short service notice instead of the help page (SMS)."""
     opted_out: bool = False
     subscribed: bool = False
 

@@ -47,7 +47,7 @@ def test_the_sms_help_reply_names_the_one_word_for_the_emergency_page(content: C
     engine = content.engine
     for locale, word in (("en", "ICE"), ("es", "MIGRA")):
         state = State(locale=locale, node=engine.dialogs.main_menu)
-        step = engine.step(state, Event(now=NOW, text="help", channel="sms"))
+        step = engine.step(state, Event(now=NOW, text="help", carrier_help=True))
         reply = Renderer(content, content_organization()).render(step.replies[0], locale)
         assert word in reply.text
         assert engine.commands.command(word.lower()) == "emergency"
@@ -122,3 +122,20 @@ def test_serve_warns_loudly_when_the_hotline_is_not_set(tmp_path: Path):
         if server.stderr is not None:
             server.stderr.close()
     assert first.startswith("WARNING: organization.hotline is not set")
+
+
+def test_chat_as_sms_applies_the_sms_keywords_as_the_sms_adapter_does():
+    done = subprocess.run(
+        [*KYRBOT, "chat", "--json", "--as", "sms"],
+        input="hola\nAYUDA\nBAJA\nALTA\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+    )
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    texts_shown = [text_of(r) for r in records]
+    assert "MIGRA" in texts_shown[1]  # the carriers' HELP notice, naming the emergency word
+    assert "ALTA" in texts_shown[2]  # opted out: how to come back
+    assert records[3]["node"] == "kyr.menu"  # opted back in, at the menu

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.app import channel_callbacks
 from bot.channels.terminal import TerminalChannel
 from bot.conversation.service import ConversationService
 from tests.content.test_content import STABLE as STABLE_TOPICS
@@ -46,7 +47,7 @@ async def replay(service: ConversationService, transcript: dict[str, Any]) -> li
         stdout=out,
         interactive=False,
     )
-    await channel.start(service)
+    await channel.start(channel_callbacks(service))
     return [json.loads(line) for line in out.getvalue().splitlines()]
 
 

@@ -173,8 +173,10 @@ def test_help_words_show_help(engine, deep, word):
     assert step(engine, deep, word).topic == expected
 
 
-def test_sms_help_gives_the_programme_line(engine, deep):
-    result = step(engine, deep, command="help", kind=InboundKind.COMMAND, channel="sms")
+def test_help_where_carriers_require_it_gives_the_programme_line(engine, deep):
+    result = step(
+        engine, deep, command="help", kind=InboundKind.COMMAND, channel="sms", carrier_help=True
+    )
     assert msgids(result) == [texts.SMS_HELP.msgid]
 
 

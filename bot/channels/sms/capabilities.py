@@ -72,6 +72,7 @@ SMS_CAPABILITIES: Final = Capabilities(
     max_text_length=MAX_MESSAGE_CHARS,
     delivery_reports=True,
     display_name="SMS",
+    carrier_help=True,
     send_unit=SendUnit.SEGMENTS,
 )
 """What every SMS channel can do, whatever the config."""
