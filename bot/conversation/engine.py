@@ -15,7 +15,8 @@ from bot.content.dialogs import DialogSet, Node
 from bot.content.i18n import Translator
 from bot.content.strings import Text
 from bot.conversation.classifier import IntentModel
-from bot.conversation.matching import LabelIndex, match_label, normalize
+from bot.conversation.matching import match_label, normalize
+from bot.conversation.options import PageOptions
 from bot.conversation.state import (
     HISTORY_LIMIT,
     ChoicePlan,
@@ -65,38 +66,7 @@ class Engine:
         )
         self.router = self.understanding.router
         self.commands = self.understanding.commands
-        self._labels: dict[str, LabelIndex] = {}
-        self._topic_choices = self._build_topic_choices()
-        # Plans are immutable and depend only on the content, so each is built once.
-        self._choice_plans: dict[str, tuple[ChoicePlan, ...]] = {}
-        self._nav_plans: dict[tuple[str, str | None], tuple[ChoicePlan, ...]] = {}
-        for node in self.dialogs.nodes.values():
-            labels: dict[str, list[str]] = {}
-            for choice in node.choices:
-                ctx = node.choice_context(choice)
-                labels[choice.choice_id] = [
-                    self.translator.gettext_quiet(loc, ctx, choice.label) for loc in self.locales
-                ]
-            if node.more:
-                labels[f"n:{node.more}"] = [
-                    self.translator.gettext_quiet(loc, *texts.MORE) for loc in self.locales
-                ]
-            self._labels[node.id] = LabelIndex.build(labels)
-
-    # --- indexes -------------------------------------------------------------------------
-
-    def _build_topic_choices(self) -> dict[str, ChoicePlan]:
-        """Each node's menu label (the first choice that opens it), to offer it by name."""
-        menu = self.dialogs.node(self.dialogs.main_menu)
-        ordered = [menu, *(n for n in self.dialogs.nodes.values() if n.id != menu.id)]
-        found: dict[str, ChoicePlan] = {}
-        for node in ordered:
-            for choice in node.choices:
-                plan = ChoicePlan(
-                    choice.choice_id, Text(node.choice_context(choice), choice.label)
-                )
-                found.setdefault(choice.target, plan)
-        return found
+        self.options = PageOptions(self.dialogs, self.translator, self.locales)
 
     # --- the step ------------------------------------------------------------------------
 
@@ -223,7 +193,7 @@ class Engine:
         if command is not None:
             return self._global(replace(state, awaiting_language=False), event, command)
         node = self._current(state)
-        label = match_label(text, self._labels.get(node.id, LabelIndex()))
+        label = match_label(text, self.options.labels(node.id))
         if label is not None:
             return self._choice_id(state, event, label)
         # The newest words win: a message clearly in another language switches to it.
@@ -273,7 +243,7 @@ class Engine:
     def _digit(self, state: State, event: Event, number: int) -> Step:
         if number == 0:
             return self._global(state, event, "menu")
-        options = list(state.offered) or self._choice_ids(self._current(state))
+        options = list(state.offered) or self.options.choice_ids(self._current(state))
         if 1 <= number <= len(options):
             return self._choice_id(state, event, options[number - 1])
         return self._out_of_range(state, len(options))
@@ -284,7 +254,9 @@ class Engine:
         if count == 0:
             text = texts.NOT_UNDERSTOOD
         reply = ReplyPlan(
-            (Line(text, values=(("count", str(count)),)),), (), self._way_to_menu(state)
+            (Line(text, values=(("count", str(count)),)),),
+            (),
+            self.options.way_to_menu(state.locale),
         )
         return Step(state, (reply,))
 
@@ -311,31 +283,23 @@ class Engine:
     def _ask_back(self, state: State, decision: Decision) -> Step:
         """Offer the likeliest topics as choices instead of guessing."""
         choices = tuple(
-            plan for c in decision.candidates if (plan := self._topic_choices.get(c.node))
+            plan for c in decision.candidates if (plan := self.options.topic_choice(c.node))
         )
         if not choices:
             return self._not_understood(state)
-        reply = ReplyPlan((Line(texts.ASK_BACK),), choices, self._way_to_menu(state))
+        reply = ReplyPlan((Line(texts.ASK_BACK),), choices, self.options.way_to_menu(state.locale))
         offered = tuple(plan.id for plan in choices)
         return Step(replace(state, offered=offered, misses=state.misses + 1), (reply,))
 
     def _not_understood(self, state: State, *, out_of_scope: bool = False) -> Step:
         """Say so briefly with the way to the menu; after repeated misses, offer a person."""
         misses = state.misses + 1
-        nav = self._way_to_menu(state)
+        nav = self.options.way_to_menu(state.locale)
         lines = [Line(texts.OUT_OF_SCOPE if out_of_scope else texts.NOT_UNDERSTOOD)]
         if misses >= self.settings.misses_before_handoff:
             lines.append(Line(texts.HANDOFF))
         reply = ReplyPlan(tuple(lines), (), nav)
         return Step(replace(state, misses=misses, offered=()), (reply,))
-
-    def _way_to_menu(self, state: State) -> tuple[ChoicePlan, ...]:
-        """The menu (even from the menu, which a short reply does not repeat) and language."""
-        menu = self.dialogs.node(self.dialogs.main_menu)
-        nav = self._nav(menu, state.locale)
-        return (ChoicePlan("c:menu", texts.NAV_MENU), *(n for n in nav if n.id != "c:menu"))
-
-    # --- helpers -------------------------------------------------------------------------
 
     def _with_locale(self, state: State, event: Event, then: Any) -> Step:
         """Run ``then`` once the locale is known; otherwise ask for it first."""
@@ -355,44 +319,6 @@ class Engine:
     def _current(self, state: State) -> Node:
         return self.dialogs.node(state.node or self.dialogs.main_menu)
 
-    def _choice_ids(self, node: Node) -> list[str]:
-        ids = [c.choice_id for c in node.choices]
-        if node.more:
-            ids.append(f"n:{node.more}")
-        return ids
-
-    def _choices(self, node: Node) -> tuple[ChoicePlan, ...]:
-        plans = self._choice_plans.get(node.id)
-        if plans is None:
-            built = [
-                ChoicePlan(c.choice_id, Text(node.choice_context(c), c.label))
-                for c in node.choices
-            ]
-            if node.more:
-                built.append(ChoicePlan(f"n:{node.more}", texts.MORE))
-            plans = self._choice_plans[node.id] = tuple(built)
-        return plans
-
-    def _nav(self, node: Node, locale: str | None) -> tuple[ChoicePlan, ...]:
-        key = (node.id, locale)
-        plans = self._nav_plans.get(key)
-        if plans is None:
-            plans = self._nav_plans[key] = self._build_nav(node, locale)
-        return plans
-
-    def _build_nav(self, node: Node, locale: str | None) -> tuple[ChoicePlan, ...]:
-        if not node.nav:
-            return ()
-        nav: list[ChoicePlan] = []
-        if node.id != self.dialogs.main_menu:
-            nav.append(ChoicePlan("c:menu", texts.NAV_MENU))
-        others = [loc for loc in self.locales if loc != locale]
-        if len(self.locales) == 2 and len(others) == 1:
-            nav.append(ChoicePlan(f"l:{others[0]}", texts.LANGUAGE_NAME, locale=others[0]))
-        elif len(self.locales) > 2:
-            nav.append(ChoicePlan("c:language", texts.NAV_LANGUAGE))
-        return tuple(nav)
-
     def _show(self, state: State, node_id: str, *, push: bool = True) -> Step:
         node = self.dialogs.node(node_id)
         history = state.history
@@ -405,8 +331,8 @@ class Engine:
             disclaimer_shown = True
         reply = ReplyPlan(
             tuple(lines),
-            self._choices(node),
-            self._nav(node, state.locale),
+            self.options.choices(node),
+            self.options.nav(node, state.locale),
             node=node.id,
             show_updates=node.action == "show_updates",
         )
@@ -427,7 +353,7 @@ class Engine:
 
     def _plain(self, state: State, text: Text, *, nav: bool = True) -> Step:
         node = self._current(state)
-        reply = ReplyPlan((Line(text),), nav=self._nav(node, state.locale) if nav else ())
+        reply = ReplyPlan((Line(text),), nav=self.options.nav(node, state.locale) if nav else ())
         return Step(state, (reply,))
 
     def _language_prompt(self, state: State, *, pending: str | None) -> Step:
@@ -469,7 +395,10 @@ class Engine:
         """An apology with the main menu's choices, for when something failed."""
         menu = self.dialogs.node(self.dialogs.main_menu)
         return ReplyPlan(
-            (Line(texts.APOLOGY),), self._choices(menu), self._nav(menu, locale), node=menu.id
+            (Line(texts.APOLOGY),),
+            self.options.choices(menu),
+            self.options.nav(menu, locale),
+            node=menu.id,
         )
 
     def decide(self, text: str, locale: str | None) -> Decision:
