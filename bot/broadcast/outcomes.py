@@ -60,8 +60,10 @@ class Report:
         return sum(sum(by_status.values()) for by_status in self.by_channel.values())
 
     def summary(self, channel: str | None = None) -> dict[str, int]:
-        """The organizer's categories: sent (incl. delivered), delivered, failed, opted out,
-        unknown, skipped, cancelled, waiting.
+        """The counts in the organizer's categories.
+
+        Sent (delivered included), delivered, failed, opted out, unknown, skipped,
+        cancelled, waiting.
         """
         return {
             "sent": self.count(DeliveryStatus.SENT, DeliveryStatus.DELIVERED, channel=channel),
@@ -87,6 +89,7 @@ class WeekCount:
 
 
 def report_outcome(report: DeliveryReport) -> tuple[str, str | None, bool] | None:
+    """What a provider's late report means: (delivery status, error, opted out), or None."""
     status, error_code = report.status.lower(), report.error_code
     if status in ("delivered", "read"):
         return DeliveryStatus.DELIVERED, None, False

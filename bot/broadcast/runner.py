@@ -140,8 +140,10 @@ class BroadcastRunner:
         self._wake.set()
 
     async def stop(self, *, grace: float = 10.0) -> None:
-        """Stop claiming; let sends in flight finish (up to ``grace`` seconds); give back
-        claimed deliveries that were not attempted; deregister.
+        """Stop claiming, let sends in flight finish, and deregister.
+
+        Sends in flight get up to ``grace`` seconds; claimed deliveries that were not
+        attempted are given back.
         """
         self._stopping.set()
         self._wake.set()
@@ -200,8 +202,10 @@ class BroadcastRunner:
         return await self.lease.reap()
 
     async def run_once(self, broadcast_id: int) -> None:
-        """Do this instance's part of one broadcast now: write its delivery rows, send what
-        is due on our channels, and finish it if nothing is left.
+        """Do this instance's part of one broadcast now.
+
+        Write its delivery rows, send what is due on our channels, and finish it if nothing
+        is left.
         """
         await self._flush_outcomes()
         broadcast = await self.storage.get_broadcast(broadcast_id)

@@ -48,8 +48,9 @@ class Words:
             return _fill(text.msgid, values)
 
     def language(self, code: str, *, capital: bool = False) -> str:
-        """A language's name in this locale ("Spanish"; "español", or "Español" with
-        ``capital`` at the start of a line).
+        """A language's name in this locale.
+
+        "Spanish" in English; "español", or "Español" with ``capital`` at a line's start.
         """
         try:
             name = Locale.parse(code.replace("-", "_")).get_display_name(self._babel)
