@@ -10,22 +10,8 @@ from bot.channels.sms.render import render_sms
 from bot.config import OrganizationConfig
 from bot.conversation.render import Renderer
 from bot.sms_text import segment_info
+from tests.support.content import STABLE
 
-STABLE = [
-    "menu",
-    "sop130",
-    "warrants",
-    "door",
-    "traffic_stop",
-    "arrested",
-    "not_covered",
-    "report",
-    "u_visa",
-    "emergency",
-    "updates",
-    "subscribe",
-    "about",
-]
 PERSON_WAYS = {"kyr.person", "kyr.report", "kyr.emergency"}
 CONTACT_PLACEHOLDERS = {"org_phone", "hotline", "legal_help", "complaint_phone", "org_website"}
 

@@ -19,7 +19,7 @@ import yaml
 from bot.app import channel_callbacks
 from bot.channels.terminal import TerminalChannel
 from bot.conversation.service import ConversationService
-from tests.content.test_content import STABLE as STABLE_TOPICS
+from tests.support.content import STABLE as STABLE_TOPICS
 
 FOLDER = Path(__file__).resolve().parents[1] / "transcripts"
 UPDATE = os.environ.get("KYRBOT_UPDATE_TRANSCRIPTS") == "1"

@@ -36,11 +36,6 @@ def es(engine: Engine) -> State:
     return step(engine, State(), "2").state or State()
 
 
-def menu_choice_ids(engine: Engine) -> list[str]:
-    menu = engine.dialogs.node(MENU)
-    return [c.choice_id for c in menu.choices] + ([f"n:{menu.more}"] if menu.more else [])
-
-
 def first_choice_target(content: Content, node: str) -> str:
     return content.dialogs.node(node).choices[0].target
 

@@ -14,7 +14,7 @@ from bot.content import strings as texts
 from bot.conversation import service as conversation
 from bot.conversation.service import ConversationService
 from bot.messages import Address, Inbound
-from tests.conversation.test_engine import menu_choice_ids
+from tests.support.content import menu_choice_ids
 from tests.support.paths import NOW
 
 PHONE = Address("sms", "+15550100123")
