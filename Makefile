@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy bot
+	$(BIN)/lint-imports
 
 ## Check dialogs and translations (what translators run).
 check: $(STAMP)
