@@ -6,7 +6,7 @@ ids), translated and rendered later by the conversation service and the channel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from bot.conversation.state import (
     ReplyPlan,
     State,
     Step,
+    evolve,
 )
 from bot.conversation.understanding import RoutingSettings, Understanding
 from bot.messages import InboundKind
@@ -77,17 +78,17 @@ class Engine:
         if state.last_at is not None and event.now - state.last_at > self.settings.idle:
             state = State(locale=state.locale)
         if state.locale is not None and state.locale not in self.locales:
-            state = replace(state, locale=None)
+            state = evolve(state, locale=None)
         if state.node is not None and state.node not in self.dialogs.nodes:
             # The content changed under this conversation (a reload): start from the menu.
-            state = replace(state, node=None, history=())
-        state = replace(state, last_at=event.now)
+            state = evolve(state, node=None, history=())
+        state = evolve(state, last_at=event.now)
         result = self._dispatch(state, event)
         if result.state is not None and result.state.node is not None:
             nodes = self.dialogs.nodes
             if not all(h in nodes for h in result.state.history):
                 history = tuple(h for h in result.state.history if h in nodes)
-                result = replace(result, state=replace(result.state, history=history))
+                result = evolve(result, state=evolve(result.state, history=history))
         return result
 
     def _dispatch(self, state: State, event: Event) -> Step:
@@ -103,9 +104,7 @@ class Engine:
             fresh = State(locale=state.locale, last_at=event.now)
             wanted = payload.lower()
             if wanted in self.locales:
-                return self._show(
-                    replace(fresh, locale=wanted), self.dialogs.main_menu, push=False
-                )
+                return self._show(evolve(fresh, locale=wanted), self.dialogs.main_menu, push=False)
             target = self._deep_link(payload)
             return self._with_locale(
                 fresh, event, lambda s: self._show(s, target or self.dialogs.main_menu, push=False)
@@ -113,7 +112,7 @@ class Engine:
         if command == "opt_in_if_opted_out":
             if event.opted_out:
                 return self._command(state, event, "opt_in", payload)
-            return self._text(state, replace(event, kind=InboundKind.TEXT))
+            return self._text(state, evolve(event, kind=InboundKind.TEXT))
         if command == "forget":
             return self._forget(state, event)
         return self._with_locale(state, event, lambda s: self._global(s, event, command))
@@ -136,11 +135,11 @@ class Engine:
         if command == "forget":
             return self._forget(state, event)
         if command == "menu":
-            return self._show(replace(state, history=()), menu, push=False)
+            return self._show(evolve(state, history=()), menu, push=False)
         if command == "back":
             if state.history:
                 previous = state.history[-1]
-                return self._show(replace(state, history=state.history[:-1]), previous, push=False)
+                return self._show(evolve(state, history=state.history[:-1]), previous, push=False)
             return self._show(state, menu, push=False)
         if command == "help":
             if event.carrier_help:
@@ -156,13 +155,13 @@ class Engine:
                 return self._show(state, node.id)
             text = texts.SUBSCRIBED if command == "subscribe" else texts.UNSUBSCRIBED
             step = self._plain(state, text)
-            return replace(step, actions=(command,))
+            return evolve(step, actions=(command,))
         if command == "opt_out":
-            return replace(self._plain(state, texts.OPTED_OUT, nav=False), actions=("opt_out",))
+            return evolve(self._plain(state, texts.OPTED_OUT, nav=False), actions=("opt_out",))
         if command == "opt_in":
             shown = self._show(state, menu, push=False)
             reply = ReplyPlan((Line(texts.OPTED_IN),), nav=())
-            return replace(shown, replies=(reply, *shown.replies), actions=("opt_in",))
+            return evolve(shown, replies=(reply, *shown.replies), actions=("opt_in",))
         if command.startswith("lang:"):
             locale = command.split(":", 1)[1]
             return self._switch_language(state, locale)
@@ -176,7 +175,7 @@ class Engine:
         if event.choice_id:
             return self._choice_id(state, event, event.choice_id)
         normalized = normalize(text)
-        command = self.commands.command(text)
+        command = self.commands.command(text, normalized=normalized)
         if state.awaiting_language or state.locale is None:
             chosen = self._language_answer(normalized, command)
             if chosen is not None:
@@ -191,22 +190,22 @@ class Engine:
                 return self._show(state, self.dialogs.main_menu, push=False)
             return self._digit(state, event, int(normalized))
         if command is not None:
-            return self._global(replace(state, awaiting_language=False), event, command)
+            return self._global(evolve(state, awaiting_language=False), event, command)
         node = self._current(state)
-        label = match_label(text, self.options.labels(node.id))
+        label = match_label(text, self.options.labels(node.id), normalized=normalized)
         if label is not None:
             return self._choice_id(state, event, label)
         # The newest words win: a message clearly in another language switches to it.
-        message = self.understanding.read(text)
+        message = self.understanding.read(text, normalized=normalized)
         language = self.understanding.language_of(message)
         switched = language is not None and language != state.locale
         if switched:
-            state = replace(state, locale=language)
+            state = evolve(state, locale=language)
         decision = self.understanding.decide(message, state.locale)
         if switched and decision.decided_by == "fallback":
             # Not a question the bot knows, but clearly their language: carry on in it.
             shown = self._show(state, state.node or self.dialogs.main_menu, push=False)
-            return replace(shown, decision=decision)
+            return evolve(shown, decision=decision)
         return self._route(state, decision)
 
     def _first_contact(
@@ -226,7 +225,7 @@ class Engine:
             locale = locale or self.settings.default_locale
         if locale is None:
             return self._language_prompt(state, pending=target)
-        state = replace(state, locale=locale, awaiting_language=False)
+        state = evolve(state, locale=locale, awaiting_language=False)
         if command is not None and command != "emergency":
             return self._global(state, event, command)
         return self._show(state, target or self.dialogs.main_menu, push=False)
@@ -278,7 +277,7 @@ class Engine:
             step = self._ask_back(state, decision)
         else:
             step = self._not_understood(state, out_of_scope=decision.out_of_scope)
-        return replace(step, route_score=decision.score, decision=decision)
+        return evolve(step, route_score=decision.score, decision=decision)
 
     def _ask_back(self, state: State, decision: Decision) -> Step:
         """Offer the likeliest topics as choices instead of guessing."""
@@ -289,7 +288,7 @@ class Engine:
             return self._not_understood(state)
         reply = ReplyPlan((Line(texts.ASK_BACK),), choices, self.options.way_to_menu(state.locale))
         offered = tuple(plan.id for plan in choices)
-        return Step(replace(state, offered=offered, misses=state.misses + 1), (reply,))
+        return Step(evolve(state, offered=offered, misses=state.misses + 1), (reply,))
 
     def _not_understood(self, state: State, *, out_of_scope: bool = False) -> Step:
         """Say so briefly with the way to the menu; after repeated misses, offer a person."""
@@ -299,7 +298,7 @@ class Engine:
         if misses >= self.settings.misses_before_handoff:
             lines.append(Line(texts.HANDOFF))
         reply = ReplyPlan(tuple(lines), (), nav)
-        return Step(replace(state, misses=misses, offered=()), (reply,))
+        return Step(evolve(state, misses=misses, offered=()), (reply,))
 
     def _with_locale(self, state: State, event: Event, then: Any) -> Step:
         """Run ``then`` once the locale is known; otherwise ask for it first."""
@@ -307,7 +306,7 @@ class Engine:
             locale = self._guess_locale(event)
             if locale is None:
                 return self._language_prompt(state, pending=None)
-            state = replace(state, locale=locale)
+            state = evolve(state, locale=locale)
         result: Step = then(state)
         return result
 
@@ -336,7 +335,7 @@ class Engine:
             node=node.id,
             show_updates=node.action == "show_updates",
         )
-        new_state = replace(
+        new_state = evolve(
             state,
             node=node.id,
             history=history,
@@ -359,14 +358,14 @@ class Engine:
     def _language_prompt(self, state: State, *, pending: str | None) -> Step:
         lines = tuple(Line(texts.LANGUAGE_PROMPT, loc) for loc in self.locales)
         choices = tuple(ChoicePlan(f"l:{loc}", texts.LANGUAGE_NAME, loc) for loc in self.locales)
-        new_state = replace(state, awaiting_language=True, pending=pending)
+        new_state = evolve(state, awaiting_language=True, pending=pending)
         return Step(new_state, (ReplyPlan(lines, choices),))
 
     def _switch_language(self, state: State, locale: str, *, show: str | None = None) -> Step:
         if locale not in self.locales:
             return self._language_prompt(state, pending=show)
         target = show or state.node or self.dialogs.main_menu
-        state = replace(state, locale=locale, awaiting_language=False)
+        state = evolve(state, locale=locale, awaiting_language=False)
         return self._show(state, target, push=False)
 
     def page(self, node_id: str, locale: str) -> ReplyPlan:
@@ -379,9 +378,9 @@ class Engine:
         handoff_misses = max(0, self.settings.misses_before_handoff - 1)
         return {
             "system.not_understood": self._not_understood(at_menu).replies[0],
-            "system.handoff": self._not_understood(
-                replace(at_menu, misses=handoff_misses)
-            ).replies[0],
+            "system.handoff": self._not_understood(evolve(at_menu, misses=handoff_misses)).replies[
+                0
+            ],
             "system.apology": self.apology(locale),
             "system.language_prompt": self._language_prompt(at_menu, pending=None).replies[0],
             "system.media_only": self._plain(at_menu, texts.MEDIA_ONLY).replies[0],

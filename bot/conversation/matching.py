@@ -26,7 +26,10 @@ def normalize(text: str) -> str:
     >>> normalize("¿Qué pasa si la MIGRA viene?  ")
     'que pasa si la migra viene'
     """
-    text = _NON_WORD_RAW.sub(" ", text[:_MAX_INPUT].lower()).replace("ñ", _ENYE)
+    text = text[:_MAX_INPUT].lower()
+    if text.isascii():  # most messages: nothing to decompose
+        return _NON_WORD.sub(" ", text).strip()
+    text = _NON_WORD_RAW.sub(" ", text).replace("ñ", _ENYE)
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _NON_WORD.sub(" ", stripped.replace(_ENYE, "ñ")).strip()
@@ -113,6 +116,13 @@ class TopicRouter:
     def nodes(self) -> set[str]:
         """Every node some keyword phrase routes to."""
         return {phrase.node for phrase in self._phrases}
+
+    def words_of(self, nodes: Iterable[str]) -> frozenset[str]:
+        """Every word of the keyword phrases of ``nodes``."""
+        wanted = set(nodes)
+        return frozenset(
+            w for phrase in self._phrases if phrase.node in wanted for w in phrase.words
+        )
 
     def _anchored(self) -> dict[str, list[int]]:
         if self._by_anchor is None:
@@ -214,9 +224,13 @@ class WordCommands:
     language_words: Mapping[str, frozenset[str]]
     """Per locale: words that suggest a first message is in that language."""
 
-    def command(self, text: str) -> str | None:
-        """The command a whole message means, or None (``?`` alone is one too)."""
-        return self.commands.get(normalize(text) or text.strip())
+    def command(self, text: str, *, normalized: str | None = None) -> str | None:
+        """The command a whole message means, or None (``?`` alone is one too).
+
+        ``normalized`` is ``normalize(text)`` when the caller has it already.
+        """
+        key = normalize(text) if normalized is None else normalized
+        return self.commands.get(key or text.strip())
 
     def detect_language(self, text: str) -> str | None:
         """The one locale whose words the message uses, if exactly one stands out."""
@@ -257,12 +271,15 @@ class LabelIndex:
         return cls(tuple(key for key, _ in pairs), tuple(label for _, label in pairs))
 
 
-def match_label(text: str, index: LabelIndex, *, cutoff: float = 85.0) -> str | None:
+def match_label(
+    text: str, index: LabelIndex, *, cutoff: float = 85.0, normalized: str | None = None
+) -> str | None:
     """The key whose label (in any language) the message names, allowing small typos.
 
     The first label with the highest similarity wins; an exact label always does.
+    ``normalized`` is ``normalize(text)`` when the caller has it already.
     """
-    wanted = normalize(text)
+    wanted = normalize(text) if normalized is None else normalized
     if not wanted or not index.labels:
         return None
     found = process.extractOne(

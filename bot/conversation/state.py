@@ -5,12 +5,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.content.strings import Text
 from bot.messages import InboundKind
 
 HISTORY_LIMIT = 12
+
+_T = TypeVar("_T")
+
+
+def evolve(record: _T, **changes: Any) -> _T:
+    """A copy of a frozen slotted dataclass with ``changes``: ``dataclasses.replace``, faster.
+
+    The engine copies its state several times a message; ``dataclasses.replace`` looks the
+    fields up each time, and was a tenth of a step.
+    """
+    cls = type(record)
+    slots: tuple[str, ...] = cls.__slots__  # type: ignore[attr-defined]
+    unknown = changes.keys() - set(slots)
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field {sorted(unknown)[0]!r}")
+    new = object.__new__(cls)
+    for name in slots:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(record, name))
+    return new
 
 
 @dataclass(frozen=True, slots=True)

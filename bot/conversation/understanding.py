@@ -91,6 +91,10 @@ class Understanding:
         self._untaught = bool(self.router.nodes() - self._taught)
         """Some page is routed by keywords alone (added since the examples were written)."""
         self._deeper_pages = self._pages_under_topics()
+        self._deeper_words = {
+            topic: self.router.words_of(pages) for topic, pages in self._deeper_pages.items()
+        }
+        """The words a message must share with a topic's deeper pages for them to be tried."""
 
     def _pages_under_topics(self) -> dict[str, frozenset[str]]:
         """Per taught topic: the pages with keywords reachable from it, but not other topics."""
@@ -115,9 +119,9 @@ class Understanding:
         node = f"{self._dialog}.{label}"
         return node if node in self.dialogs.nodes else None
 
-    def read(self, text: str) -> Message:
-        """Normalise ``text`` and run the model on it (once)."""
-        normalized = normalize(text)
+    def read(self, text: str, *, normalized: str | None = None) -> Message:
+        """Normalise ``text`` (unless given ``normalized``) and run the model on it, once."""
+        normalized = normalize(text) if normalized is None else normalized
         reading = None
         if self.model is not None and normalized:
             # The language is only asked of messages of two words or more.
@@ -128,7 +132,7 @@ class Understanding:
         """The meaning of ``text`` typed by a reader of ``locale`` (``None``: not chosen)."""
         message = self.read(text) if isinstance(text, str) else text
         normalized = message.normalized
-        command = self.commands.command(normalized) if normalized else None
+        command = self.commands.command(normalized, normalized=normalized) if normalized else None
         if command is not None:
             shown = {"emergency": self._emergency, "help": self.dialogs.role("help")}
             node = self.dialogs.main_menu if command == "menu" else shown.get(command)
@@ -168,7 +172,7 @@ class Understanding:
         reporting) are found by their keywords once the model has chosen the topic.
         """
         pages = self._deeper_pages.get(decision.node or "")
-        if not pages:
+        if not pages or self._deeper_words[decision.node or ""].isdisjoint(normalized.split()):
             return decision
         routed = self.router.route(normalized)
         if routed.confident and routed.node in pages:
