@@ -71,3 +71,25 @@ def test_every_page_fits_the_sms_budget_and_one_telegram_message(content, config
             <= config.sms.segment_budget
         )
         assert len(reply.text) <= 4096
+
+
+def test_spanish_sms_pages_are_cheap_with_the_default_accent_folding():
+    from statistics import median
+
+    from bot.checks import run_checks
+    from bot.config import parse_config
+    from tests.support.paths import ROOT
+
+    config = parse_config(
+        {"content": {"dialogs_dir": str(ROOT / "dialogs"), "locales_dir": str(ROOT / "locales")}}
+    )
+    report = run_checks(config)
+    pages = [
+        m["sms"]["segments"]
+        for m in report.messages
+        if m["locale"] == "es" and not m["id"].startswith("system.")
+    ]
+    assert median(pages) <= 3
+    assert max(pages) <= 5
+    replies = [m["sms"]["segments"] for m in report.messages if m["id"].startswith("system.")]
+    assert max(replies) <= 2  # not understood, ask back, help...: never a long SMS
