@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from bot.content.validate import validate_graph
+from bot.content.yaml_nodes import RawNode, placeholders_in, required_text, to_raw, unknown_keys
 from bot.errors import DialogError, Problem
 
 ACTIONS: frozenset[str] = frozenset({"subscribe", "unsubscribe", "show_updates"})
@@ -102,102 +102,6 @@ class DialogSet:
         return self.roles.get(name)
 
 
-@dataclass
-class _Raw:
-    """A YAML value with the line it started on (1-based)."""
-
-    value: object
-    line: int
-
-
-def _to_raw(node: yaml.Node, file: str, problems: list[Problem]) -> _Raw:
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        result: dict[str, _Raw] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if not isinstance(key, str):
-                problems.append(Problem(file, key_node.start_mark.line + 1, "keys must be text"))
-                continue
-            if key in result:
-                problems.append(
-                    Problem(
-                        file,
-                        key_node.start_mark.line + 1,
-                        f"duplicate key {key!r} (first at line {result[key].line})",
-                        hint="every node id and setting may appear once",
-                        code="duplicate",
-                    )
-                )
-                continue
-            value = _to_raw(value_node, file, problems)
-            if isinstance(value.value, dict | list):
-                # A block starts on the line after its key; the key's line is what authors see.
-                value.line = key_node.start_mark.line + 1
-            result[key] = value
-        return _Raw(result, line)
-    if isinstance(node, yaml.SequenceNode):
-        return _Raw([_to_raw(item, file, problems) for item in node.value], line)
-    if isinstance(node, yaml.ScalarNode):
-        constructed = yaml.SafeLoader(node.value)
-        try:
-            value = constructed.construct_object(node, deep=True)
-        finally:
-            constructed.dispose()
-        return _Raw(value, line)
-    return _Raw(None, line)
-
-
-def _unknown_keys(
-    fields: Mapping[str, _Raw],
-    allowed: frozenset[str],
-    where: str,
-    file: str,
-    problems: list[Problem],
-) -> None:
-    for key, value in fields.items():
-        if key not in allowed:
-            problems.append(
-                Problem(
-                    file,
-                    value.line,
-                    f"unknown key {key!r}{where}",
-                    hint=f"allowed here: {', '.join(sorted(allowed))}",
-                    code="unknown_key",
-                )
-            )
-
-
-def _placeholders(text: str, file: str, line: int, problems: list[Problem]) -> frozenset[str]:
-    names: set[str] = set()
-    try:
-        for _literal, name, spec, conversion in string.Formatter().parse(text):
-            if name is None:
-                continue
-            if not name or spec or conversion:
-                problems.append(
-                    Problem(file, line, f"malformed placeholder {{{name}}}", hint="write {name}")
-                )
-                continue
-            names.add(name)
-    except ValueError as exc:
-        problems.append(
-            Problem(
-                file, line, f"unbalanced braces: {exc}", hint="placeholders look like {hotline}"
-            )
-        )
-    return frozenset(names)
-
-
-def _text(raw: _Raw | None, what: str, file: str, problems: list[Problem]) -> str:
-    if raw is None:
-        return ""
-    if not isinstance(raw.value, str):
-        problems.append(Problem(file, raw.line, f"{what} must be text"))
-        return ""
-    return raw.value.strip()
-
-
 def _qualify(target: str, dialog: str) -> str:
     return target if "." in target else f"{dialog}.{target}"
 
@@ -236,13 +140,13 @@ def parse_dialog_text(
     if composed is None:
         problems.append(Problem(display, 1, "the file is empty"))
         return "", False, []
-    top = _to_raw(composed, display, problems)
+    top = to_raw(composed, display, problems)
     if not isinstance(top.value, dict):
         problems.append(Problem(display, top.line, "the top level must be a mapping"))
         return "", False, []
-    top_map: dict[str, _Raw] = top.value
-    _unknown_keys(top_map, _TOP_KEYS, "", display, problems)
-    dialog = _text(top_map.get("dialog"), "dialog", display, problems)
+    top_map: dict[str, RawNode] = top.value
+    unknown_keys(top_map, _TOP_KEYS, "", display, problems)
+    dialog = required_text(top_map.get("dialog"), "dialog", display, problems)
     if not dialog or not dialog.replace("_", "").isalnum() or not dialog.isascii():
         problems.append(
             Problem(
@@ -256,7 +160,7 @@ def parse_dialog_text(
         problems.append(Problem(display, top.line, "'nodes:' must map node ids to nodes"))
         return dialog, is_main, []
     start_raw = top_map.get("start")
-    start = _text(start_raw, "start", display, problems)
+    start = required_text(start_raw, "start", display, problems)
     if not start:
         problems.append(
             Problem(display, top.line, "missing 'start:' node", hint="name the first node shown")
@@ -282,7 +186,7 @@ def parse_dialog_text(
 
 
 def _parse_node(
-    dialog: str, name: str, raw: _Raw, file: str, problems: list[Problem]
+    dialog: str, name: str, raw: RawNode, file: str, problems: list[Problem]
 ) -> Node | None:
     if not name.replace("_", "").isalnum() or not name.isascii():
         problems.append(
@@ -292,12 +196,12 @@ def _parse_node(
     if not isinstance(raw.value, dict):
         problems.append(Problem(file, raw.line, f"node {name!r} must be a mapping"))
         return None
-    fields: dict[str, _Raw] = raw.value
-    _unknown_keys(fields, _NODE_KEYS, f" in node {name!r}", file, problems)
-    say = _text(fields.get("say"), "say", file, problems)
+    fields: dict[str, RawNode] = raw.value
+    unknown_keys(fields, _NODE_KEYS, f" in node {name!r}", file, problems)
+    say = required_text(fields.get("say"), "say", file, problems)
     if not say:
         problems.append(Problem(file, raw.line, f"node {name!r} has no 'say:' text"))
-    placeholders = _placeholders(
+    placeholders = placeholders_in(
         say, file, fields["say"].line if "say" in fields else raw.line, problems
     )
     choices: list[ChoiceDef] = []
@@ -310,7 +214,7 @@ def _parse_node(
                 choice = _parse_choice(dialog, item, file, problems)
                 if choice is not None:
                     choices.append(choice)
-    action = _text(fields.get("action"), "action", file, problems) or None
+    action = required_text(fields.get("action"), "action", file, problems) or None
     if action is not None and action not in ACTIONS:
         problems.append(
             Problem(
@@ -321,9 +225,9 @@ def _parse_node(
             )
         )
         action = None
-    more = _text(fields.get("more"), "more", file, problems) or None
+    more = required_text(fields.get("more"), "more", file, problems) or None
     keywords_raw = fields.get("keywords")
-    keywords = _text(keywords_raw, "keywords", file, problems)
+    keywords = required_text(keywords_raw, "keywords", file, problems)
     if keywords_raw is not None and not [k for k in keywords.split(",") if k.strip()]:
         problems.append(
             Problem(file, keywords_raw.line, f"node {name!r} has an empty keyword list")
@@ -336,7 +240,7 @@ def _parse_node(
         say=say,
         choices=tuple(choices),
         keywords=keywords,
-        note=_text(fields.get("note"), "note", file, problems),
+        note=required_text(fields.get("note"), "note", file, problems),
         action=action,
         more=_qualify(more, dialog) if more else None,
         nav=bool(nav_raw.value) if nav_raw is not None else True,
@@ -348,23 +252,25 @@ def _parse_node(
     )
 
 
-def _parse_choice(dialog: str, item: _Raw, file: str, problems: list[Problem]) -> ChoiceDef | None:
+def _parse_choice(
+    dialog: str, item: RawNode, file: str, problems: list[Problem]
+) -> ChoiceDef | None:
     if not isinstance(item.value, dict):
         problems.append(
             Problem(file, item.line, "a choice must be a mapping", hint='{label: "...", go: node}')
         )
         return None
-    fields: dict[str, _Raw] = item.value
-    _unknown_keys(fields, _CHOICE_KEYS, " in a choice", file, problems)
-    label = _text(fields.get("label"), "label", file, problems)
-    target = _text(fields.get("go"), "go", file, problems)
+    fields: dict[str, RawNode] = item.value
+    unknown_keys(fields, _CHOICE_KEYS, " in a choice", file, problems)
+    label = required_text(fields.get("label"), "label", file, problems)
+    target = required_text(fields.get("go"), "go", file, problems)
     if not label or not target:
         problems.append(Problem(file, item.line, "a choice needs both 'label:' and 'go:'"))
         return None
     return ChoiceDef(
         label=label,
         target=_qualify(target, dialog),
-        note=_text(fields.get("note"), "note", file, problems),
+        note=required_text(fields.get("note"), "note", file, problems),
         line=item.line,
     )
 
