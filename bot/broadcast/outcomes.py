@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.broadcast.drafts import utcnow
 from bot.channels.capabilities import Capabilities
@@ -101,10 +101,22 @@ def report_outcome(report: DeliveryReport) -> tuple[str, str | None, bool] | Non
     return None
 
 
-def failure_outcome(item: ClaimedDelivery, exc: SendError, retry: RetryPolicy) -> DeliveryOutcome:
+def failure_outcome(
+    item: ClaimedDelivery,
+    exc: SendError,
+    retry: RetryPolicy,
+    *,
+    now: Callable[[], datetime] = utcnow,
+) -> DeliveryOutcome:
     """The outcome of a failed send: retry later, unknown, opted out, or failed.
 
     A provider's pause was already applied by the channel's ``send()``.
+
+    Args:
+        item: the delivery that was tried.
+        exc: how it failed.
+        retry: when it may be tried again.
+        now: the clock a retry's time is counted from (timezone-aware UTC).
     """
     error = f"{type(exc).__name__} {exc.code}" if exc.code else type(exc).__name__
     who = address_hash(item.address)
@@ -113,7 +125,7 @@ def failure_outcome(item: ClaimedDelivery, exc: SendError, retry: RetryPolicy) -
         if delay is None:
             logger.info("Giving up on %s after %d attempts (%s)", who, item.attempts, error)
             return DeliveryOutcome(item.id, DeliveryStatus.FAILED, error=f"gave up: {error}")
-        retry_at = utcnow() + timedelta(seconds=delay)
+        retry_at = now() + timedelta(seconds=delay)
         return DeliveryOutcome(item.id, DeliveryStatus.PENDING, error=error, retry_at=retry_at)
     if isinstance(exc, OutcomeUnknown):
         logger.info("Broadcast message to %s: outcome unknown (%s)", who, error)

@@ -18,6 +18,7 @@ import socket
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Final
 
 from bot.broadcast.drafts import FALLBACK_LOCALE, text_locales, utcnow
@@ -73,7 +74,10 @@ class BroadcastRunner:
         send_clock: where sending time comes from; default shared through the database.
         settings: pacing and retry tunables.
         worker_id: this instance's id in the database (default: random).
-        timer: where pacing reads the time and waits (tests pass a fake).
+        timer: where pacing reads the time and waits, and where the runner waits between
+            looks for work (tests pass a fake).
+        now: the wall clock (timezone-aware UTC) for what the runner writes to the database:
+            claims, outcomes, when a retry falls due, heartbeats (tests pass a fake).
     """
 
     def __init__(
@@ -87,6 +91,7 @@ class BroadcastRunner:
         settings: RunnerSettings | None = None,
         worker_id: str | None = None,
         timer: Timer = LOOP_TIMER,
+        now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.storage = storage
         self.channels = dict(channels)
@@ -106,6 +111,8 @@ class BroadcastRunner:
             )
             for name in self.channels
         }
+        self._timer = timer
+        self._now = now
         self._in_flight = {name: asyncio.Semaphore(self.settings.in_flight) for name in channels}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -114,6 +121,7 @@ class BroadcastRunner:
             self.worker_id,
             heartbeat=self.settings.heartbeat,
             timeout=self.settings.worker_timeout,
+            now=now,
         )
         self._main: asyncio.Task[None] | None = None
         self._warned: set[tuple[int, str]] = set()
@@ -215,7 +223,7 @@ class BroadcastRunner:
             await self._materialize(broadcast)
         await asyncio.gather(*(self._lane(broadcast, name) for name in self.channels))
         await self.lease.reap()
-        if await self.storage.finish_broadcast(broadcast_id, utcnow()):
+        if await self.storage.finish_broadcast(broadcast_id, self._now()):
             await self._finished(broadcast_id)
         else:
             await self._warn_unserved(broadcast_id)
@@ -231,7 +239,7 @@ class BroadcastRunner:
                 locales=mapping,
                 default_locale=self.config.default_locale,
                 batch_size=self.settings.materialize_batch,
-                now=utcnow(),
+                now=self._now(),
             )
             if not n:
                 break
@@ -253,13 +261,13 @@ class BroadcastRunner:
             batch = max(1, min(self.settings.max_batch, batch))
         while not self._stopping.is_set():
             claimed = await self.storage.claim_deliveries(
-                broadcast.id, channel=name, worker=self.worker_id, limit=batch, now=utcnow()
+                broadcast.id, channel=name, worker=self.worker_id, limit=batch, now=self._now()
             )
             if not claimed:
                 due = await self.storage.next_pending_at(broadcast.id, channel=name)
                 if due is None:
                     return
-                wait = (due - utcnow()).total_seconds()
+                wait = (due - self._now()).total_seconds()
                 await self._sleep(min(max(wait, 0.01), self.settings.poll))
                 continue
             results = await asyncio.gather(
@@ -291,7 +299,7 @@ class BroadcastRunner:
                     return _RELEASE
                 return DeliveryOutcome(item.id, DeliveryStatus.CANCELLED)
             except SendError as exc:
-                return failure_outcome(item, exc, self.settings.retry)
+                return failure_outcome(item, exc, self.settings.retry, now=self._now)
             except Exception as exc:
                 # A bug, not a provider answer: whether it left is unknown, so never resend.
                 logger.error(
@@ -333,14 +341,14 @@ class BroadcastRunner:
             outcomes, self._unrecorded = self._unrecorded, []
             released, self._unreleased = self._unreleased, []
             try:
-                await self.storage.record_deliveries(self.worker_id, outcomes, utcnow())
+                await self.storage.record_deliveries(self.worker_id, outcomes, self._now())
             except Exception:
                 logger.exception("Could not record %d broadcast outcomes yet", len(outcomes))
                 self._unrecorded[:0] = outcomes
                 self._unreleased[:0] = released
                 raise
             try:
-                await self.storage.release_deliveries(self.worker_id, released, utcnow())
+                await self.storage.release_deliveries(self.worker_id, released, self._now())
             except Exception:
                 self._unreleased[:0] = released
                 raise
@@ -353,7 +361,7 @@ class BroadcastRunner:
             actor=SYSTEM_ACTOR,
             action="finish",
             detail={"broadcast": broadcast_id, **dict(sorted(tally.items()))},
-            now=utcnow(),
+            now=self._now(),
         )
         logger.info("Broadcast #%d finished: %s", broadcast_id, dict(sorted(tally.items())))
         for callback in list(self.on_finished):
@@ -380,11 +388,15 @@ class BroadcastRunner:
                 )
 
     async def _sleep(self, seconds: float, *, wake: bool = False) -> None:
-        waits = [asyncio.ensure_future(self._stopping.wait())]
+        """Wait ``seconds`` on the timer, or less if stopping (or, with ``wake``, woken)."""
+        waits = [
+            asyncio.ensure_future(self._timer.sleep(seconds)),
+            asyncio.ensure_future(self._stopping.wait()),
+        ]
         if wake:
             waits.append(asyncio.ensure_future(self._wake.wait()))
         try:
-            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waits:
                 waiter.cancel()

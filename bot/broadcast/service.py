@@ -22,6 +22,7 @@ from bot.broadcast.preview import Preview, SmsCost, sms_form
 from bot.broadcast.words import refusal
 from bot.channels import registry
 from bot.channels.capabilities import Capabilities, SendUnit
+from bot.channels.pacing import LOOP_TIMER, Timer
 from bot.config import Config
 from bot.messages import DeliveryReport
 from bot.storage.base import (
@@ -50,6 +51,8 @@ class BroadcastService:
         channels: what each channel can do, for previews and reports (default: every
             channel the bot has, under ``config``: :func:`bot.channels.registry.describe`).
         now: the clock (timezone-aware UTC).
+        timer: where an early delivery report waits before it is tried again (tests pass
+            a fake).
     """
 
     def __init__(
@@ -59,12 +62,14 @@ class BroadcastService:
         *,
         channels: Mapping[str, Capabilities] | None = None,
         now: Callable[[], datetime] = utcnow,
+        timer: Timer = LOOP_TIMER,
     ) -> None:
         self.storage = storage
         self.config = config
         self.channels = dict(channels) if channels is not None else registry.describe(config)
         """What each channel can do: display names, delivery reports, costs."""
         self._now = now
+        self._timer = timer
         self._report_retries: set[asyncio.Task[None]] = set()
 
     @property
@@ -299,7 +304,7 @@ class BroadcastService:
         self, provider_id: str, status: str, error: str | None, opted_out: bool
     ) -> None:
         for delay in _REPORT_RETRY_DELAYS:
-            await asyncio.sleep(delay)
+            await self._timer.sleep(delay)
             try:
                 if await self._apply_report(provider_id, status, error, opted_out):
                     return

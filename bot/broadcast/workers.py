@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -27,13 +28,30 @@ _BEATS_PER_REAP: Final = 5
 
 
 class WorkerLease:
-    """One sender's place in the database: register, beat, reap the dead, deregister."""
+    """One sender's place in the database: register, beat, reap the dead, deregister.
 
-    def __init__(self, storage: Storage, worker_id: str, *, heartbeat: float, timeout: float):
+    Args:
+        storage: an open storage.
+        worker_id: this sender's id in the database.
+        heartbeat: seconds between heartbeats.
+        timeout: a sender silent this long is dead.
+        now: the wall clock (timezone-aware UTC) heartbeats and reaping are counted in.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        worker_id: str,
+        *,
+        heartbeat: float,
+        timeout: float,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.storage = storage
         self.worker_id = worker_id
         self._heartbeat = heartbeat
         self._timeout = timeout
+        self._now = now
         self._host = socket.gethostname()
         self._registered = False
         self._beat_task: asyncio.Task[None] | None = None
@@ -43,7 +61,7 @@ class WorkerLease:
         if self._registered:
             return
         await self.storage.register_worker(
-            self.worker_id, host=self._host, pid=os.getpid(), now=utcnow()
+            self.worker_id, host=self._host, pid=os.getpid(), now=self._now()
         )
         self._registered = True
         await self.reap()
@@ -62,7 +80,7 @@ class WorkerLease:
         try:
             # Anything still "sending" was cut off mid-send: unknown, never sent again.
             lost = await self.storage.reap_workers(
-                [self.worker_id], orphaned_before=_EVER, now=utcnow()
+                [self.worker_id], orphaned_before=_EVER, now=self._now()
             )
         except Exception:
             logger.exception("Could not deregister the broadcast sender")
@@ -76,10 +94,10 @@ class WorkerLease:
             await asyncio.sleep(self._heartbeat)
             beats += 1
             try:
-                if not await self.storage.heartbeat(self.worker_id, utcnow()):
+                if not await self.storage.heartbeat(self.worker_id, self._now()):
                     logger.warning("This broadcast sender was presumed dead; registering again")
                     await self.storage.register_worker(
-                        self.worker_id, host=self._host, pid=os.getpid(), now=utcnow()
+                        self.worker_id, host=self._host, pid=os.getpid(), now=self._now()
                     )
                 if beats % _BEATS_PER_REAP == 0:
                     await self.reap()
@@ -92,7 +110,7 @@ class WorkerLease:
         A sender is dead when its heartbeat is older than the timeout, or at once when it
         ran on this host and its process is gone (a restart after a crash).
         """
-        now = utcnow()
+        now = self._now()
         cutoff = now - timedelta(seconds=self._timeout)
         dead = [
             w.id

@@ -7,11 +7,12 @@ tests/test_broadcast_fanout.py runs the real adapters against the fake servers.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import sys
 import time
-from collections import Counter
-from collections.abc import AsyncIterator
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -39,7 +40,7 @@ from bot.messages import Address, DeliveryReport, Inbound, Reply
 from bot.organizer.reports import format_preview, format_report, format_stats
 from bot.storage import SqlStorage, open_storage
 from tests.fakes.timer import FakeTimer
-from tests.support.broadcast import TEXTS, add_subscribers, broadcast_config
+from tests.support.broadcast import TEXTS, add_subscribers, broadcast_config, on_fake_time
 
 ORGANIZER = "cli:ana"
 
@@ -57,6 +58,8 @@ class ScriptedChannel(Channel):
         self.always: dict[str, Exception] = {}
         self.delivered: list[tuple[str, str, str, float]] = []
         self.attempts: Counter[str] = Counter()
+        self.attempted_at: defaultdict[str, list[float]] = defaultdict(list)
+        """Per address, the timer's time at each attempt."""
 
     async def start(self, callbacks: ChannelCallbacks) -> None:
         return None
@@ -69,6 +72,7 @@ class ScriptedChannel(Channel):
 
     async def _deliver(self, address: Address, part: Any, attempt: DeliveryAttempt) -> str:
         self.attempts[address.id] += 1
+        self.attempted_at[address.id].append(self.timer.now())
         if self.delay:
             await asyncio.sleep(self.delay)
         if address.id in self.always:
@@ -90,6 +94,14 @@ async def until(condition, within: float = 5.0) -> None:
     """Wait until ``condition()`` holds (polling), or fail."""
     deadline = time.monotonic() + within
     while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.005)
+
+
+async def until_async(condition: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
+    """Wait until ``await condition()`` holds (polling), or fail."""
+    deadline = time.monotonic() + within
+    while not await condition():
         assert time.monotonic() < deadline, "timed out waiting"
         await asyncio.sleep(0.005)
 
@@ -269,7 +281,8 @@ async def test_each_subscriber_gets_one_copy_in_their_language(bc, store, bc_con
 
 async def test_retryable_errors_are_retried_with_backoff_then_given_up(bc, store, bc_config):
     flaky, hopeless, limited = (await add_subscribers(store, sms=3)).contacts
-    sms = ScriptedChannel("sms")
+    timer = FakeTimer()
+    sms = ScriptedChannel("sms", timer=timer)
     sms.script[flaky.address.id] = [ChannelUnavailable("502"), ChannelUnavailable("502")]
     sms.always[hopeless.address.id] = ChannelUnavailable("down")
     sms.script[limited.address.id] = [RateLimited("429", retry_after=0.3)]
@@ -279,15 +292,19 @@ async def test_retryable_errors_are_retried_with_backoff_then_given_up(bc, store
         bc_config,
         sms,
         settings=RunnerSettings(backoff=0.02, max_backoff=0.05, poll=0.02, max_attempts=4),
+        **on_fake_time(store, timer),
     )
 
-    started = time.monotonic()
     await runner.send_to_end(broadcast_id, poll=0.02)
 
     assert sms.attempts == {flaky.address.id: 3, hopeless.address.id: 4, limited.address.id: 2}
     assert len(sms.received(flaky.address)) == 1
     assert len(sms.received(limited.address)) == 1
-    assert time.monotonic() - started >= 0.3  # retry_after was honoured
+    first, retried = sms.attempted_at[limited.address.id]
+    assert retried - first >= 0.3 - 1e-6  # retry_after was honoured
+    for who in (flaky, hopeless):
+        times = sms.attempted_at[who.address.id]
+        assert min(b - a for a, b in itertools.pairwise(times)) >= 0.02 * 0.8 - 1e-6  # backoff
     summary = (await bc.report(broadcast_id)).summary()
     assert (summary["sent"], summary["failed"]) == (2, 1)
 
@@ -304,7 +321,7 @@ async def test_retry_after_pauses_the_whole_channel(bc, store, bc_config):
         bc_config,
         rates={"telegram": 1000},
         settings=RunnerSettings(in_flight=1, backoff=0.01, poll=0.02),
-        timer=timer,
+        **on_fake_time(store, timer),
     )
 
     started = timer.now()
@@ -456,18 +473,23 @@ async def test_twilio_status_callbacks_update_deliveries(bc, store, bc_config):
     assert (await store.get_contact(stopped.address)).opted_out  # type: ignore[union-attr]
 
 
-async def test_a_status_callback_that_overtakes_the_send_record_is_applied_later(
-    bc, store, bc_config, monkeypatch
-):
+async def test_a_status_callback_that_overtakes_the_send_record_is_applied_later(store, bc_config):
     await add_subscribers(store, sms=1)
-    monkeypatch.setattr("bot.broadcast.service._REPORT_RETRY_DELAYS", (0.05, 0.1))
+    timer = FakeTimer()
+    timer.hold()  # the report waits to be tried again until the test moves the clock
+    bc = BroadcastService(store, bc_config, timer=timer)
     broadcast_id = await send_now(bc)
     await bc.on_delivery_report(DeliveryReport("sms", "sms-1", "delivered"))  # before it was sent
 
     await runner_for(store, bc_config, ScriptedChannel("sms")).send_to_end(broadcast_id, poll=0.02)
-    await asyncio.sleep(0.2)
+    assert (await bc.report(broadcast_id)).summary()["delivered"] == 0
+    timer.release()  # the report is tried again, now that its send is recorded
 
-    assert (await bc.report(broadcast_id)).summary()["delivered"] == 1
+    async def delivered() -> bool:
+        return (await bc.report(broadcast_id)).summary()["delivered"] == 1
+
+    await until_async(delivered)
+    assert len(timer.slept) == 1  # one more try did it
     await bc.close()
 
 

@@ -109,6 +109,8 @@ class FakeBotApi:
         username: the bot's username, returned by getMe.
         max_poll_wait: the longest a getUpdates call waits for an update, whatever
             ``timeout`` the bot asked for, so tests and shutdowns stay fast.
+        clock: what stamps each call and message (``at``); a test on a fake timer passes
+            its clock, to see when sends happened in that timer's time.
     """
 
     def __init__(
@@ -117,11 +119,13 @@ class FakeBotApi:
         token: str = FAKE_TOKEN,
         username: str = "kyr_test_bot",
         max_poll_wait: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.token = token
         self.username = username
         self.bot_id = 999
         self.max_poll_wait = max_poll_wait
+        self.clock = clock
         self.calls: list[ApiCall] = []
         self.sent: list[SentMessage] = []
         """Every sendMessage that succeeded, in order."""
@@ -357,7 +361,7 @@ class FakeBotApi:
             return _error(401, "Unauthorized")
         method = request.match_info["method"]
         params = await _read_params(request)
-        self.calls.append(ApiCall(method, params))
+        self.calls.append(ApiCall(method, params, at=self.clock()))
         for index, failure in enumerate(self._failures):
             if failure.method == method and failure.chat_id in (None, _int(params.get("chat_id"))):
                 if failure.after:
@@ -440,7 +444,7 @@ class FakeBotApi:
                 data = button.get("callback_data")
                 if data is not None and not 1 <= len(data.encode()) <= 64:
                     return _error(400, "Bad Request: BUTTON_DATA_INVALID")
-        message = SentMessage(chat_id, next(self._message_ids), str(text), markup)
+        message = SentMessage(chat_id, next(self._message_ids), str(text), markup, self.clock())
         self.sent.append(message)
         self._messages[(chat_id, message.message_id)] = message
         self._new_message.set()
@@ -462,6 +466,7 @@ class FakeBotApi:
             current.message_id,
             current.text if text is None else text,
             params.get("reply_markup"),
+            self.clock(),
         )
         if (edited.text, edited.reply_markup) == (current.text, current.reply_markup):
             return _error(400, "Bad Request: message is not modified")

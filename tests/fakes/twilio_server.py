@@ -81,7 +81,7 @@ class RecordedRequest:
     sid: str | None = None
     """The message SID answered, for a 201."""
     at: float = field(default_factory=time.monotonic)
-    """When the request arrived (monotonic seconds)."""
+    """When the request arrived (by the server's ``clock``)."""
 
 
 @dataclass
@@ -94,6 +94,8 @@ class FakeTwilioServer:
     """Numbers that replied STOP: every message to them gets 21610, as Twilio does."""
     per_number: dict[str, deque[FakeResponse]] = field(default_factory=dict)
     """Scripted answers for one 'To' number, used before the shared script."""
+    clock: Callable[[], float] = time.monotonic
+    """What stamps each request (``at``); a test on a fake timer passes its clock."""
     _runner: web.AppRunner | None = None
     _port: int = 0
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -127,6 +129,7 @@ class FakeTwilioServer:
             account_sid=request.match_info["sid"],
             form=form,
             auth=_basic_auth(request.headers.get("Authorization")),
+            at=self.clock(),
         )
         self.requests.append(recorded)
         to = form.get("To", "")

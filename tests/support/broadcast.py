@@ -15,11 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from bot.channels.pacing import SharedSendClock
 from bot.config import Config, parse_config
 from bot.messages import Address
 from bot.storage import SqlStorage, Storage
 from bot.storage.base import Contact
 from tests.fakes.telegram_server import FakeBotApi
+from tests.fakes.timer import FakeTimer
 from tests.fakes.twilio_server import (
     FAKE_ACCOUNT_SID,
     FAKE_AUTH_TOKEN,
@@ -82,6 +84,19 @@ def broadcast_config(
     for key, value in sections.items():
         data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
     return parse_config(data)
+
+
+def on_fake_time(storage: Storage, timer: FakeTimer) -> dict[str, Any]:
+    """Keyword arguments that put a broadcast runner's waits and clocks on ``timer``.
+
+    Its sending time is shared through ``storage`` on the timer's clock, and what it writes
+    to the database is dated by :meth:`~tests.fakes.timer.FakeTimer.utcnow`.
+    """
+    return {
+        "timer": timer,
+        "now": timer.utcnow,
+        "send_clock": SharedSendClock(storage, clock=timer.now),
+    }
 
 
 _numbers = itertools.count(1)
