@@ -138,6 +138,8 @@ class FakeBotApi:
         """The last setWebhook parameters; ``None`` after deleteWebhook."""
         self.blocked: set[int] = set()
         """Chats whose person blocked the bot: every send to them gets 403."""
+        self.polls_waiting = 0
+        """getUpdates calls waiting for an update (long polls not answered yet)."""
         self.send_delay = 0.0
         """Seconds every sendMessage takes to answer, after the message is delivered."""
         self.lost_answers: dict[int | None, int] = {}
@@ -169,7 +171,8 @@ class FakeBotApi:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening; a getUpdates call still waiting is answered at once."""
+        self._new_update.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -421,8 +424,12 @@ class FakeBotApi:
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
         if not self._updates and wait > 0:
             self._new_update.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new_update.wait(), wait)
+            self.polls_waiting += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._new_update.wait(), wait)
+            finally:
+                self.polls_waiting -= 1
         # Only select after waiting: a poll cancelled by a stopping bot still ends here, and
         # must not drop what was queued for the next one.
         return _ok([u for u in self._updates if u["update_id"] >= offset][:limit])
