@@ -3,7 +3,7 @@
 * :class:`FakeTwilioServer` serves ``POST /2010-04-01/Accounts/{sid}/Messages.json`` on
   127.0.0.1 for the real twilio client, records every request (and what it answered), and
   answers from a script of :class:`FakeResponse` (default: 201 with a message resource):
-  21610, 429, 500, slow...; per number too, and 21610 for every number in ``opted_out``.
+  21610, 429, 500, slow, lost...; per number too, and 21610 for every number in ``opted_out``.
 * :class:`SmsHarness` runs the bot's real web server with the SMS routes and POSTs signed
   webhooks to it over HTTP, as Twilio does; :class:`RecordingSink` stands in for the
   conversation service.
@@ -54,6 +54,9 @@ class FakeResponse:
     status: int = 201
     body: dict[str, Any] | str | None = None
     delay: float = 0.0
+    lost: bool = False
+    """Accept the message, then close the connection without answering: the client cannot
+    know it went out (as after a timeout), however fast or slow the machine is."""
 
 
 def twilio_error(code: int, *, status: int = 400, message: str = "error") -> FakeResponse:
@@ -148,6 +151,9 @@ class FakeTwilioServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._released.wait(), answer.delay)
         text = body if isinstance(body, str) else json.dumps(body)
+        if answer.lost:
+            assert request.transport is not None
+            request.transport.close()  # accepted, but the client never hears so
         return web.Response(status=answer.status, text=text, content_type="application/json")
 
     def _message_resource(self, account_sid: str, form: Mapping[str, str]) -> dict[str, Any]:
