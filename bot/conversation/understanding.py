@@ -88,8 +88,9 @@ class Understanding:
         labels = self.model.intents.labels if self.model is not None else ()
         self._taught = frozenset(f"{self._dialog}.{label}" for label in labels)
         """Pages the model has examples for."""
-        self._untaught = bool(self.router.nodes() - self._taught)
-        """Some page is routed by keywords alone (added since the examples were written)."""
+        self._untaught_words = self.router.words_of(self.router.nodes() - self._taught)
+        """Keyword words of the pages routed by keywords alone (added after the examples);
+        a message with none of them need not be routed by keywords at all."""
         self._deeper_pages = self._pages_under_topics()
         self._deeper_words = {
             topic: self.router.words_of(pages) for topic, pages in self._deeper_pages.items()
@@ -152,7 +153,7 @@ class Understanding:
             return decision
         if decision.confident:
             return self._deeper(decision, normalized)
-        if not self._untaught:
+        if self._untaught_words.isdisjoint(normalized.split()):
             return decision
         # A page with keywords but no examples yet (just added) is still found by its words.
         routed = self.router.route(normalized)
