@@ -125,7 +125,6 @@ COL_TOPIC = pgettext("console:col_topic", "Topic")
 COL_COUNT = pgettext("console:col_count", "Count")
 COL_TOTAL = pgettext("console:col_total", "Total")
 NO_DATA = pgettext("console:no_data", "Nothing counted yet.")
-EARLIER = pgettext("console:earlier", "Earlier")
 
 # -- content ----------------------------------------------------------------------------------
 
