@@ -30,6 +30,7 @@ def content_status(report: CheckReport, locales: list[str]) -> ContentStatus:
         rows.append(
             LocaleStatus(
                 locale=locale,
+                source=locale == SOURCE_LOCALE,
                 translated=stats.translated if stats else 0,
                 fuzzy=stats.fuzzy if stats else 0,
                 missing=stats.missing if stats else 0,

@@ -31,6 +31,8 @@ class LocaleStatus:
     """One language's translation coverage and check results."""
 
     locale: str
+    source: bool = False
+    """The source language (English): nothing to translate, so no coverage is shown."""
     translated: int = 0
     fuzzy: int = 0
     missing: int = 0
@@ -129,9 +131,9 @@ class ContentPages:
             rows = [
                 {
                     "language": words.language(s.locale, capital=True),
-                    "translated": words.number(s.translated),
-                    "fuzzy": words.number(s.fuzzy),
-                    "missing": words.number(s.missing),
+                    "translated": "—" if s.source else words.number(s.translated),
+                    "fuzzy": "—" if s.source else words.number(s.fuzzy),
+                    "missing": "—" if s.source else words.number(s.missing),
                     "errors": words.number(s.errors),
                     "warnings": words.number(s.warnings),
                 }
