@@ -207,9 +207,7 @@ async def test_an_organizer_writes_sends_and_watches_a_broadcast_to_both_provide
     await expect(spanish_estimate).to_have_attribute("data-segments", "1")
     await spanish.press_sequentially(" Llame ya.")  # past 70 characters: two segments
     await expect(spanish_estimate).to_have_attribute("data-segments", "2")
-    await expect(page.locator("#renderings_es pre[data-channel=sms]")).to_contain_text(
-        "Llame ya."
-    )
+    await expect(page.locator("#renderings_es pre[data-channel=sms]")).to_contain_text("Llame ya.")
     await screenshot(page, "compose")
 
     await page.get_by_role("button", name="Preview").click()
