@@ -74,7 +74,7 @@ def svg(chart: Chart) -> str:
         f'role="img" aria-labelledby="{title_id}" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{title_id}">{escape(chart.title)}</title>',
     ]
-    for fraction in (0.0, 0.5, 1.0):
+    for fraction in (0.0, 0.5, 1.0) if top % 2 == 0 else (0.0, 1.0):
         y = _TOP + plot_h * (1 - fraction)
         parts.append(
             f'<line x1="{_LEFT}" x2="{_WIDTH - 8}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
