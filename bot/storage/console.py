@@ -56,7 +56,11 @@ class ConsoleStore(abc.ABC):
 
     @abc.abstractmethod
     async def touch_session(self, token_hash: str, now: datetime, idle: timedelta) -> int | None:
-        """A live session's organizer, its expiry moved to ``now + idle``; else ``None``."""
+        """A live session's organizer, its expiry moved to ``now + idle``; else ``None``.
+
+        A store may skip moving the expiry by less than a minute (fewer writes while a
+        page polls), so a session can end up to a minute before ``idle`` has passed.
+        """
 
     @abc.abstractmethod
     async def end_session(self, token_hash: str) -> bool:

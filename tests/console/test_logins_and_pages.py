@@ -98,7 +98,8 @@ def test_routing_figures_are_the_last_row_of_the_figures_table(tmp_path: Path):
     assert len(figures.row) == len(figures.header)
     table = tmp_path / "r.md"
     table.write_text(
-        "intro\n\n| date | what | en |\n| --- | --- | --- |\n| 1 | old | 1% |\n| 2 | **new** | 2% |\n\nafter\n"
+        "intro\n\n| date | what | en |\n| --- | --- | --- |\n"
+        "| 1 | old | 1% |\n| 2 | **new** | 2% |\n\nafter\n"
     )
     assert routing_figures(table).row == ("2", "new", "2%")  # type: ignore[union-attr]
     assert routing_figures(tmp_path / "missing.md") is None

@@ -12,6 +12,10 @@ from bot.storage.console import ConsoleStore, GrowthRow, TokenKind
 from bot.storage.sql.database import Database, begin_write
 from bot.storage.sql.tables import SUBSCRIBER, console_tokens, contacts
 
+_TOUCH_GRANULARITY = timedelta(minutes=1)
+"""A session's expiry is moved at most once a minute: a page polling every second then writes
+to the database once a minute, not every second (a session may end up to a minute early)."""
+
 
 class SqlConsole(ConsoleStore):
     """:class:`ConsoleStore` on the database a :class:`~bot.storage.sql.SqlStorage` opened.
@@ -97,7 +101,8 @@ def _touch(conn: Connection, token_hash: str, now: datetime, idle: timedelta) ->
     if row.expires_at <= now:
         conn.execute(console_tokens.delete().where(where))
         return None
-    conn.execute(console_tokens.update().where(where).values(expires_at=now + idle))
+    if now + idle - row.expires_at >= _TOUCH_GRANULARITY:
+        conn.execute(console_tokens.update().where(where).values(expires_at=now + idle))
     return int(row.organizer)
 
 
