@@ -29,6 +29,8 @@ from bot.web import WebServer, build_web_app
 
 if TYPE_CHECKING:
     from bot.organizer.telegram import OrganizerConsole
+    from bot.organizer.web.content_pages import StatusSource
+    from bot.organizer.web.server import Console
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +41,21 @@ PRUNE_SECONDS = 3600.0
 class App:
     """The running bot: storage, content, conversation service, channels and web server."""
 
-    def __init__(self, config: Config, *, storage: Storage | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        storage: Storage | None = None,
+        content_status: StatusSource | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.config = config
+        self._content_status = content_status
+        """Runs ``kyrbot check`` for the web console's content page (given by the command line)."""
+        self._clock = clock
+        """The web console's clock (default: the system's); tests pass their own."""
+        self.web_console: Console | None = None
+        """The organizers' web console, when ``console.enabled`` is set and serving."""
         set_hash_key(config.privacy.hash_key)
         self.storage = storage or open_storage(config.database.url)
         self.content: Content = load_content(config)
@@ -134,8 +149,11 @@ class App:
         await self.open()
         self.channels = self.build_channels()
         self.runner = BroadcastRunner(self.storage, channels_by_name(self.channels), self.config)
+        self.web_console = self._build_web_console(self.runner)
         console = self._organizer_console(self.runner)
         routes = [route for channel in self.channels for route in channel.routes()]
+        if self.web_console is not None:
+            routes.extend(self.web_console.routes())
         self.web = WebServer(
             build_web_app(
                 routes, max_body_bytes=self.config.server.max_body_bytes, health=self._healthy
@@ -192,10 +210,41 @@ class App:
             default_locale=self.config.default_locale,
             wake=runner.wake,
             report_chat_id=self.config.organizers.report_chat_id,
+            login_link=self._login_link if self.web_console is not None else None,
         )
         console.attach(host)
         runner.on_finished.append(console.announce)
         return console
+
+    def _build_web_console(self, runner: BroadcastRunner) -> Console | None:
+        """The organizers' web console under ``/console``, if ``console.enabled`` is set."""
+        if not self.config.console.enabled:
+            return None
+        from bot.organizer.web.server import Console
+        from bot.storage import console_store
+
+        async def no_status() -> None:
+            return None
+
+        return Console(
+            self.config,
+            service=self.broadcasts,
+            storage=self.storage,
+            store=console_store(self.storage),
+            translator=lambda: self.service.content.translator,
+            status=self._content_status or no_status,
+            wake=runner.wake,
+            channels=tuple(channel.name for channel in self.channels),
+            **({"now": self._clock} if self._clock is not None else {}),
+        )
+
+    async def _login_link(self, organizer: int) -> str | None:
+        """A console login link for an allow-listed organizer (the Telegram ``/console``)."""
+        from bot.organizer.web.server import base_url
+
+        assert self.web_console is not None
+        port = self.web.port if self.web is not None else None
+        return await self.web_console.logins.make_link(organizer, base_url(self.config, port))
 
     def stop(self) -> None:
         """Ask a running :meth:`serve` to finish."""
@@ -210,6 +259,8 @@ class App:
             inbound_before=now - timedelta(days=retention.inbound_id_days),
             deliveries_before=now - timedelta(days=retention.delivery_days),
         )
+        if self.web_console is not None:
+            await self.web_console.logins.prune()
         logger.info(
             "Pruned %d sessions, %d inbound ids, %d deliveries",
             result.sessions,

@@ -16,6 +16,7 @@ from bot.channels import registry
 from bot.config import Config, load_config
 from bot.errors import BotError, ConfigError, ContentError
 from bot.organizer import cli as broadcast_cli
+from bot.organizer.web import link_cli as console_cli
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     reload_ = sub.add_parser("reload", help="make a running 'kyrbot serve' reload its content")
     _add_config(reload_)
     broadcast_cli.add_parsers(sub)
+    console_cli.add_parsers(sub)
     return parser
 
 
@@ -100,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _i18n(args, config)
         if args.command in ("broadcast", "stats"):
             return broadcast_cli.run(args, config)
+        if args.command == "console":
+            return console_cli.run(args, config)
         if args.command == "reload":
             from bot.app import send_reload
 
@@ -254,7 +258,14 @@ def _serve(config: Config) -> int:
             "to call. Set it in the config file.",
             file=sys.stderr,
         )
-    app = App(config)
+    status = None
+    if config.console.enabled:
+        from bot.checks.status import CheckStatus
+
+        status = CheckStatus(config)
+    app = App(config, content_status=status)
+    if status is not None:
+        app.reload_listeners.append(lambda _content, _error: status.refresh())
     asyncio.run(app.serve())
     return EXIT_OK
 

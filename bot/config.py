@@ -149,6 +149,17 @@ class OrganizersConfig(_Section):
     """A Telegram chat that hears about failed content reloads and broadcast reports."""
 
 
+class ConsoleConfig(_Section):
+    """The organizers' web console under ``/console`` (``console.*``); see docs/CONSOLE.md."""
+
+    enabled: bool = False
+    """Serve the console from ``kyrbot serve``; organizers log in with links the bot sends."""
+    idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    """A console session ends after this long without a request."""
+    routing_figures: Path = Path("docs/ROUTING.md")
+    """The file whose figures table (its last row) the content page shows for routing."""
+
+
 class OrganizationConfig(_Section):
     """Facts about whoever runs the bot, used as ``{placeholders}`` in the content.
 
@@ -192,6 +203,7 @@ class Config(_Section):
     twilio: TwilioConfig = TwilioConfig()
     sms: SmsConfig = SmsConfig()
     organizers: OrganizersConfig = OrganizersConfig()
+    console: ConsoleConfig = ConsoleConfig()
     organization: OrganizationConfig = OrganizationConfig()
 
     @field_validator("locales")

@@ -18,14 +18,15 @@ from bot.conversation.matching import split_phrases
 from bot.conversation.version import Content
 from bot.errors import Problem
 from bot.organizer import texts as organizer_texts
+from bot.organizer.web import texts as console_texts
 
 STRINGS_FILE = "bot/content/strings.py"
 
 
 def code_texts() -> list[Text]:
-    """Every translatable string defined in code (code strings, organizer words, refusals)."""
+    """Every translatable string in code (code strings, organizer and console words, refusals)."""
     found: dict[Text, None] = {}
-    modules = (texts, organizer_texts, refusals)
+    modules = (texts, organizer_texts, console_texts, refusals)
     for value in [v for module in modules for v in vars(module).values()]:
         if isinstance(value, Text):
             found.setdefault(value, None)

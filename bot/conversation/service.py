@@ -24,6 +24,10 @@ UpdatesProvider = Callable[[], Awaitable[Sequence[tuple[date, dict[str, str]]]]]
 """Returns sent policy updates, newest first, as (date, {locale: text})."""
 
 
+NOT_UNDERSTOOD_TOPIC = "system.not_understood"
+"""The topic counter of typed messages the bot could not answer with a page (it asked back
+or said it did not understand): counted like a topic, so organizers see how often it happens."""
+
 _COUNTER_FLUSH_AT = 256
 _UPDATES_SHOWN = 3
 
@@ -162,9 +166,13 @@ class ConversationService:
             logger.exception("Failed to handle an event from %s", address_hash(inbound.address))
             self.errors += 1
             return (self._apology(content, state.locale or contact.locale),)
-        if step.topic is not None and step.state is not None:
-            locale = step.state.locale or content.translator.default_locale
-            self._count(now.date(), step.topic, locale, inbound.address.channel)
+        if step.state is not None:
+            topic = step.topic
+            if topic is None and step.state.misses > state.misses:
+                topic = NOT_UNDERSTOOD_TOPIC
+            if topic is not None:
+                locale = step.state.locale or content.translator.default_locale
+                self._count(now.date(), topic, locale, inbound.address.channel)
         return replies
 
     async def _render(self, step: Step, before: State) -> list[Reply]:

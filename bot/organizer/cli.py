@@ -233,26 +233,14 @@ async def _preview(service: BroadcastService, broadcast_id: int, words: Words) -
 
 
 async def _status(service: BroadcastService, args: argparse.Namespace, words: Words) -> int:
-    from bot.organizer.reports import format_report
+    from bot.organizer.reports import format_report, report_counts
 
     report = await service.report(args.id)
     if args.json:
-        _say(json.dumps(_report_json(report), ensure_ascii=False, indent=1))
+        _say(json.dumps(report_counts(report), ensure_ascii=False, indent=1))
     else:
         _say(format_report(report, words))
     return EXIT_OK
-
-
-def _report_json(report: Report) -> dict[str, Any]:
-    b = report.broadcast
-    return {
-        "id": b.id,
-        "status": b.status,
-        "total": report.total,
-        **report.summary(),
-        "channels": {ch: report.summary(ch) for ch in sorted(report.by_channel)},
-        "by_status": report.by_channel,
-    }
 
 
 async def _list(service: BroadcastService, limit: int, words: Words) -> int:

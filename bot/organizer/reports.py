@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 
 from babel.dates import format_date
 
@@ -197,3 +198,17 @@ def format_stats(
                 f"{_channel_name(r.channel, names)}"
             )
     return "\n".join(lines)
+
+
+def report_counts(report: Report) -> dict[str, Any]:
+    """A report's counts as plain data: ``kyrbot broadcast status --json`` and the console."""
+    b = report.broadcast
+    return {
+        "id": b.id,
+        "status": b.status,
+        "total": report.total,
+        "done": report.done,
+        **report.summary(),
+        "channels": {ch: report.summary(ch) for ch in sorted(report.by_channel)},
+        "by_status": report.by_channel,
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from bot.errors import StorageError
 from bot.storage.base import (
     AudienceRow,
     AuditEntry,
@@ -24,6 +25,7 @@ from bot.storage.base import (
     Storage,
     WorkerRow,
 )
+from bot.storage.console import ConsoleStore
 from bot.storage.memory import MemoryStorage
 from bot.storage.sql import SqlStorage
 
@@ -52,6 +54,22 @@ def open_storage(url: str, *, engine_kwargs: Mapping[str, Any] | None = None) ->
     return SqlStorage(url, engine_kwargs=engine_kwargs)
 
 
+def console_store(storage: Storage) -> ConsoleStore:
+    """The web console's store on the same database (or memory) as ``storage``.
+
+    Raises:
+        StorageError: ``storage`` is neither a SQL nor an in-memory store.
+    """
+    from bot.storage.memory.console import MemoryConsole
+    from bot.storage.sql.console import SqlConsole
+
+    if isinstance(storage, SqlStorage):
+        return SqlConsole(storage.database)
+    if isinstance(storage, MemoryStorage):
+        return MemoryConsole(storage.connection)
+    raise StorageError(f"no console store for {type(storage).__name__}")
+
+
 __all__ = [
     "MEMORY_URL",
     "AudienceRow",
@@ -60,6 +78,7 @@ __all__ = [
     "BroadcastStatus",
     "BroadcastStore",
     "ClaimedDelivery",
+    "ConsoleStore",
     "Contact",
     "ConversationStore",
     "CounterRow",
@@ -73,5 +92,6 @@ __all__ = [
     "SqlStorage",
     "Storage",
     "WorkerRow",
+    "console_store",
     "open_storage",
 ]

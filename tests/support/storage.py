@@ -74,6 +74,7 @@ EXPECTED_COLUMNS = {
     "audit_log": {"id", "at", "actor", "action", "detail"},
     "broadcast_workers": {"id", "host", "pid", "started_at", "heartbeat_at"},
     "send_rate": {"channel", "next_free_at"},
+    "console_tokens": {"token_hash", "kind", "organizer", "created_at", "expires_at"},
 }
 """Every table and column the SQL store may have (DESIGN.md: what is stored, and no more)."""
 

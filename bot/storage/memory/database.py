@@ -88,6 +88,8 @@ class MemoryDatabase:
     send_rate: dict[str, float] = field(default_factory=dict)
     """Channel -> the Unix time from which its sending time is free."""
     audit_log: list[AuditEntry] = field(default_factory=list)
+    console_tokens: dict[str, tuple[str, int, datetime]] = field(default_factory=dict)
+    """Token hash -> (kind, organizer, expires at): the web console's links and sessions."""
     _ids: dict[str, itertools.count[int]] = field(default_factory=dict)
 
     def next_id(self, table: str) -> int:

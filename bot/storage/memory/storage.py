@@ -33,6 +33,11 @@ class MemoryStorage(ComposedStorage):
         )
 
     @property
+    def connection(self) -> MemoryConnection:
+        """This store's way to its rows (open while the store is), for stores beside it."""
+        return self._connection
+
+    @property
     def database(self) -> MemoryDatabase:
         """The rows this store works on."""
         return self._connection.database

@@ -139,12 +139,28 @@ def _inbound_ids_without_rowid(conn: Connection) -> None:
     conn.exec_driver_sql("DROP TABLE inbound_ids_v2")
 
 
+def _console_tokens(conn: Connection) -> None:
+    # The web console's login links and sessions, by hash (written out in full, as tables.py
+    # may change again).
+    table = sa.Table(
+        "console_tokens",
+        sa.MetaData(naming_convention=tables.metadata.naming_convention),
+        sa.Column("token_hash", sa.String, primary_key=True),
+        sa.Column("kind", sa.String, nullable=False),
+        sa.Column("organizer", sa.BigInteger, nullable=False),
+        sa.Column("created_at", tables.UtcDateTime, nullable=False),
+        sa.Column("expires_at", tables.UtcDateTime, nullable=False, index=True),
+    )
+    table.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contacts, sessions, dedup ids, counters, broadcasts, audit log", _create_tables),
     Migration(
         2, "broadcast fan-out: claims, retries, workers, shared send rate", _broadcast_fan_out
     ),
     Migration(3, "dedup ids in one B-tree on SQLite (WITHOUT ROWID)", _inbound_ids_without_rowid),
+    Migration(4, "web console login links and sessions, by hash", _console_tokens),
 )
 
 LATEST: int = MIGRATIONS[-1].version

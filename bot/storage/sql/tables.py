@@ -228,3 +228,15 @@ audit_log = sa.Table(
     sa.Column("action", sa.String, nullable=False),
     sa.Column("detail", sa.JSON, nullable=False),
 )
+
+console_tokens = sa.Table(
+    "console_tokens",
+    metadata,
+    # The web console's login links and sessions. Only a SHA-256 hash of each token is kept,
+    # so the database cannot be used to log in; the organizer is an allow-listed Telegram id.
+    sa.Column("token_hash", sa.String, primary_key=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("organizer", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)

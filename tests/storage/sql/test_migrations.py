@@ -93,7 +93,8 @@ async def test_dedup_ids_recorded_before_version_3_still_count_after_it(
         else None
     )
     # Put the database back the way version 2 left it.
-    await backend.execute("DELETE FROM schema_version WHERE version = 3")
+    await backend.execute("DELETE FROM schema_version WHERE version >= 3")
+    await backend.execute("DROP TABLE console_tokens")
     if backend.name == "sqlite":
         await backend.execute("ALTER TABLE inbound_ids RENAME TO old_ids")
         await backend.execute(
@@ -163,6 +164,7 @@ async def test_a_version_1_database_is_brought_to_the_same_schema_as_a_fresh_one
     # Undo step 2 by hand: what a database made by the first release looks like.
     await backend.execute("DROP TABLE broadcast_workers")
     await backend.execute("DROP TABLE send_rate")
+    await backend.execute("DROP TABLE console_tokens")  # step 4
     await backend.execute("DROP INDEX ix_deliveries_broadcast_id_channel_status")
     await backend.execute("DROP INDEX ix_deliveries_claimed_by_sending")
     for table, column in (
