@@ -13,16 +13,14 @@ from bot.conversation.service import ConversationService
 from bot.conversation.version import Content, load_content
 from bot.storage import open_storage
 from bot.storage.base import Storage
-from tests.support.paths import NOW, ROOT
+from tests.support.paths import CONTENT_DIRS, NOW, ROOT
 
 __all__ = ["NOW", "ROOT", "make_config"]
 
 
 def make_config(**overrides: object) -> Config:
     """The default config, with content read from this checkout whatever the cwd."""
-    data: dict[str, object] = {
-        "content": {"dialogs_dir": str(ROOT / "dialogs"), "locales_dir": str(ROOT / "locales")}
-    }
+    data: dict[str, object] = {"content": dict(CONTENT_DIRS)}
     data.update(overrides)
     return parse_config(data)
 

@@ -36,7 +36,7 @@ from tests.fakes.twilio_server import (
     FakeTwilioServer,
 )
 from tests.support.broadcast import TEXTS, add_subscribers
-from tests.support.paths import ROOT
+from tests.support.paths import CONTENT_DIRS
 
 
 def write_config(tmp_path: Path, **extra: Any) -> Path:
@@ -44,7 +44,7 @@ def write_config(tmp_path: Path, **extra: Any) -> Path:
         "locales": ["en", "es"],
         "default_locale": "en",
         "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'kyrbot.sqlite3'}"},
-        "content": {"dialogs_dir": str(ROOT / "dialogs"), "locales_dir": str(ROOT / "locales")},
+        "content": dict(CONTENT_DIRS),
         "server": {"host": "127.0.0.1", "port": 0},
         "sms": {"price_per_segment": 0.0079},
     }

@@ -29,7 +29,7 @@ from tests.fakes.twilio_server import (
     PUBLIC_URL,
     FakeTwilioServer,
 )
-from tests.support.paths import ROOT
+from tests.support.paths import CONTENT_DIRS
 
 POSTGRES_URL = os.environ.get("KYRBOT_TEST_POSTGRES_URL")
 TEXTS = {
@@ -61,7 +61,7 @@ def broadcast_config(
     data: dict[str, Any] = {
         "locales": ["en", "es"],
         "default_locale": "en",
-        "content": {"dialogs_dir": str(ROOT / "dialogs"), "locales_dir": str(ROOT / "locales")},
+        "content": dict(CONTENT_DIRS),
         "organizers": {"telegram_ids": [ORGANIZER]},
         "telegram": {"messages_per_second": 5000},
         "twilio": {"segments_per_second": 5000},
