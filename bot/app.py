@@ -127,7 +127,12 @@ class App:
             }
             for locale in self.content.engine.locales
         }
-        return registry.build_channels(self.config, command_descriptions=descriptions)
+        from bot.channels.voice.words import translated
+
+        voice_words = translated(translator.text, self.content.engine.locales)
+        return registry.build_channels(
+            self.config, command_descriptions=descriptions, voice_words=voice_words
+        )
 
     async def serve(self, *, ready: Callable[[App], None] | None = None) -> None:
         """Run channels and the web server until SIGINT/SIGTERM; SIGHUP reloads content."""
