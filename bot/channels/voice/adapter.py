@@ -149,8 +149,9 @@ class VoiceChannel(Channel):
             quiet = int(request.query.get("quiet", "0"))
         except ValueError:
             quiet = 0
-        if digits == LANGUAGE_KEY and request.query.get("lang", "").startswith("l:"):
-            inbound = Inbound(address, "", now, choice_id=request.query["lang"])
+        other = request.query.get("lang", "")
+        if digits == LANGUAGE_KEY and other.isalpha():
+            inbound = Inbound(address, "", now, choice_id=f"l:{other}")
         elif digits and digits != REPEAT_KEY:
             inbound = Inbound(address, digits, now)
         elif speech and not digits:
@@ -191,7 +192,8 @@ class VoiceChannel(Channel):
                 before = (*before, Spoken(speech.locale, words.get("no_hotline", "")))
         query = {"quiet": str(quiet), "locale": speech.locale}
         if speech.language_choice:
-            query["lang"] = speech.language_choice
+            # Plain letters only: the URL is signed as Twilio calls it, so nothing to escape.
+            query["lang"] = speech.language_choice.removeprefix("l:")
         action = f"{self._webhooks.public_url or ''}{GATHER_PATH}?{urlencode(query)}"
         text = answer(
             speech,
