@@ -11,11 +11,15 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.channels import registry
 from bot.config import Config, load_config
 from bot.errors import BotError, ConfigError, ContentError
 from bot.organizer import cli as broadcast_cli
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +174,7 @@ def _chat(args: argparse.Namespace, config: Config) -> int:
             locale_hint=args.lang,
             fold_accents=registry.fold_accents(config),
             show_segments=args.show_segments,
+            voice_words=_voice_words(app) if args.render_as == "voice" else None,
         )
 
         async def run() -> None:
@@ -181,6 +186,12 @@ def _chat(args: argparse.Namespace, config: Config) -> int:
 
         asyncio.run(run())
     return EXIT_OK
+
+
+def _voice_words(app: App) -> dict[str, dict[str, str]]:
+    from bot.channels.voice.words import translated
+
+    return translated(app.content.translator.text, app.content.engine.locales)
 
 
 def _ask(args: argparse.Namespace, config: Config) -> int:
