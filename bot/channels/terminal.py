@@ -176,8 +176,8 @@ class TerminalChannel(Channel):
     def _inbound(self, text: str) -> Inbound:
         """One typed line as the chosen channel would deliver it.
 
-        As SMS or WhatsApp, a whole-message compliance word (STOP, BAJA, START, AYUDA) becomes the same
-        command the SMS adapter makes of it.
+        As SMS or WhatsApp, a whole-message compliance word (STOP, BAJA, START, AYUDA)
+        becomes the same command the adapter makes of it.
         """
         if self._render_as == "voice" and text.strip() == "*":
             text = ""  # the star key repeats the page, as on a call

@@ -186,4 +186,6 @@ class TwilioHarness:
         """Answer the last Gather: post to its action URL with ``Digits`` or ``SpeechResult``."""
         action = previous.gather.get("action") or ""
         assert action.startswith(PUBLIC_URL)
-        return await self.post(action[len(PUBLIC_URL) :], self.call_form(caller, call_sid, **fields))
+        return await self.post(
+            action[len(PUBLIC_URL) :], self.call_form(caller, call_sid, **fields)
+        )

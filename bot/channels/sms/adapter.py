@@ -212,9 +212,7 @@ class SmsChannel(Channel):
                 return _twiml_response(())
             return await self._whatsapp(form)
         try:
-            parsed = parse_sms(
-                form, received_at=self._now(), default_region=self._default_region
-            )
+            parsed = parse_sms(form, received_at=self._now(), default_region=self._default_region)
         except MalformedWebhook:
             return _status(400)
         callbacks = self._callbacks

@@ -130,9 +130,7 @@ class VoiceChannel(Channel):
         address = self._caller(form)
         if address is None:
             return web.Response(status=400)
-        inbound = Inbound(
-            address, "", self._now(), kind=InboundKind.COMMAND, command="start"
-        )
+        inbound = Inbound(address, "", self._now(), kind=InboundKind.COMMAND, command="start")
         return await self._converse(inbound, quiet=0)
 
     async def _handle_gather(self, request: web.Request) -> web.StreamResponse:
@@ -177,7 +175,9 @@ class VoiceChannel(Channel):
         try:
             replies = await callbacks.on_inbound(inbound)
         except Exception:
-            logger.exception("Call from %s: the conversation failed", address_hash(inbound.address))
+            logger.exception(
+                "Call from %s: the conversation failed", address_hash(inbound.address)
+            )
             return web.Response(status=500)
         speech = speak(replies, self._words, default_locale=self._default_locale)
         words = self._words.get(speech.locale, {})

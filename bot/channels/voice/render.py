@@ -74,8 +74,10 @@ def aloud(text: str, words: Mapping[str, str]) -> str:
 
     text = _URL.sub(site, text)
     text = _BULLET.sub("", text)
-    paragraphs = [" ".join(_sentence(line) for line in p.splitlines() if line.strip())
-                  for p in text.split("\n\n")]
+    paragraphs = [
+        " ".join(_sentence(line) for line in p.splitlines() if line.strip())
+        for p in text.split("\n\n")
+    ]
     return _SPACES.sub(" ", " ".join(p for p in paragraphs if p)).strip()
 
 

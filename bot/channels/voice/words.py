@@ -25,9 +25,7 @@ NO_ANSWER = pgettext("voice:no_answer", "I did not hear an answer.")
 # Translators: before the call is connected to the hotline.
 DIALING = pgettext("voice:dialing", "Connecting you to a person now. Please stay on the line.")
 # Translators: on "talk to a person" when no hotline number is configured.
-NO_HOTLINE = pgettext(
-    "voice:no_hotline", "This line cannot connect you to a person right now."
-)
+NO_HOTLINE = pgettext("voice:no_hotline", "This line cannot connect you to a person right now.")
 # Translators: when the caller has been silent twice; the call ends.
 GOODBYE = pgettext("voice:goodbye", "Thank you for calling. Goodbye.")
 # Translators: said instead of a web address in a page read aloud; {site} is the address.
