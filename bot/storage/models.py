@@ -24,6 +24,8 @@ class Contact:
     unreachable: bool = False
     """Sending failed for good (blocked the bot, invalid number)."""
     last_seen_day: date | None = None
+    last_inbound_at: datetime | None = None
+    """When the person last wrote; kept only on channels with a reply window (WhatsApp)."""
 
 
 @dataclass(slots=True)
@@ -137,6 +139,8 @@ class ClaimedDelivery:
     """The locale of the text to send (the recipient's, or English as an allowed fallback)."""
     attempts: int
     """Attempts so far, this one included."""
+    last_inbound_at: datetime | None = None
+    """When the person last wrote, on a channel with a reply window (WhatsApp); else None."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -139,12 +139,23 @@ def _inbound_ids_without_rowid(conn: Connection) -> None:
     conn.exec_driver_sql("DROP TABLE inbound_ids_v2")
 
 
+def _last_inbound_at(conn: Connection) -> None:
+    # Version 4: WhatsApp's 24-hour window needs the time of a person's last message, not
+    # just the day. Nullable, so existing rows need no value (their window is closed).
+    if "last_inbound_at" in {c["name"] for c in sa.inspect(conn).get_columns("contacts")}:
+        return
+    _add_columns(
+        conn, "contacts", sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True)
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contacts, sessions, dedup ids, counters, broadcasts, audit log", _create_tables),
     Migration(
         2, "broadcast fan-out: claims, retries, workers, shared send rate", _broadcast_fan_out
     ),
     Migration(3, "dedup ids in one B-tree on SQLite (WITHOUT ROWID)", _inbound_ids_without_rowid),
+    Migration(4, "contacts: time of the last inbound message (reply windows)", _last_inbound_at),
 )
 
 LATEST: int = MIGRATIONS[-1].version
