@@ -53,11 +53,19 @@ def carrier_help_channels(config: Config) -> frozenset[str]:
     return frozenset(name for name, caps in describe(config).items() if caps.carrier_help)
 
 
+def window_channels(config: Config) -> frozenset[str]:
+    """The channels with a reply window, whose contacts' last message time is kept."""
+    return frozenset(
+        name for name, caps in describe(config).items() if caps.reply_window_hours is not None
+    )
+
+
 def build_channels(
     config: Config,
     *,
     command_descriptions: Mapping[str, Mapping[str, str]] | None = None,
     voice_words: Mapping[str, Mapping[str, str]] | None = None,
+    notices: Mapping[str, str] | None = None,
 ) -> list[Channel]:
     """The channels ``config`` enables, not yet started.
 
@@ -65,6 +73,7 @@ def build_channels(
         config: the validated configuration.
         command_descriptions: Telegram's command menu per locale, from the catalogs.
         voice_words: what calls say besides the pages, per locale, from the catalogs.
+        notices: the WhatsApp template's short notice per locale, from the catalogs.
 
     Raises:
         ConfigError: an enabled channel is configured wrongly (see each adapter).
@@ -83,7 +92,7 @@ def build_channels(
         if twilio.whatsapp.from_number or twilio.whatsapp.messaging_service_sid:
             from bot.channels.whatsapp.adapter import WhatsAppChannel
 
-            whatsapp = WhatsAppChannel(config)
+            whatsapp = WhatsAppChannel(config, notices=notices)
             sms.hand_whatsapp_to(whatsapp.handle_form)
             channels.append(whatsapp)
         if twilio.voice.enabled:

@@ -99,6 +99,7 @@ class DeliveryNote:
     OPTED_OUT = "opted out before their turn"
     LEFT = "no longer subscribed"
     WORKER_STOPPED = "the sending process stopped mid-send"
+    NO_TEMPLATE = "outside the reply window, and no template for this language"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +127,8 @@ class AudienceRow:
     channel: str
     locale: str | None
     count: int
+    recent: int = 0
+    """Of those, how many wrote at or after the ``recent_since`` asked about (reply windows)."""
 
 
 @dataclass(frozen=True, slots=True)

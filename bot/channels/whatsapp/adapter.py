@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
@@ -31,7 +31,8 @@ from bot.channels.whatsapp.capabilities import WHATSAPP_CAPABILITIES, whatsapp_c
 from bot.channels.whatsapp.errors import BLOCKED_CODES, whatsapp_send_error
 from bot.channels.whatsapp.render import render_whatsapp_parts
 from bot.channels.whatsapp.webhook import WHATSAPP_PATH, WHATSAPP_STATUS_PATH, parse_whatsapp
-from bot.channels.whatsapp.window import TemplateReply
+from bot.channels.whatsapp.window import TemplateReply, broadcast_form
+from bot.channels.whatsapp.words import NOTICE
 from bot.config import Config
 from bot.errors import ChannelUnavailable, ConfigError, MalformedWebhook, SendError
 from bot.messages import Address, DeliveryReport, Reply
@@ -57,6 +58,8 @@ class WhatsAppChannel(Channel):
 
     Args:
         config: the whole configuration (uses ``twilio``, ``twilio.whatsapp`` and ``server``).
+        notices: per locale, the short notice a template carries when its variable is
+            ``notice`` (:mod:`.words`); default: the English one.
         request_timeout: seconds a REST send may take in all.
         now: the current time for ``Inbound.received_at`` (tests pass a fake).
         timer: for pacing sends (tests pass a fake).
@@ -73,6 +76,7 @@ class WhatsAppChannel(Channel):
         self,
         config: Config,
         *,
+        notices: Mapping[str, str] | None = None,
         request_timeout: float = 15.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         timer: Timer = LOOP_TIMER,
@@ -102,6 +106,9 @@ class WhatsAppChannel(Channel):
             request_timeout=request_timeout,
         )
         self._now = now
+        self._templates = dict(settings.templates)
+        self._window_hours = settings.window_hours
+        self._notices = dict(notices or {}) or {"en": NOTICE.msgid}
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -128,6 +135,19 @@ class WhatsAppChannel(Channel):
         )
 
     # -- sending (see Channel.send) ----------------------------------------------------------
+
+    def broadcast_reply(
+        self, reply: Reply, *, last_inbound_at: datetime | None, now: datetime
+    ) -> Reply | None:
+        """Free-form inside the 24-hour window; the locale's template outside; else None."""
+        return broadcast_form(
+            reply,
+            last_inbound_at,
+            now,
+            self._templates,
+            self._notices,
+            hours=self._window_hours,
+        )
 
     async def _prepare(self, address: Address) -> None:
         if not self._rest.ready:

@@ -49,6 +49,7 @@ WHATSAPP_CAPABILITIES: Final = Capabilities(
     max_text_length=MAX_MESSAGE_CHARS,
     delivery_reports=True,
     display_name="WhatsApp",
+    reply_window_hours=24,
 )
 """What every WhatsApp channel can do, whatever the config."""
 
@@ -57,4 +58,10 @@ def whatsapp_capabilities(config: Config) -> Capabilities:
     """The WhatsApp channel's capabilities under ``config``: its rate and its prices."""
     whatsapp = config.twilio.whatsapp
     costs = WhatsAppCosts(whatsapp.price_per_message, whatsapp.price_per_template)
-    return replace(WHATSAPP_CAPABILITIES, send_rate=whatsapp.messages_per_second, costs=costs)
+    return replace(
+        WHATSAPP_CAPABILITIES,
+        send_rate=whatsapp.messages_per_second,
+        costs=costs,
+        reply_window_hours=whatsapp.window_hours,
+        window_templates=frozenset(whatsapp.templates),
+    )
