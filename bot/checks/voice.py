@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.channels.voice.render import speak, transcript
 from bot.channels.voice.render import seconds as spoken_seconds
+from bot.channels.voice.render import speak, transcript
 from bot.channels.voice.words import translated
 from bot.checks.catalogs import po_location
 from bot.checks.report import CheckReport

@@ -14,12 +14,12 @@ import pytest
 from bot.app import channel_callbacks
 from bot.broadcast.runner import BroadcastRunner
 from bot.broadcast.service import BroadcastService
+from bot.broadcast.words import Words
 from bot.channels import registry
 from bot.channels.voice.words import translated
 from bot.channels.whatsapp import words as whatsapp_words
 from bot.conversation.service import ConversationService
 from bot.organizer.reports import format_preview_summary
-from bot.broadcast.words import Words
 from bot.storage.base import DeliveryStatus
 from tests.fakes.twilio_calls import TEMPLATE_ES, WHATSAPP_SENDER, TwilioHarness, twilio_config
 from tests.fakes.twilio_server import FakeTwilioServer
