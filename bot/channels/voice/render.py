@@ -102,7 +102,7 @@ def speak(replies: Sequence[Reply], words: Words, *, default_locale: str = "en")
     locale = last.locale
     own = words.get(locale, {})
     page = tuple(
-        Spoken(reply.locale, aloud(reply.text, words.get(reply.locale, own)))
+        Spoken(reply.locale, aloud(reply.spoken or reply.text, words.get(reply.locale, own)))
         for reply in replies
         if reply.text.strip()
     )
