@@ -139,6 +139,16 @@ class WhatsAppConfig(_Section):
     """US dollars per template message outside the window (Twilio's fee plus Meta's)."""
     messages_per_second: float = Field(default=10, gt=0)
 
+    @field_validator("from_number")
+    @classmethod
+    def _sender_is_e164(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        bare = value.removeprefix("whatsapp:")
+        if not re.fullmatch(r"\+[1-9][0-9]{6,14}", bare):
+            raise ValueError("write the WhatsApp sender in E.164, such as +14145550100")
+        return bare
+
 
 class VoiceConfig(_Section):
     """Phone calls on the same Twilio account (``twilio.voice.*``)."""
@@ -161,6 +171,17 @@ class VoiceConfig(_Section):
     """Speaking rate ``kyrbot check`` assumes when it estimates how long a page takes."""
     max_seconds: int = Field(default=60, ge=10)
     """``kyrbot check`` warns about a page that takes longer than this to say."""
+
+    @field_validator("speech_languages")
+    @classmethod
+    def _languages_have_a_region(cls, value: dict[str, str]) -> dict[str, str]:
+        for locale, language in value.items():
+            if not re.fullmatch(r"[a-z]{2,3}-[A-Z0-9]{2,3}", language):
+                raise ValueError(
+                    f"{locale}: {language!r} is not a language with a region, such as es-US "
+                    "(Twilio refuses a bare 'es')"
+                )
+        return value
 
 
 class TwilioConfig(_Section):
@@ -264,6 +285,14 @@ class Config(_Section):
         """Check what spans sections: the default locale is one of the locales."""
         if self.default_locale not in self.locales:
             raise ValueError(f"default_locale {self.default_locale!r} is not in locales")
+        for key, per_locale in (
+            ("twilio.whatsapp.templates", self.twilio.whatsapp.templates),
+            ("twilio.voice.voices", self.twilio.voice.voices),
+            ("twilio.voice.speech_languages", self.twilio.voice.speech_languages),
+        ):
+            unknown = sorted(set(per_locale) - set(self.locales))
+            if unknown:
+                raise ValueError(f"{key}: {', '.join(unknown)} not in locales {self.locales}")
 
 
 def _expand_env(value: Any, path: str, source: str) -> Any:
