@@ -38,6 +38,7 @@ from bot.channels.sms.send import OPTED_OUT_CODES, TwilioRest, map_send_error, m
 from bot.channels.sms.webhook import SMS_PATH, STATUS_PATH, parse_sms, twiml
 from bot.channels.twilio.numbers import is_whatsapp
 from bot.channels.twilio.signed import SignedWebhooks
+from bot.channels.twilio.status import report_status
 from bot.config import Config
 from bot.errors import (
     ChannelUnavailable,
@@ -46,7 +47,7 @@ from bot.errors import (
     PermanentSendError,
     SendError,
 )
-from bot.messages import Address, DeliveryReport, Reply
+from bot.messages import Address, Reply
 from bot.privacy import address_hash
 from bot.routes import Route
 
@@ -250,21 +251,13 @@ class SmsChannel(Channel):
         form = await self._webhooks.form(request)
         if isinstance(form, web.Response):
             return form
-        sid = form.get("MessageSid") or form.get("SmsSid")
-        status = form.get("MessageStatus") or form.get("SmsStatus")
-        if not sid or not status:
-            return _status(400)
-        callbacks = self._callbacks
-        if callbacks is None:
-            return _status(503)
-        code = form.get("ErrorCode") or None
-        report = DeliveryReport(self.name, sid, status, code, opted_out=code in OPTED_OUT_CODES)
-        try:
-            await callbacks.on_delivery_report(report)
-        except Exception:
-            logger.exception("SMS delivery status for %s could not be recorded", sid)
-            return _status(500)
-        return web.Response(status=204)
+        return await report_status(
+            form,
+            channel=self.name,
+            label=self.label,
+            opted_out_codes=OPTED_OUT_CODES,
+            callbacks=self._callbacks,
+        )
 
     def _reply_bodies(self, replies: Sequence[Reply]) -> list[str]:
         bodies: list[str] = []

@@ -123,23 +123,31 @@ class VoiceChannel(Channel):
         # A withheld or non-phone caller ("anonymous", "client:...") gets this call alone.
         return Address(self.name, number or f"call:{call}")
 
-    async def _handle_call(self, request: web.Request) -> web.StreamResponse:
+    async def _signed_call(
+        self, request: web.Request
+    ) -> tuple[MultiDictProxy[str], Address] | web.Response:
+        """The signed form and the caller, or the 4xx response to give."""
         form = await self._webhooks.form(request)
         if isinstance(form, web.Response):
             return form
         address = self._caller(form)
         if address is None:
             return web.Response(status=400)
+        return form, address
+
+    async def _handle_call(self, request: web.Request) -> web.StreamResponse:
+        signed = await self._signed_call(request)
+        if isinstance(signed, web.Response):
+            return signed
+        _form, address = signed
         inbound = Inbound(address, "", self._now(), kind=InboundKind.COMMAND, command="start")
         return await self._converse(inbound, quiet=0)
 
     async def _handle_gather(self, request: web.Request) -> web.StreamResponse:
-        form = await self._webhooks.form(request)
-        if isinstance(form, web.Response):
-            return form
-        address = self._caller(form)
-        if address is None:
-            return web.Response(status=400)
+        signed = await self._signed_call(request)
+        if isinstance(signed, web.Response):
+            return signed
+        form, address = signed
         digits = (form.get("Digits") or "").strip()
         speech = (form.get("SpeechResult") or "").strip()
         now = self._now()

@@ -27,6 +27,7 @@ from bot.channels.sms.send import TwilioRest, map_send_error
 from bot.channels.sms.webhook import twiml
 from bot.channels.twilio.numbers import whatsapp_address
 from bot.channels.twilio.signed import SignedWebhooks
+from bot.channels.twilio.status import report_status
 from bot.channels.whatsapp.capabilities import WHATSAPP_CAPABILITIES, whatsapp_capabilities
 from bot.channels.whatsapp.errors import BLOCKED_CODES, whatsapp_send_error
 from bot.channels.whatsapp.render import render_whatsapp_parts
@@ -35,7 +36,7 @@ from bot.channels.whatsapp.window import TemplateReply, broadcast_form
 from bot.channels.whatsapp.words import NOTICE
 from bot.config import Config
 from bot.errors import ChannelUnavailable, ConfigError, MalformedWebhook, SendError
-from bot.messages import Address, DeliveryReport, Reply
+from bot.messages import Address, Reply
 from bot.privacy import address_hash
 from bot.routes import Route
 
@@ -215,21 +216,13 @@ class WhatsAppChannel(Channel):
         form = await self._webhooks.form(request)
         if isinstance(form, web.Response):
             return form
-        sid = form.get("MessageSid") or form.get("SmsSid")
-        status = form.get("MessageStatus") or form.get("SmsStatus")
-        if not sid or not status:
-            return web.Response(status=400)
-        callbacks = self._callbacks
-        if callbacks is None:
-            return web.Response(status=503)
-        code = form.get("ErrorCode") or None
-        report = DeliveryReport(self.name, sid, status, code, opted_out=code in BLOCKED_CODES)
-        try:
-            await callbacks.on_delivery_report(report)
-        except Exception:
-            logger.exception("WhatsApp delivery status for %s could not be recorded", sid)
-            return web.Response(status=500)
-        return web.Response(status=204)
+        return await report_status(
+            form,
+            channel=self.name,
+            label=self.label,
+            opted_out_codes=BLOCKED_CODES,
+            callbacks=self._callbacks,
+        )
 
 
 __all__ = ["WHATSAPP_PATH", "WHATSAPP_STATUS_PATH", "WhatsAppChannel"]
