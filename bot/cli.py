@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--json", action="store_true", help="one JSON object per input line")
     chat.add_argument("--show-segments", action="store_true", help="with --as sms: show cost")
     chat.add_argument("--db", help="database URL or SQLite file to keep (default: throwaway)")
+    chat.add_argument(
+        "--audio", type=Path, help="with --as voice: also write WAV files here (needs espeak-ng)"
+    )
 
     ask = sub.add_parser("ask", help="show which topic a free-text question goes to")
     _add_config(ask)
@@ -175,6 +178,7 @@ def _chat(args: argparse.Namespace, config: Config) -> int:
             fold_accents=registry.fold_accents(config),
             show_segments=args.show_segments,
             voice_words=_voice_words(app) if args.render_as == "voice" else None,
+            audio_dir=_audio_dir(args),
         )
 
         async def run() -> None:
@@ -186,6 +190,21 @@ def _chat(args: argparse.Namespace, config: Config) -> int:
 
         asyncio.run(run())
     return EXIT_OK
+
+
+def _audio_dir(args: argparse.Namespace) -> Path | None:
+    """``--audio DIR``, made, when espeak-ng can speak; else None (and why, on stderr)."""
+    if args.audio is None:
+        return None
+    from bot.channels.voice.audio import available
+
+    if args.render_as != "voice" or not available():
+        print(
+            "--audio needs --as voice and espeak-ng installed; no audio written", file=sys.stderr
+        )
+        return None
+    args.audio.mkdir(parents=True, exist_ok=True)
+    return Path(args.audio)
 
 
 def _voice_words(app: App) -> dict[str, dict[str, str]]:

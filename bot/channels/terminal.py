@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar, TextIO
 
 from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt
@@ -107,6 +108,7 @@ class TerminalChannel(Channel):
         clock: Clock | None = None,
         node_of: Callable[[], str | None] | None = None,
         voice_words: Mapping[str, Mapping[str, str]] | None = None,
+        audio_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self._render_as = render_as
@@ -120,6 +122,8 @@ class TerminalChannel(Channel):
         self._clock = clock or (lambda: datetime.now(UTC))
         self._node_of = node_of
         self._voice_words: Mapping[str, Mapping[str, str]] = voice_words or {}
+        self._audio_dir = audio_dir
+        self._blocks = 0
         self._done = asyncio.Event()
         # Previewing SMS is being SMS: the same contact channel, so HELP and counters match.
         as_channel = render_as in ("sms", "whatsapp", "voice")
@@ -219,9 +223,21 @@ class TerminalChannel(Channel):
         return None
 
     def _write_block(self, replies: Sequence[Reply]) -> None:
+        self._write_audio(replies)
         blocks = [self.render(reply) for reply in replies]
         self._stdout.write("\n\n".join(blocks) + "\n\n")
         self._stdout.flush()
+
+    def _write_audio(self, replies: Sequence[Reply]) -> None:
+        """With ``audio_dir`` (voice previews), what the call says as WAV files (espeak-ng)."""
+        if self._audio_dir is None or self._render_as != "voice":
+            return
+        from bot.channels.voice.audio import write_audio
+        from bot.channels.voice.render import speak
+
+        self._blocks += 1
+        speech = speak(list(replies), self._voice_words)
+        write_audio(speech, self._audio_dir / f"reply-{self._blocks:03d}")
 
     def _write_json(self, text: str, replies: Sequence[Reply]) -> None:
         node = self._node_of() if self._node_of is not None else None
