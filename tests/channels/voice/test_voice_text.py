@@ -48,3 +48,45 @@ def test_check_estimates_every_page_in_every_locale_and_warns_above_the_limit():
     assert any(w.code == "voice_length" and "kyr.menu" in w.message for w in report.warnings)
     relaxed = run_checks(make_config(twilio={"voice": {"max_seconds": 600}}))
     assert not [w for w in relaxed.warnings if w.code == "voice_length"]
+
+
+DIALOG = """
+dialog: t
+main: true
+start: menu
+nodes:
+  menu:
+    say: "Type your question, or see https://example.org."
+    voice: "Say your question, {org_name}."
+    choices:
+      - {label: "Other", go: other}
+  other:
+    say: "Other."
+    voice: ""
+"""
+
+
+def test_a_voice_text_is_parsed_extracted_for_translators_and_checked():
+    from bot.content.babel import dialog_messages
+    from bot.content.dialogs import parse_dialog_text
+
+    problems: list = []
+    _dialog, _main, nodes = parse_dialog_text(DIALOG, "t.yaml", problems)
+    menu = next(n for n in nodes if n.name == "menu")
+    assert menu.voice == "Say your question, {org_name}."
+    assert "org_name" in menu.placeholders
+    extracted = {ctx: msgid for _line, _f, (ctx, msgid), _c in dialog_messages(nodes)}
+    assert extracted["t.menu:voice"] == menu.voice
+    assert any("empty 'voice:'" in p.message for p in problems)
+
+
+def test_a_call_says_the_voice_text_of_a_page_that_has_one(service):
+    from bot.conversation.render import Renderer
+
+    content = service.content
+    renderer = Renderer(content, service.renderer.organization)
+    reply = renderer.render(content.engine.page("kyr.menu", "es"), "es")
+    assert reply.spoken is not None and "teclado" in reply.spoken
+    assert "teclado" not in reply.text  # the written page is unchanged
+    speech = speak([reply], WORDS)
+    assert "teclado" in speech.page[0].text
