@@ -32,7 +32,7 @@ def test_choices_are_numbered_with_bold_keys_and_a_heading_is_bold():
 
 
 def test_a_long_reply_is_split_at_twilios_body_limit():
-    text = "\n\n".join("Párrafo número %d. " % n * 20 for n in range(10))
+    text = "\n\n".join(f"Párrafo número {n}. " * 20 for n in range(10))
     parts = render_whatsapp_parts(Reply(text))
     assert len(parts) > 1 and all(len(part) <= 1600 for part in parts)
     assert " ".join(" ".join(parts).split()) == " ".join(text.split())  # nothing lost
