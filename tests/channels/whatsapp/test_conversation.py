@@ -100,3 +100,18 @@ async def test_an_unsigned_whatsapp_webhook_is_refused(twilio):
 async def test_a_whatsapp_form_without_sender_is_a_400(twilio):
     answer = await twilio.post("/twilio/whatsapp", {"Body": "hola", "MessageSid": "SMx1"})
     assert answer.status == 400
+
+
+async def test_a_whatsapp_status_callback_is_a_whatsapp_delivery_report():
+    from tests.fakes.twilio_server import RecordingSink
+
+    sink = RecordingSink()
+    async with TwilioHarness(twilio_config(), sink.callbacks, words={}) as twilio:
+        answer = await twilio.post(
+            "/twilio/whatsapp/status",
+            {"MessageSid": "SMwa1", "MessageStatus": "undelivered", "ErrorCode": "63016"},
+        )
+        assert answer.status == 204
+        missing = await twilio.post("/twilio/whatsapp/status", {"MessageSid": "SMwa2"})
+        assert missing.status == 400
+    assert sink.deliveries == [("whatsapp", "SMwa1", "undelivered", "63016")]
