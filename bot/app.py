@@ -68,6 +68,7 @@ class App:
             legal_review=config.content.legal_review,
             updates=self.broadcasts.updates,
             carrier_help=registry.carrier_help_channels(config),
+            window_channels=registry.window_channels(config),
         )
         self.callbacks = channel_callbacks(self.service, self.broadcasts)
         """What every channel is given at start: the conversation, and delivery tracking."""
@@ -142,7 +143,16 @@ class App:
             }
             for locale in self.content.engine.locales
         }
-        return registry.build_channels(self.config, command_descriptions=descriptions)
+        from bot.channels.voice.words import translated
+        from bot.channels.whatsapp.words import notices
+
+        locales = self.content.engine.locales
+        return registry.build_channels(
+            self.config,
+            command_descriptions=descriptions,
+            voice_words=translated(translator.text, locales),
+            notices=notices(translator.text, locales),
+        )
 
     async def serve(self, *, ready: Callable[[App], None] | None = None) -> None:
         """Run channels and the web server until SIGINT/SIGTERM; SIGHUP reloads content."""

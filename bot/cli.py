@@ -11,12 +11,16 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.channels import registry
 from bot.config import Config, load_config
 from bot.errors import BotError, ConfigError, ContentError
 from bot.organizer import cli as broadcast_cli
 from bot.organizer.web import link_cli as console_cli
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--json", action="store_true", help="one JSON object per input line")
     chat.add_argument("--show-segments", action="store_true", help="with --as sms: show cost")
     chat.add_argument("--db", help="database URL or SQLite file to keep (default: throwaway)")
+    chat.add_argument(
+        "--audio", type=Path, help="with --as voice: also write WAV files here (needs espeak-ng)"
+    )
 
     ask = sub.add_parser("ask", help="show which topic a free-text question goes to")
     _add_config(ask)
@@ -174,6 +181,8 @@ def _chat(args: argparse.Namespace, config: Config) -> int:
             locale_hint=args.lang,
             fold_accents=registry.fold_accents(config),
             show_segments=args.show_segments,
+            voice_words=_voice_words(app) if args.render_as == "voice" else None,
+            audio_dir=_audio_dir(args),
         )
 
         async def run() -> None:
@@ -185,6 +194,27 @@ def _chat(args: argparse.Namespace, config: Config) -> int:
 
         asyncio.run(run())
     return EXIT_OK
+
+
+def _audio_dir(args: argparse.Namespace) -> Path | None:
+    """``--audio DIR``, made, when espeak-ng can speak; else None (and why, on stderr)."""
+    if args.audio is None:
+        return None
+    from bot.channels.voice.audio import available
+
+    if args.render_as != "voice" or not available():
+        print(
+            "--audio needs --as voice and espeak-ng installed; no audio written", file=sys.stderr
+        )
+        return None
+    args.audio.mkdir(parents=True, exist_ok=True)
+    return Path(args.audio)
+
+
+def _voice_words(app: App) -> dict[str, dict[str, str]]:
+    from bot.channels.voice.words import translated
+
+    return translated(app.content.translator.text, app.content.engine.locales)
 
 
 def _ask(args: argparse.Namespace, config: Config) -> int:

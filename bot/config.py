@@ -6,7 +6,7 @@ import os
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -110,8 +110,82 @@ class TelegramConfig(_Section):
     messages_per_second: float = Field(default=25, gt=0)
 
 
+class WhatsAppTemplateConfig(_Section):
+    """One approved WhatsApp template (``twilio.whatsapp.templates.<locale>``)."""
+
+    content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
+    """The template's Content SID (``HX`` and 32 hex digits), from Twilio's Content Template
+    Builder, approved by WhatsApp for business-initiated messages."""
+    variable: Literal["text", "notice"] = "notice"
+    """What fills the template's one variable ``{{1}}``: the update's whole ``text``, or a
+    short translated ``notice`` that there is news (the person replies to read it)."""
+
+
+class WhatsAppConfig(_Section):
+    """The WhatsApp sender on the same Twilio account (``twilio.whatsapp.*``)."""
+
+    from_number: str | None = None
+    """The WhatsApp-enabled sender (``+14145550100``; ``whatsapp:`` is added). Setting it
+    turns the WhatsApp channel on."""
+    messaging_service_sid: str | None = None
+    """Send through this Messaging Service instead of ``from_number`` (its sender pool)."""
+    templates: dict[str, WhatsAppTemplateConfig] = Field(default_factory=dict)
+    """Per locale: the approved template broadcasts use outside the 24-hour window."""
+    window_hours: float = Field(default=24, gt=0, le=24)
+    """How long after a person's last message free-form messages may be sent (WhatsApp: 24)."""
+    price_per_message: float = Field(default=0.005, ge=0)
+    """US dollars per free-form message inside the window (Twilio's per-message fee)."""
+    price_per_template: float = Field(default=0.03, ge=0)
+    """US dollars per template message outside the window (Twilio's fee plus Meta's)."""
+    messages_per_second: float = Field(default=10, gt=0)
+
+    @field_validator("from_number")
+    @classmethod
+    def _sender_is_e164(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        bare = value.removeprefix("whatsapp:")
+        if not re.fullmatch(r"\+[1-9][0-9]{6,14}", bare):
+            raise ValueError("write the WhatsApp sender in E.164, such as +14145550100")
+        return bare
+
+
+class VoiceConfig(_Section):
+    """Phone calls on the same Twilio account (``twilio.voice.*``)."""
+
+    enabled: bool = False
+    """Serve ``POST /twilio/voice``; point the number's "A call comes in" webhook at it."""
+    voices: dict[str, str] = Field(
+        default_factory=lambda: {"en": "Polly.Joanna-Neural", "es": "Polly.Lupe-Neural"}
+    )
+    """Per locale: the Twilio text-to-speech voice (``Polly.*``, ``Google.*``)."""
+    speech_languages: dict[str, str] = Field(
+        default_factory=lambda: {"en": "en-US", "es": "es-US"}
+    )
+    """Per locale: the BCP-47 language with region that ``<Say>`` and ``<Gather>`` use."""
+    dial_pages: list[str] = Field(default_factory=lambda: ["kyr.person"])
+    """Pages that connect the caller to ``organization.hotline`` (``<Dial>``) when it is set."""
+    gather_timeout: int = Field(default=6, ge=1, le=30)
+    """Seconds the call waits for a key or words before saying the choices again."""
+    words_per_minute: int = Field(default=150, ge=60, le=300)
+    """Speaking rate ``kyrbot check`` assumes when it estimates how long a page takes."""
+    max_seconds: int = Field(default=60, ge=10)
+    """``kyrbot check`` warns about a page that takes longer than this to say."""
+
+    @field_validator("speech_languages")
+    @classmethod
+    def _languages_have_a_region(cls, value: dict[str, str]) -> dict[str, str]:
+        for locale, language in value.items():
+            if not re.fullmatch(r"[a-z]{2,3}-[A-Z0-9]{2,3}", language):
+                raise ValueError(
+                    f"{locale}: {language!r} is not a language with a region, such as es-US "
+                    "(Twilio refuses a bare 'es')"
+                )
+        return value
+
+
 class TwilioConfig(_Section):
-    """The Twilio account for SMS (``twilio.*``); credentials turn the channel on."""
+    """The Twilio account for SMS, WhatsApp and voice (``twilio.*``); credentials turn SMS on."""
 
     account_sid: str | None = None
     auth_token: str | None = None
@@ -121,6 +195,10 @@ class TwilioConfig(_Section):
     """Another REST server instead of Twilio's, for tests."""
     segments_per_second: float = Field(default=1, gt=0)
     provider_handles_opt_out: bool = True
+    default_region: str = Field(default="US", pattern=r"^[A-Za-z]{2}$")
+    """The country (ISO 3166 code) of a number that arrives without ``+`` and country code."""
+    whatsapp: WhatsAppConfig = WhatsAppConfig()
+    voice: VoiceConfig = VoiceConfig()
 
 
 class ReplyBudgetConfig(_Section):
@@ -219,6 +297,14 @@ class Config(_Section):
         """Check what spans sections: the default locale is one of the locales."""
         if self.default_locale not in self.locales:
             raise ValueError(f"default_locale {self.default_locale!r} is not in locales")
+        for key, per_locale in (
+            ("twilio.whatsapp.templates", self.twilio.whatsapp.templates),
+            ("twilio.voice.voices", self.twilio.voice.voices),
+            ("twilio.voice.speech_languages", self.twilio.voice.speech_languages),
+        ):
+            unknown = sorted(set(per_locale) - set(self.locales))
+            if unknown:
+                raise ValueError(f"{key}: {', '.join(unknown)} not in locales {self.locales}")
 
 
 def _expand_env(value: Any, path: str, source: str) -> Any:

@@ -76,4 +76,5 @@ def service(content: Content, storage: Storage, config: Config) -> ConversationS
         organization=config.organization,
         last_reviewed=config.content.last_reviewed,
         carrier_help=registry.carrier_help_channels(config),
+        window_channels=registry.window_channels(config),
     )

@@ -96,3 +96,10 @@ class Capabilities:
     send_unit: SendUnit = SendUnit.MESSAGES
     costs: CostModel = PerMessage()
     """Units and price of a text, for pacing and for broadcast previews."""
+    reply_window_hours: float | None = None
+    """Free-form messages may go only this long after the person last wrote (WhatsApp: 24);
+    the time of each person's last message is then kept. ``None``: no window."""
+    window_templates: frozenset[str] = frozenset()
+    """Text locales with an approved template for outside the window; recipients outside it
+    in other locales are left out of a broadcast. ``costs`` prices a template as the
+    estimate's ``alternative``."""

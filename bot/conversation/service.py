@@ -74,6 +74,7 @@ class ConversationService:
         legal_review: date | None = None,
         carrier_help: frozenset[str] = frozenset(),
         updates: UpdatesProvider | None = None,
+        window_channels: frozenset[str] = frozenset(),
     ) -> None:
         self._content = content
         self.storage = storage
@@ -83,6 +84,8 @@ class ConversationService:
         self._updates = updates
         self._carrier_help = carrier_help
         """Channels whose HELP is the carriers' service notice (from their capabilities)."""
+        self._window_channels = window_channels
+        """Channels with a reply window: each contact's last message time is kept there."""
         self._locks = _ContactLocks()
         self._counts: Counter[tuple[date, str, str, str]] = Counter()
         self._buffered = 0  # the sum of _counts, kept rather than summed on every message
@@ -161,6 +164,8 @@ class ConversationService:
         try:
             step = content.engine.step(state, event)
             replies = await self._render(step, state)
+            if inbound.address.channel in self._window_channels:
+                contact.last_inbound_at = now
             await self._apply(step, contact, now)
         except Exception:
             logger.exception("Failed to handle an event from %s", address_hash(inbound.address))

@@ -90,6 +90,7 @@ def format_preview_summary(preview: Preview, words: Words) -> str:
                     cost=words.money(preview.sms_cost(flipped=True)),
                 )
             )
+    lines.extend(_window_lines(preview, words))
     if preview.missing:
         lines.append("")
         lines.append(
@@ -99,6 +100,46 @@ def format_preview_summary(preview: Preview, words: Words) -> str:
             )
         )
     return "\n".join(lines)
+
+
+def _window_lines(preview: Preview, words: Words) -> list[str]:
+    """For each channel with a reply window: free-form, template and left out, with costs."""
+    lines: list[str] = []
+    for channel, split in sorted(preview.windows.items()):
+        caps = preview.channels.get(channel)
+        hours = f"{caps.reply_window_hours:g}" if caps and caps.reply_window_hours else "24"
+        name = _channel_name(channel, preview.channels)
+        lines.append("")
+        free, template = sum(split.free_form.values()), sum(split.template.values())
+        lines.append(
+            words(
+                T.WINDOW_FREE_FORM,
+                channel=name,
+                hours=hours,
+                count=words.number(free),
+                cost=words.money(split.free_form_cost),
+            )
+        )
+        lines.append(
+            words(
+                T.WINDOW_TEMPLATE,
+                channel=name,
+                hours=hours,
+                count=words.number(template),
+                cost=words.money(split.template_cost),
+            )
+        )
+        if split.left_out:
+            lines.append(
+                words(
+                    T.WINDOW_LEFT_OUT,
+                    channel=name,
+                    hours=hours,
+                    languages=", ".join(words.language(loc) for loc in sorted(split.left_out)),
+                    count=words.number(sum(split.left_out.values())),
+                )
+            )
+    return lines
 
 
 def preview_texts(preview: Preview, words: Words) -> list[str]:

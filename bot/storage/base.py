@@ -178,10 +178,12 @@ class BroadcastStore(abc.ABC):
         """Ids of the broadcasts being sent (status ``sending``), oldest first."""
 
     @abc.abstractmethod
-    async def count_audience(self) -> list[AudienceRow]:
+    async def count_audience(self, *, recent_since: datetime | None = None) -> list[AudienceRow]:
         """Current subscribers counted per channel and contact locale (counts, not a list).
 
-        A subscriber is subscribed, not opted out and reachable.
+        A subscriber is subscribed, not opted out and reachable. With ``recent_since``,
+        :attr:`AudienceRow.recent` counts those whose last message (``last_inbound_at``, kept
+        on channels with a reply window) is at or after it.
         """
 
     @abc.abstractmethod

@@ -125,8 +125,8 @@ class ComposedStorage(Storage):
         return await self._broadcasts.unfinished_broadcasts()
 
     @override
-    async def count_audience(self) -> list[AudienceRow]:
-        return await self._broadcasts.count_audience()
+    async def count_audience(self, *, recent_since: datetime | None = None) -> list[AudienceRow]:
+        return await self._broadcasts.count_audience(recent_since=recent_since)
 
     @override
     async def subscribers(self, *, after: int, limit: int) -> list[Contact]:

@@ -24,6 +24,8 @@ class Contact:
     unreachable: bool = False
     """Sending failed for good (blocked the bot, invalid number)."""
     last_seen_day: date | None = None
+    last_inbound_at: datetime | None = None
+    """When the person last wrote; kept only on channels with a reply window (WhatsApp)."""
 
 
 @dataclass(slots=True)
@@ -97,6 +99,7 @@ class DeliveryNote:
     OPTED_OUT = "opted out before their turn"
     LEFT = "no longer subscribed"
     WORKER_STOPPED = "the sending process stopped mid-send"
+    NO_TEMPLATE = "outside the reply window, and no template for this language"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,8 @@ class AudienceRow:
     channel: str
     locale: str | None
     count: int
+    recent: int = 0
+    """Of those, how many wrote at or after the ``recent_since`` asked about (reply windows)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +142,8 @@ class ClaimedDelivery:
     """The locale of the text to send (the recipient's, or English as an allowed fallback)."""
     attempts: int
     """Attempts so far, this one included."""
+    last_inbound_at: datetime | None = None
+    """When the person last wrote, on a channel with a reply window (WhatsApp); else None."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ EXPECTED_COLUMNS = {
         "opted_out",
         "unreachable",
         "last_seen_day",
+        "last_inbound_at",
     },
     "sessions": {"contact_id", "state", "updated_at"},
     "inbound_ids": {"channel", "message_id", "seen_at"},

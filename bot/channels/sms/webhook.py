@@ -21,6 +21,7 @@ from bot.channels.sms.capabilities import CHANNEL
 from bot.channels.sms.keywords import KeywordMatch, classify
 from bot.errors import MalformedWebhook
 from bot.messages import Address, Inbound, InboundKind
+from bot.phone_numbers import to_e164
 
 SMS_PATH: Final = "/twilio/sms"
 STATUS_PATH: Final = "/twilio/status"
@@ -45,7 +46,9 @@ class ParsedSms:
     keyword: KeywordMatch | None
 
 
-def parse_sms(form: Mapping[str, str], *, received_at: datetime) -> ParsedSms:
+def parse_sms(
+    form: Mapping[str, str], *, received_at: datetime, default_region: str = "US"
+) -> ParsedSms:
     """Translate Twilio's incoming-message form into an :class:`Inbound`.
 
     * A whole-message compliance keyword becomes ``COMMAND`` with ``command`` set to
@@ -57,6 +60,9 @@ def parse_sms(form: Mapping[str, str], *, received_at: datetime) -> ParsedSms:
     Args:
         form: the webhook's form fields (``From``, ``Body``, ``MessageSid``, ``NumMedia``...).
         received_at: when the webhook arrived (timezone-aware).
+        default_region: the country of a number without ``+`` (``twilio.default_region``);
+            the sender is stored in E.164 (:mod:`bot.phone_numbers`), or as given when it is
+            no phone number.
 
     Returns:
         The inbound event and the matched keyword.
@@ -68,7 +74,7 @@ def parse_sms(form: Mapping[str, str], *, received_at: datetime) -> ParsedSms:
     body = form.get("Body")
     if not sender or body is None:
         raise MalformedWebhook("From and Body are required")
-    address = Address(channel=CHANNEL, id=sender)
+    address = Address(channel=CHANNEL, id=to_e164(sender, default_region) or sender)
     message_id = form.get("MessageSid") or form.get("SmsSid") or None
     try:
         num_media = int(form.get("NumMedia") or "0")

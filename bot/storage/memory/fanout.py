@@ -119,6 +119,7 @@ class MemoryFanout(FanoutStore):
                         contact.address,
                         delivery.locale,
                         delivery.attempts,
+                        contact.last_inbound_at,
                     )
                 )
         return claimed

@@ -111,8 +111,8 @@ class SqlBroadcasts(BroadcastStore):
         return await self._db.run("unfinished_broadcasts", _unfinished)
 
     @override
-    async def count_audience(self) -> list[AudienceRow]:
-        return await self._db.run("count_audience", _audience)
+    async def count_audience(self, *, recent_since: datetime | None = None) -> list[AudienceRow]:
+        return await self._db.run("count_audience", _audience, recent_since)
 
     @override
     async def subscribers(self, *, after: int, limit: int) -> list[Contact]:
@@ -188,14 +188,21 @@ def _unfinished(conn: Connection) -> list[int]:
     return [int(bid) for (bid,) in conn.execute(query)]
 
 
-def _audience(conn: Connection) -> list[AudienceRow]:
+def _audience(conn: Connection, recent_since: datetime | None) -> list[AudienceRow]:
+    recent: sa.ColumnElement[Any] = sa.literal(0)
+    if recent_since is not None:
+        wrote = contacts.c.last_inbound_at >= recent_since
+        recent = sa.func.sum(sa.case((wrote, 1), else_=0))
     query = (
-        sa.select(contacts.c.channel, contacts.c.locale, sa.func.count())
+        sa.select(contacts.c.channel, contacts.c.locale, sa.func.count(), recent)
         .where(SUBSCRIBER)
         .group_by(contacts.c.channel, contacts.c.locale)
         .order_by(contacts.c.channel, contacts.c.locale)
     )
-    return [AudienceRow(channel, locale, int(n)) for channel, locale, n in conn.execute(query)]
+    return [
+        AudienceRow(channel, locale, int(n), int(r or 0))
+        for channel, locale, n, r in conn.execute(query)
+    ]
 
 
 def _subscribers(conn: Connection, after: int, limit: int) -> list[Contact]:

@@ -26,7 +26,7 @@ from bot.storage.models import Contact, CounterRow, PruneResult, SessionRecord
 from bot.storage.snapshots import ContactSnapshots
 from bot.storage.sql import fastpath
 from bot.storage.sql.database import Database, begin_write, driver, upsert
-from bot.storage.sql.rows import CONTACT_COLUMNS, contact_from_row, session_from_row
+from bot.storage.sql.rows import CONTACT_COLUMNS, CONTACT_WIDTH, contact_from_row, session_from_row
 from bot.storage.sql.tables import contacts, deliveries, inbound_ids, sessions, topic_counters
 from bot.storage.values import aware, dumps
 
@@ -150,7 +150,7 @@ class SqlConversations(ConversationStore):
         if contact.last_seen_day != today:
             conn.execute(self._q_touch, {"contact": contact.id, "day": today})
             contact.last_seen_day = today
-        return contact, session_from_row(row[7], row[8])
+        return contact, session_from_row(row[CONTACT_WIDTH], row[CONTACT_WIDTH + 1])
 
     @override
     async def save_conversation(

@@ -123,6 +123,7 @@ def claim(
             c.c.subscribed,
             c.c.opted_out,
             c.c.unreachable,
+            c.c.last_inbound_at,
         )
         .select_from(d.join(c, c.c.id == d.c.contact_id))
         .where(
@@ -149,6 +150,7 @@ def claim(
         subscribed,
         is_opted_out,
         unreachable,
+        last_inbound_at,
     ) in conn.execute(query):
         if is_opted_out:
             opted_out.append(did)
@@ -156,7 +158,9 @@ def claim(
             skipped.append(did)
         else:
             claimed.append(
-                ClaimedDelivery(did, cid, Address(ch, address), locale, int(attempts) + 1)
+                ClaimedDelivery(
+                    did, cid, Address(ch, address), locale, int(attempts) + 1, last_inbound_at
+                )
             )
     if claimed:
         conn.execute(

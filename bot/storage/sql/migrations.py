@@ -154,6 +154,16 @@ def _console_tokens(conn: Connection) -> None:
     table.create(conn)
 
 
+def _last_inbound_at(conn: Connection) -> None:
+    # Version 5: WhatsApp's 24-hour window needs the time of a person's last message, not
+    # just the day. Nullable, so existing rows need no value (their window is closed).
+    if "last_inbound_at" in {c["name"] for c in sa.inspect(conn).get_columns("contacts")}:
+        return
+    _add_columns(
+        conn, "contacts", sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True)
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contacts, sessions, dedup ids, counters, broadcasts, audit log", _create_tables),
     Migration(
@@ -161,6 +171,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(3, "dedup ids in one B-tree on SQLite (WITHOUT ROWID)", _inbound_ids_without_rowid),
     Migration(4, "web console login links and sessions, by hash", _console_tokens),
+    Migration(5, "contacts: time of the last inbound message (reply windows)", _last_inbound_at),
 )
 
 LATEST: int = MIGRATIONS[-1].version

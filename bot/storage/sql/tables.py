@@ -79,6 +79,9 @@ contacts = sa.Table(
     sa.Column("opted_out", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("unreachable", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("last_seen_day", sa.Date, nullable=True),
+    # When the person last wrote, kept only on channels with a reply window (WhatsApp's 24
+    # hours): whether a broadcast may go free-form or needs the approved template.
+    sa.Column("last_inbound_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("channel", "address"),
 )
 
