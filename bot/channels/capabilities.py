@@ -96,3 +96,8 @@ class Capabilities:
     send_unit: SendUnit = SendUnit.MESSAGES
     costs: CostModel = PerMessage()
     """Units and price of a text, for pacing and for broadcast previews."""
+    text_handoff: bool = True
+    """A person can write with a volunteer here (docs/HANDOFF.md); ``False`` (voice): the bot
+    gives the hotline to call instead of opening a ticket."""
+    reply_units_limit: float | None = None
+    """The most :attr:`send_unit` one reply may take (SMS: ``sms.segment_budget``); None: any."""

@@ -74,6 +74,22 @@ EXPECTED_COLUMNS = {
     "audit_log": {"id", "at", "actor", "action", "detail"},
     "broadcast_workers": {"id", "host", "pid", "started_at", "heartbeat_at"},
     "send_rate": {"channel", "next_free_at"},
+    "tickets": {
+        "id",
+        "contact_id",
+        "channel",
+        "locale",
+        "page",
+        "status",
+        "opened_at",
+        "last_activity_at",
+        "claimed_by",
+        "first_answer_at",
+        "closed_at",
+        "close_reason",
+        "to_volunteers",
+        "to_person",
+    },
 }
 """Every table and column the SQL store may have (DESIGN.md: what is stored, and no more)."""
 

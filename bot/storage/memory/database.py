@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.errors import StorageError
-from bot.storage.models import AuditEntry, Broadcast, Contact, WorkerRow
+from bot.storage.models import AuditEntry, Broadcast, Contact, Ticket, WorkerRow
 from bot.storage.values import aware
 
 
@@ -88,6 +88,8 @@ class MemoryDatabase:
     send_rate: dict[str, float] = field(default_factory=dict)
     """Channel -> the Unix time from which its sending time is free."""
     audit_log: list[AuditEntry] = field(default_factory=list)
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    """Ticket id -> handoff ticket (no text, no address)."""
     _ids: dict[str, itertools.count[int]] = field(default_factory=dict)
 
     def next_id(self, table: str) -> int:
