@@ -17,15 +17,16 @@ from bot.content.strings import Text
 from bot.conversation.matching import split_phrases
 from bot.conversation.version import Content
 from bot.errors import Problem
+from bot.handoff import texts as handoff_texts
 from bot.organizer import texts as organizer_texts
 
 STRINGS_FILE = "bot/content/strings.py"
 
 
 def code_texts() -> list[Text]:
-    """Every translatable string defined in code (code strings, organizer words, refusals)."""
+    """Every translatable string in code (code strings, organizer words, refusals, handoff)."""
     found: dict[Text, None] = {}
-    modules = (texts, organizer_texts, refusals)
+    modules = (texts, organizer_texts, refusals, handoff_texts)
     for value in [v for module in modules for v in vars(module).values()]:
         if isinstance(value, Text):
             found.setdefault(value, None)
