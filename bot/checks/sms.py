@@ -117,6 +117,8 @@ _SAMPLE_VALUES = (("hours", "Mon-Fri 9:00-17:00, Sat 10:00-14:00"), ("text", "")
 def _handoff_pages() -> dict[str, ReplyPlan]:
     """What the handoff says to a person, each as a reply (the volunteer's words aside)."""
     return {
-        f"handoff.{text.context.split(':', 1)[1]}": ReplyPlan((Line(text, values=_SAMPLE_VALUES),))
+        f"system.handoff_{text.context.split(':', 1)[1]}": ReplyPlan(
+            (Line(text, values=_SAMPLE_VALUES),)
+        )
         for text in PERSON_TEXTS
     }
