@@ -14,7 +14,8 @@ ALPHABET = "ACDEFHJKMNPRTUVWXY34679"
 ID_LENGTH = 3
 
 _ID = re.compile(rf"\b([{ALPHABET}]{{{ID_LENGTH},6}})\b")
-_HEADED = re.compile(rf"^\S+\s+([{ALPHABET}]{{{ID_LENGTH},6}})\b", re.IGNORECASE)
+_HEADED = re.compile(rf"^\S+ ([{ALPHABET}]{{{ID_LENGTH},6}}) · ")
+"""The head the bot writes on every relayed message (``volunteers:header``)."""
 
 
 def new_ticket_id(
@@ -34,7 +35,7 @@ def parse_ticket_id(text: str) -> str | None:
 def ticket_id_of(relayed: str) -> str | None:
     """The ticket id at the head of a message the bot relayed ("Ticket K7P · ..."), or None."""
     match = _HEADED.match(relayed)
-    return match.group(1).upper() if match else None
+    return match.group(1) if match else None
 
 
 def page_label(page: str | None) -> str | None:
