@@ -78,18 +78,21 @@ async def run(rounds: int, tickets: int) -> list[float]:
                 start = time.perf_counter()
                 answer = await world.text(f"Pregunta número {n}", sender=number)
                 assert answer == []
-                await until(lambda: len(world.telegram.sent_to(GROUP)) > group_before)
+                await until(lambda: len(world.telegram.sent_to(GROUP)) > group_before)  # noqa: B023 - awaited at once
                 legs_in.append(time.perf_counter() - start)
                 relayed = world.telegram.sent_to(GROUP)[-1]
                 assert ticket_of(relayed)
                 world.telegram.push_update(
                     world.telegram.text_update(
-                        GROUP, f"Respuesta {n}", chat_type="supergroup", user_id=ANA,
+                        GROUP,
+                        f"Respuesta {n}",
+                        chat_type="supergroup",
+                        user_id=ANA,
                         reply_to=relayed,
                     )
                 )
                 pushed = time.perf_counter()
-                await until(lambda: len(world.sms_to(number)) > sms_before)
+                await until(lambda: len(world.sms_to(number)) > sms_before)  # noqa: B023 - awaited at once
                 legs_out.append(time.perf_counter() - pushed)
                 latencies.append(time.perf_counter() - start)
     return latencies

@@ -304,7 +304,7 @@ def build_handoff(
         conversation=service,
         sender=relay,
         capabilities={c.name: c.capabilities for c in channels},
-        **({"clock": clock} if clock is not None else {}),
+        clock=clock or (lambda: datetime.now(UTC)),
     )
     if host is not None and relay is not None:
         host.attach_desk(handoff.on_volunteer)

@@ -215,7 +215,9 @@ class HandoffConfig(_Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not a known time zone (such as America/Chicago)")
+            raise ValueError(
+                f"{value!r} is not a known time zone (such as America/Chicago)"
+            ) from None
         return value
 
 

@@ -10,9 +10,9 @@ from bot.checks.report import TELEGRAM_LIMIT, CheckReport
 from bot.config import Config
 from bot.conversation.render import Renderer
 from bot.conversation.state import Line, ReplyPlan
-from bot.handoff.texts import PERSON_TEXTS
 from bot.conversation.version import Content
 from bot.errors import Problem
+from bot.handoff.texts import PERSON_TEXTS
 from bot.sms_text import segment_info
 
 

@@ -31,9 +31,7 @@ class OfficeHours:
     @classmethod
     def from_config(cls, config: HandoffConfig) -> OfficeHours:
         """The hours ``handoff.office_hours`` and ``handoff.timezone`` describe."""
-        windows = tuple(
-            Window(parse_days(w.days), w.start, w.end) for w in config.office_hours
-        )
+        windows = tuple(Window(parse_days(w.days), w.start, w.end) for w in config.office_hours)
         return cls(windows, ZoneInfo(config.timezone))
 
     @property
@@ -47,9 +45,7 @@ class OfficeHours:
             return True
         local = now.astimezone(self.zone)
         moment = local.time().replace(tzinfo=None)
-        return any(
-            local.weekday() in w.days and w.start <= moment < w.end for w in self.windows
-        )
+        return any(local.weekday() in w.days and w.start <= moment < w.end for w in self.windows)
 
     def describe(self, locale: str) -> str:
         """The hours in ``locale``'s words, such as ``lun.-vie. 9:00-17:00``; "" if always."""

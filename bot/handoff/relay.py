@@ -78,7 +78,10 @@ class ChannelRelay:
         self._group = group
         self._contacts = contacts
         self.pacer = RateLimiter(
-            "volunteers-group", per_minute / 60.0, LocalSendClock(timer.now), window=0.0,
+            "volunteers-group",
+            per_minute / 60.0,
+            LocalSendClock(timer.now),
+            window=0.0,
             timer=timer,
         )
         self._queue: asyncio.Queue[str] = asyncio.Queue()
@@ -130,9 +133,7 @@ class ChannelRelay:
         while True:
             text = await self._queue.get()
             try:
-                await self._group_channel.send(
-                    self._group, Reply(text=text), pacer=self.pacer
-                )
+                await self._group_channel.send(self._group, Reply(text=text), pacer=self.pacer)
             except SendError as error:
                 self.group_failures += 1
                 logger.warning(

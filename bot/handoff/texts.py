@@ -26,9 +26,7 @@ UNAVAILABLE = pgettext(
     "handoff:unavailable",
     "Volunteers do not answer messages on this line. To talk to a person, call {org_phone}.",
 )
-CALL_HOTLINE = pgettext(
-    "handoff:call_hotline", "To talk to a person, call {hotline}."
-)
+CALL_HOTLINE = pgettext("handoff:call_hotline", "To talk to a person, call {hotline}.")
 # Translators: put before each answer a volunteer writes; {text} is their answer as written.
 VOLUNTEER_SAYS = pgettext("handoff:volunteer_says", "Volunteer: {text}")
 LEFT = pgettext(
@@ -101,9 +99,7 @@ TOO_LONG = pgettext(
     "Too long for this person's phone ({units} SMS, at most {limit}). Shorten it; nothing "
     "was sent.",
 )
-NOT_SENT = pgettext(
-    "volunteers:not_sent", "Ticket {ticket}: your answer could not be delivered."
-)
+NOT_SENT = pgettext("volunteers:not_sent", "Ticket {ticket}: your answer could not be delivered.")
 OPEN_TICKETS = pgettext("volunteers:open_tickets", "Open tickets:")
 NO_TICKETS = pgettext("volunteers:no_tickets", "No open tickets.")
 # Translators: one line of /tickets; {who} is volunteers:nobody or the volunteer's id.

@@ -18,9 +18,7 @@ _HEADED = re.compile(rf"^\S+ ([{ALPHABET}]{{{ID_LENGTH},6}}) · ")
 """The head the bot writes on every relayed message (``volunteers:header``)."""
 
 
-def new_ticket_id(
-    length: int = ID_LENGTH, choice: Callable[[str], str] = secrets.choice
-) -> str:
+def new_ticket_id(length: int = ID_LENGTH, choice: Callable[[str], str] = secrets.choice) -> str:
     """A random ticket id such as ``K7P``: it says nothing about the person or the time."""
     return "".join(choice(ALPHABET) for _ in range(length))
 

@@ -120,8 +120,8 @@ class ConversationStore(abc.ABC):
     async def forget(self, address: Address) -> bool:
         """Erase the contact and every row tied to it; True if there was one.
 
-        Sessions, deliveries and tickets go; dedup ids and topic counters carry no contact reference
-        and stay. The address, if it writes again, starts over as a new contact.
+        Sessions, deliveries and tickets go; dedup ids and topic counters carry no contact
+        reference and stay. The address, if it writes again, starts over as a new contact.
         """
 
     @abc.abstractmethod
@@ -365,7 +365,13 @@ class TicketStore(abc.ABC):
 
     @abc.abstractmethod
     async def open_ticket(
-        self, *, ticket_id: str, contact_id: int, channel: str, locale: str, page: str | None,
+        self,
+        *,
+        ticket_id: str,
+        contact_id: int,
+        channel: str,
+        locale: str,
+        page: str | None,
         now: datetime,
     ) -> Ticket | None:
         """Open a ticket for the contact; None when ``ticket_id`` is taken (pick another).

@@ -27,7 +27,7 @@ from bot.storage.models import (
 
 
 class ComposedStorage(Storage):
-    """:class:`Storage` that delegates to a conversation, a broadcast, a fan-out and a ticket store.
+    """:class:`Storage` that delegates to conversation, broadcast, fan-out and ticket stores.
 
     A subclass builds the parts on one shared connection (or data) and implements
     :meth:`open` and :meth:`close` for them.

@@ -85,8 +85,10 @@ def test_bad_office_hours_are_refused_naming_the_key(handoff: object, message: s
 
 def test_volunteers_default_to_the_organizers_and_the_group_is_a_configured_chat() -> None:
     config = parse_config(
-        {"organizers": {"telegram_ids": [7], "report_chat_id": -5},
-         "handoff": {"telegram_chat_id": -9}}
+        {
+            "organizers": {"telegram_ids": [7], "report_chat_id": -5},
+            "handoff": {"telegram_chat_id": -9},
+        }
     )
     assert config.volunteer_ids() == {7}
     assert config.configured_telegram_chats() == {-5, -9}

@@ -63,7 +63,9 @@ async def test_a_spanish_sms_person_and_a_volunteer_talk_through_a_ticket_and_cl
         await world.text("En la calle, cerca de la casa")
         await world.wait_for_group(3)
         await world.volunteer_says(ANA, f"/r {ticket.lower()} Gracias. Llame al abogado.")
-        assert (await world.wait_for_sms(2))[-1] == "Persona voluntaria: Gracias. Llame al abogado."
+        assert (await world.wait_for_sms(2))[
+            -1
+        ] == "Persona voluntaria: Gracias. Llame al abogado."
 
         await world.volunteer_says(ANA, f"/close {ticket}")
         closing = (await world.wait_for_sms(3))[-1]
@@ -128,7 +130,9 @@ async def test_outside_office_hours_the_bot_says_so_gives_the_hotline_and_opens_
     later = (datetime.now(UTC).weekday() + 3) % 7  # never today, even across midnight
     day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[later]
     hours = [{"days": day, "start": "09:00", "end": "17:00"}]
-    async with HandoffWorld(tmp_path, content, office_hours=hours, timezone="America/Chicago") as w:
+    async with HandoffWorld(
+        tmp_path, content, office_hours=hours, timezone="America/Chicago"
+    ) as w:
         await w.text("hola")
         answer = "\n".join(await w.text("voluntario"))
         assert "Ahora no hay ninguna persona voluntaria de turno (" in answer
@@ -217,9 +221,7 @@ async def test_nothing_sent_to_the_group_carries_a_number_or_a_chat_id(
         await world.settle()
         world.telegram.push_update(world.telegram.text_update(PERSON_CHAT, "Is anyone there?"))
         await world.settle()
-        tg_ticket = ticket_of(
-            last_with(world.group_messages(), lambda t: "Is anyone there?" in t)
-        )
+        tg_ticket = ticket_of(last_with(world.group_messages(), lambda t: "Is anyone there?" in t))
         await world.volunteer_says(ANA, f"/r {tg_ticket} Yes, I am here.")
         await world.volunteer_says(ANA, "/tickets")
         await world.volunteer_says(ANA, f"/close {sms_ticket}")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.config import parse_config
 from bot.channels.telegram.adapter import TelegramChannel
+from bot.config import parse_config
 from bot.handoff.relay import ChannelRelay
 from bot.messages import Address
 from bot.storage import MemoryStorage
@@ -17,8 +17,10 @@ async def test_a_flood_of_tickets_reaches_the_group_in_order_within_twenty_a_min
     timer = FakeTimer()
     async with FakeBotApi(clock=timer.now) as fake:
         config = parse_config(
-            {"telegram": {"token": fake.token, "base_url": fake.base_url},
-             "handoff": {"telegram_chat_id": GROUP}}
+            {
+                "telegram": {"token": fake.token, "base_url": fake.base_url},
+                "handoff": {"telegram_chat_id": GROUP},
+            }
         )
         bot = TelegramChannel(config, timer=timer)
         relay = ChannelRelay(

@@ -58,13 +58,18 @@ class MovableClock:
         return datetime.now(UTC) + self.offset
 
 
-def world_config(tmp_path: Path, twilio: FakeTwilioServer, telegram: FakeBotApi, **handoff: Any) -> Config:
+def world_config(
+    tmp_path: Path, twilio: FakeTwilioServer, telegram: FakeBotApi, **handoff: Any
+) -> Config:
     """The bot's config: both channels on the fakes, the volunteers' group, a SQLite file."""
     return parse_config(
         {
             "server": {"public_url": PUBLIC_URL},
             "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"},
-            "content": {"dialogs_dir": str(ROOT / "dialogs"), "locales_dir": str(ROOT / "locales")},
+            "content": {
+                "dialogs_dir": str(ROOT / "dialogs"),
+                "locales_dir": str(ROOT / "locales"),
+            },
             "twilio": {
                 "account_sid": FAKE_ACCOUNT_SID,
                 "auth_token": FAKE_AUTH_TOKEN,
@@ -104,7 +109,9 @@ class HandoffWorld:
         stack.push_async_callback(self.twilio.stop)
         await self.telegram.start()
         stack.push_async_callback(self.telegram.stop)
-        self.config = world_config(self.tmp_path, self.twilio, self.telegram, **self.handoff_config)
+        self.config = world_config(
+            self.tmp_path, self.twilio, self.telegram, **self.handoff_config
+        )
         self.storage = SqlStorage(self.config.database.url)
         await self.storage.open()
         stack.push_async_callback(self.storage.close)
@@ -170,7 +177,11 @@ class HandoffWorld:
         """A volunteer writes in the group; waits until the bot has handled it."""
         self.telegram.push_update(
             self.telegram.text_update(
-                GROUP, text, chat_type="supergroup", user_id=user_id, reply_to=reply_to,
+                GROUP,
+                text,
+                chat_type="supergroup",
+                user_id=user_id,
+                reply_to=reply_to,
                 language_code="es",
             )
         )

@@ -11,11 +11,17 @@ from bot.storage import Storage
 from tests.support.storage import ALICE, BOB, NOW, TODAY, Backend
 
 
-async def open_for(storage: Storage, ticket_id: str = "K7P", *, address=ALICE, page="kyr.arrested"):
+async def open_for(
+    storage: Storage, ticket_id: str = "K7P", *, address=ALICE, page="kyr.arrested"
+):
     contact, _ = await storage.load_conversation(address, TODAY)
     ticket = await storage.open_ticket(
-        ticket_id=ticket_id, contact_id=contact.id, channel=address.channel, locale="es",
-        page=page, now=NOW,
+        ticket_id=ticket_id,
+        contact_id=contact.id,
+        channel=address.channel,
+        locale="es",
+        page=page,
+        now=NOW,
     )
     assert ticket is not None
     return contact, ticket
@@ -30,10 +36,16 @@ async def test_an_opened_ticket_reads_back_with_its_facts_and_no_text(
         again = await other.get_ticket("K7P")
     assert again == ticket
     assert (again.contact_id, again.channel, again.locale, again.page) == (
-        contact.id, "sms", "es", "kyr.arrested",
+        contact.id,
+        "sms",
+        "es",
+        "kyr.arrested",
     )
     assert (again.status, again.opened_at, again.claimed_by, again.to_volunteers) == (
-        "open", NOW, None, 0,
+        "open",
+        NOW,
+        None,
+        0,
     )
     assert await storage.open_ticket_of(contact.id) == ticket
     assert await storage.open_tickets() == [ticket]
@@ -85,9 +97,7 @@ async def test_messages_are_counted_and_an_idle_ticket_is_found_by_its_last_mess
     assert (ticket.to_volunteers, ticket.to_person) == (2, 1)
     assert ticket.last_activity_at == NOW + timedelta(minutes=7)
     assert await storage.idle_tickets(before=NOW + timedelta(minutes=7)) == []
-    assert [t.id for t in await storage.idle_tickets(before=NOW + timedelta(minutes=8))] == [
-        "K7P"
-    ]
+    assert [t.id for t in await storage.idle_tickets(before=NOW + timedelta(minutes=8))] == ["K7P"]
 
 
 async def test_closing_is_once_and_a_closed_ticket_is_neither_open_nor_claimable(
@@ -130,5 +140,5 @@ async def test_prune_deletes_only_tickets_closed_before_the_window(storage: Stor
 
 
 async def test_naive_times_are_refused(storage: Storage) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="timezone-aware"):
         await storage.tickets_since(NOW.replace(tzinfo=None))

@@ -32,9 +32,13 @@ def volunteer_message(
     command = parse_command(message, bot_username=bot_username)
     replied = message.reply_to_message
     replied_to = None
-    if isinstance(replied, Message) and replied.text and replied.from_user is not None:
-        if bot_id is None or replied.from_user.id == bot_id:
-            replied_to = replied.text
+    if (
+        isinstance(replied, Message)
+        and replied.text
+        and replied.from_user is not None
+        and (bot_id is None or replied.from_user.id == bot_id)
+    ):
+        replied_to = replied.text
     return VolunteerMessage(
         volunteer=f"{CHANNEL}:{user.id}",
         text=command[1] if command is not None else message.text,
