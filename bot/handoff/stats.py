@@ -15,7 +15,7 @@ class TicketCounts:
 
     opened: int
     answered: int
-    """Tickets a volunteer answered at least once."""
+    """Tickets whose person got at least one answer from a volunteer."""
     median_first_answer: timedelta | None
     """The median wait from opening to the first answer, over answered tickets."""
 
@@ -26,7 +26,7 @@ async def ticket_counts(store: TicketStore, *, since: datetime) -> TicketCounts:
     waits = [
         (t.first_answer_at - t.opened_at).total_seconds()
         for t in tickets
-        if t.first_answer_at is not None
+        if t.first_answer_at is not None and t.to_person > 0
     ]
     median = timedelta(seconds=statistics.median(waits)) if waits else None
     return TicketCounts(opened=len(tickets), answered=len(waits), median_first_answer=median)
