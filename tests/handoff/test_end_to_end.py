@@ -7,9 +7,12 @@ the group on the fake Bot API.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from bot.conversation.version import Content
 from bot.sms_text import fold_accents as fold
@@ -210,8 +213,9 @@ async def test_an_emergency_word_shows_the_emergency_page_and_keeps_the_voluntee
 
 
 async def test_nothing_sent_to_the_group_carries_a_number_or_a_chat_id(
-    tmp_path: Path, content: Content
+    tmp_path: Path, content: Content, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     async with HandoffWorld(tmp_path, content) as world:
         sms_ticket = await open_spanish_sms_ticket(world)
         await world.text("Mi número es privado")
@@ -240,6 +244,9 @@ async def test_nothing_sent_to_the_group_carries_a_number_or_a_chat_id(
         hits = [(p, f) for p in payloads for f in forbidden if f in re.sub(r"[\s-]", "", p)]
         assert hits == []
         assert contact_ids == set()  # both closed
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in (*forbidden, "Mi número es privado", "Is anyone there?", "Yes, I am here."):
+        assert secret not in logged
 
 
 async def test_the_database_holds_no_relayed_text_afterwards(
