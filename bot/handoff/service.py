@@ -173,7 +173,9 @@ class HandoffService:
             return
         template = self._text(T.VOLUNTEER_SAYS, ticket.locale)
         text = template.replace("{text}", command.text)
-        claimed = await self._storage.claim_ticket(ticket.id, volunteer, now)
+        claimed = ticket
+        if ticket.claimed_by is None:  # the first answer: exactly one volunteer wins it
+            claimed = await self._storage.claim_ticket(ticket.id, volunteer, now)
         if claimed is None or claimed.claimed_by != volunteer:
             await self._claimed(ticket.id, volunteer)
             return
@@ -246,8 +248,9 @@ class HandoffService:
 
     async def _relay(self, ticket: Ticket, text: str, now: datetime) -> None:
         assert self._sender is not None
-        await self._storage.count_ticket_message(ticket.id, to_person=False, now=now)
+        # Queued first, so the group's send overlaps the count's write.
         await self._sender.send_to_group(f"{self._header(ticket)}\n{text}")
+        await self._storage.count_ticket_message(ticket.id, to_person=False, now=now)
 
     async def _close(
         self, ticket: Ticket, reason: str, now: datetime, *, group: Text, **values: str
