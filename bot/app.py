@@ -308,6 +308,7 @@ def build_handoff(
     )
     if host is not None and relay is not None:
         host.attach_desk(handoff.on_volunteer)
+        relay.on_lost = handoff.relay_lost
     service.hooks = handoff
     return handoff, relay
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from bot.channels.base import Channel, log_failure
@@ -46,9 +46,17 @@ class RelaySender(Protocol):
         """Send ``text`` (already translated, placeholders filled) to the contact."""
         ...
 
-    async def send_to_group(self, text: str) -> None:
-        """Queue ``text`` for the volunteers' group; sent in order, within the group's limit."""
+    async def send_to_group(self, text: str, *, on_behalf_of: int | None = None) -> None:
+        """Queue ``text`` for the volunteers' group; sent in order, within the group's limit.
+
+        ``on_behalf_of``: the contact whose message this relays; if it cannot be sent, the
+        relay's ``on_lost`` hears of that contact (to tell them).
+        """
         ...
+
+
+LostRelay = Callable[[int], Awaitable[None]]
+"""Told the contact id whose message could not reach the group."""
 
 
 class ChannelRelay:
@@ -84,9 +92,11 @@ class ChannelRelay:
             window=0.0,
             timer=timer,
         )
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, int | None]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self.group_failures = 0
+        self.on_lost: LostRelay | None = None
+        """Hears of each contact whose relayed message the group did not get."""
 
     async def send_to_person(self, contact_id: int, text: str) -> Delivery:
         """See :class:`RelaySender`; the contact's address is read now and not kept."""
@@ -112,11 +122,11 @@ class ChannelRelay:
             return 1.0, None
         return channel.estimate(text, locale).units, channel.capabilities.reply_units_limit
 
-    async def send_to_group(self, text: str) -> None:
+    async def send_to_group(self, text: str, *, on_behalf_of: int | None = None) -> None:
         """See :class:`RelaySender`."""
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._drain())
-        await self._queue.put(text)
+        await self._queue.put((text, on_behalf_of))
 
     async def flush(self) -> None:
         """Wait until every queued group message was sent (or given up on)."""
@@ -131,16 +141,25 @@ class ChannelRelay:
 
     async def _drain(self) -> None:
         while True:
-            text = await self._queue.get()
+            text, contact_id = await self._queue.get()
             try:
                 await self._group_channel.send(self._group, Reply(text=text), pacer=self.pacer)
-            except SendError as error:
-                self.group_failures += 1
-                logger.warning(
-                    "A message to the volunteers' group failed (%s)", type(error).__name__
-                )
             except Exception as exc:  # never let one message stop the queue
                 self.group_failures += 1
-                log_failure(logger, "Sending to the volunteers' group", exc, None)
+                if isinstance(exc, SendError):
+                    logger.warning(
+                        "A message to the volunteers' group failed (%s)", type(exc).__name__
+                    )
+                else:
+                    log_failure(logger, "Sending to the volunteers' group", exc, None)
+                await self._lost(contact_id)
             finally:
                 self._queue.task_done()
+
+    async def _lost(self, contact_id: int | None) -> None:
+        if contact_id is None or self.on_lost is None:
+            return
+        try:
+            await self.on_lost(contact_id)
+        except Exception as exc:
+            log_failure(logger, "Telling a person their message was not relayed", exc, None)

@@ -148,6 +148,12 @@ class HandoffService:
         elif isinstance(command, Usage):
             await self._to_group(self._group_text(T.USAGE))
 
+    async def relay_lost(self, contact_id: int) -> None:
+        """Tell a person their message did not reach the volunteers (the group send failed)."""
+        ticket = await self._storage.open_ticket_of(contact_id)
+        if ticket is not None:
+            await self._tell_person(ticket, T.NOT_DELIVERED)
+
     async def close_idle(self) -> int:
         """Close tickets nobody wrote in for ``handoff.idle_minutes``, telling the person."""
         now = self._clock()
@@ -173,7 +179,7 @@ class HandoffService:
             return
         template = self._text(T.VOLUNTEER_SAYS, ticket.locale)
         text = template.replace("{text}", command.text)
-        claimed = ticket
+        claimed: Ticket | None = ticket
         if ticket.claimed_by is None:  # the first answer: exactly one volunteer wins it
             claimed = await self._storage.claim_ticket(ticket.id, volunteer, now)
         if claimed is None or claimed.claimed_by != volunteer:
@@ -249,7 +255,9 @@ class HandoffService:
     async def _relay(self, ticket: Ticket, text: str, now: datetime) -> None:
         assert self._sender is not None
         # Queued first, so the group's send overlaps the count's write.
-        await self._sender.send_to_group(f"{self._header(ticket)}\n{text}")
+        await self._sender.send_to_group(
+            f"{self._header(ticket)}\n{text}", on_behalf_of=ticket.contact_id
+        )
         await self._storage.count_ticket_message(ticket.id, to_person=False, now=now)
 
     async def _close(

@@ -267,3 +267,15 @@ async def test_the_database_holds_no_relayed_text_afterwards(
         raw = path.read_bytes()
         for marker in (b"ZEBRA-PERSON-WORDS", b"QUOKKA-VOLUNTEER-WORDS", b"hermano"):
             assert marker not in raw, (path.name, marker)
+
+
+async def test_a_message_the_group_did_not_get_is_reported_to_the_person(
+    tmp_path: Path, content: Content
+) -> None:
+    async with HandoffWorld(tmp_path, content) as world:
+        await open_spanish_sms_ticket(world)
+        world.telegram.fail_next("sendMessage", chat_id=GROUP, status=400)
+        assert await world.text("¿Me oyen?") == []
+        [told] = await world.wait_for_sms(1)
+        assert told.startswith("Su mensaje no pudo llegar a una persona voluntaria")
+        assert "llame a una" in told

@@ -35,7 +35,7 @@ class RecordingRelay:
         self.to_person.append((contact_id, text))
         return Delivery.SENT
 
-    async def send_to_group(self, text: str) -> None:
+    async def send_to_group(self, text: str, *, on_behalf_of: int | None = None) -> None:
         self.to_group.append(text)
 
 
