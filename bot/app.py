@@ -16,11 +16,15 @@ from bot.broadcast.runner import BroadcastRunner, channels_by_name
 from bot.broadcast.service import BroadcastService
 from bot.channels import registry
 from bot.channels.base import Channel, ChannelCallbacks
+from bot.channels.desk import DeskHost
+from bot.channels.pacing import LOOP_TIMER, Timer
 from bot.config import Config
 from bot.content.strings import TELEGRAM_COMMANDS
 from bot.conversation.service import ConversationService
 from bot.conversation.version import Content, load_content
 from bot.errors import BotError, ConfigError, ContentError
+from bot.handoff.relay import ChannelRelay
+from bot.handoff.service import HandoffService
 from bot.messages import Address, DeliveryReport, Reply
 from bot.organizer import texts as organizer_texts
 from bot.privacy import set_hash_key
@@ -36,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 COUNTER_FLUSH_SECONDS = 10.0
 PRUNE_SECONDS = 3600.0
+IDLE_TICKETS_SECONDS = 60.0
 
 
 class App:
@@ -75,6 +80,9 @@ class App:
         self.runner: BroadcastRunner | None = None
         """Sends broadcasts while :meth:`serve` runs (and resumes unfinished ones)."""
         self.channels: list[Channel] = []
+        self.handoff: HandoffService | None = None
+        """Tickets with the volunteers' group, once :meth:`serve` has built the channels."""
+        self.relay: ChannelRelay | None = None
         self.web: WebServer | None = None
         self.reload_listeners: list[Callable[[Content | None, ContentError | None], None]] = []
         self._stopping = asyncio.Event()
@@ -158,6 +166,9 @@ class App:
         """Run channels and the web server until SIGINT/SIGTERM; SIGHUP reloads content."""
         await self.open()
         self.channels = self.build_channels()
+        self.handoff, self.relay = build_handoff(
+            self.config, self.storage, self.service, self.channels
+        )
         self.runner = BroadcastRunner(self.storage, channels_by_name(self.channels), self.config)
         self.web_console = self._build_web_console(self.runner)
         console = self._organizer_console(self.runner)
@@ -182,6 +193,7 @@ class App:
             self.runner.start()
             self._spawn(self._every(COUNTER_FLUSH_SECONDS, self.service.flush_counters))
             self._spawn(self._every(PRUNE_SECONDS, self.prune))
+            self._spawn(self._every(IDLE_TICKETS_SECONDS, self.handoff.close_idle))
             self._write_pid()
             if not self.channels:
                 logger.warning("No channel is configured: only /healthz is served")
@@ -195,6 +207,8 @@ class App:
             if console is not None:
                 await console.close()
             await self.broadcasts.close()
+            if self.relay is not None:
+                await self.relay.close()
             for task in list(self._tasks):
                 task.cancel()
             for channel in reversed(self.channels):
@@ -277,6 +291,11 @@ class App:
             result.inbound_ids,
             result.deliveries,
         )
+        tickets = await self.storage.prune_tickets(
+            closed_before=now - timedelta(days=retention.ticket_days)
+        )
+        if tickets:
+            logger.info("Pruned %d closed tickets", tickets)
 
     async def _healthy(self) -> bool:
         return not self._stopping.is_set()
@@ -312,6 +331,47 @@ class App:
         with contextlib.suppress(OSError):
             if self.pid_path.read_text(encoding="ascii").strip() == str(os.getpid()):
                 self.pid_path.unlink()
+
+
+def build_handoff(
+    config: Config,
+    storage: Storage,
+    service: ConversationService,
+    channels: list[Channel],
+    *,
+    timer: Timer = LOOP_TIMER,
+    clock: Callable[[], datetime] | None = None,
+) -> tuple[HandoffService, ChannelRelay | None]:
+    """The handoff to volunteers on these channels, hooked into the conversation.
+
+    With a volunteers' group (``handoff.telegram_chat_id``) on a channel that hosts it, the
+    relay sends through the channels and the group's messages reach the service; without
+    one, asking for a person gives the phone numbers.
+    """
+    host = next((c for c in channels if isinstance(c, DeskHost) and c.group is not None), None)
+    relay: ChannelRelay | None = None
+    if host is not None and isinstance(host, Channel) and host.group is not None:
+        relay = ChannelRelay(
+            channels={c.name: c for c in channels},
+            group_channel=host,
+            group=host.group,
+            contacts=storage,
+            per_minute=config.handoff.group_messages_per_minute,
+            timer=timer,
+        )
+    handoff = HandoffService(
+        storage=storage,
+        config=config,
+        conversation=service,
+        sender=relay,
+        capabilities={c.name: c.capabilities for c in channels},
+        clock=clock or (lambda: datetime.now(UTC)),
+    )
+    if host is not None and relay is not None:
+        host.attach_desk(handoff.on_volunteer)
+        relay.on_lost = handoff.relay_lost
+    service.hooks = handoff
+    return handoff, relay
 
 
 def channel_callbacks(

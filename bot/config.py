@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -90,6 +91,8 @@ class RetentionConfig(_Section):
     session_days: int = Field(default=7, ge=1)
     inbound_id_days: int = Field(default=2, ge=1)
     delivery_days: int = Field(default=90, ge=1)
+    ticket_days: int = Field(default=90, ge=1)
+    """Closed handoff tickets (counts and times only) are kept this long, for the stats."""
 
 
 class PrivacyConfig(_Section):
@@ -238,6 +241,75 @@ class ConsoleConfig(_Section):
     """The file whose figures table (its last row) the content page shows for routing."""
 
 
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_days(text: str) -> frozenset[int]:
+    """Weekday numbers (Monday 0) from ``"mon-fri"``, ``"sat,sun"`` or ``"mon-wed, fri"``.
+
+    Raises:
+        ValueError: a name is not a three-letter English day name.
+    """
+    days: set[int] = set()
+    for part in text.lower().replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        if first not in _DAY_NAMES or (last and last not in _DAY_NAMES):
+            raise ValueError(f"{part!r} is not a day or range of days such as mon-fri")
+        start, end = _DAY_NAMES.index(first), _DAY_NAMES.index(last or first)
+        days.update((start + i) % 7 for i in range((end - start) % 7 + 1))
+    return frozenset(days)
+
+
+class OfficeHoursWindow(_Section):
+    """When volunteers answer on some days (``handoff.office_hours[]``)."""
+
+    days: str
+    """Days as ``mon-fri``, ``sat,sun`` or ``mon``."""
+    start: time
+    """Local time (``handoff.timezone``) from which volunteers answer, ``"09:00"``."""
+    end: time
+    """Local time until which they answer, ``"17:00"`` (after ``start``)."""
+
+    @field_validator("days")
+    @classmethod
+    def _days_are_days(cls, value: str) -> str:
+        parse_days(value)
+        return value
+
+    def model_post_init(self, __context: Any) -> None:
+        """Check that the window ends after it starts."""
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} is not after start {self.start}")
+
+
+class HandoffConfig(_Section):
+    """Talking to a volunteer through a Telegram group (``handoff.*``); docs/HANDOFF.md."""
+
+    telegram_chat_id: int | None = None
+    """The volunteers' Telegram group. Unset: the bot offers only the phone numbers."""
+    volunteer_ids: list[int] | None = None
+    """Telegram user ids allowed to answer in that group; default ``organizers.telegram_ids``."""
+    office_hours: list[OfficeHoursWindow] = Field(default_factory=list)
+    """When someone is on duty; none listed: always."""
+    timezone: str = "UTC"
+    """The zone ``office_hours`` are written in, such as ``America/Chicago``."""
+    idle_minutes: int = Field(default=30, ge=1)
+    """A ticket nobody wrote in for this long is closed, with a message to the person."""
+    group_messages_per_minute: float = Field(default=20, gt=0, le=20)
+    """Messages the bot sends to the group per minute at most (Telegram allows 20)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a known time zone (such as America/Chicago)"
+            ) from None
+        return value
+
+
 class OrganizationConfig(_Section):
     """Facts about whoever runs the bot, used as ``{placeholders}`` in the content.
 
@@ -283,6 +355,21 @@ class Config(_Section):
     organizers: OrganizersConfig = OrganizersConfig()
     console: ConsoleConfig = ConsoleConfig()
     organization: OrganizationConfig = OrganizationConfig()
+    handoff: HandoffConfig = HandoffConfig()
+
+    def volunteer_ids(self) -> frozenset[int]:
+        """Who may answer tickets: ``handoff.volunteer_ids``, else ``organizers.telegram_ids``."""
+        listed = self.handoff.volunteer_ids
+        return frozenset(listed if listed is not None else self.organizers.telegram_ids)
+
+    def configured_telegram_chats(self) -> frozenset[int]:
+        """Every group chat the bot belongs in (the volunteers', the organizers' reports).
+
+        The one place that says which Telegram chats are the bot's own: the adapter stays in
+        these and handles them as configured, whatever it does with other groups.
+        """
+        chats = (self.handoff.telegram_chat_id, self.organizers.report_chat_id)
+        return frozenset(chat for chat in chats if chat is not None)
 
     @field_validator("locales")
     @classmethod

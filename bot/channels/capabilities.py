@@ -103,3 +103,8 @@ class Capabilities:
     """Text locales with an approved template for outside the window; recipients outside it
     in other locales are left out of a broadcast. ``costs`` prices a template as the
     estimate's ``alternative``."""
+    text_handoff: bool = True
+    """A person can write with a volunteer here (docs/HANDOFF.md); ``False`` (voice): the bot
+    gives the hotline to call instead of opening a ticket."""
+    reply_units_limit: float | None = None
+    """The most :attr:`send_unit` one reply may take (SMS: ``sms.segment_budget``); None: any."""

@@ -12,7 +12,7 @@ from bot.content.validate import validate_graph
 from bot.content.yaml_nodes import RawNode, placeholders_in, required_text, to_raw, unknown_keys
 from bot.errors import DialogError, Problem
 
-ACTIONS: frozenset[str] = frozenset({"subscribe", "unsubscribe", "show_updates"})
+ACTIONS: frozenset[str] = frozenset({"subscribe", "unsubscribe", "show_updates", "handoff"})
 
 _TOP_KEYS = frozenset({"dialog", "start", "main", "nodes"})
 _NODE_KEYS = frozenset(

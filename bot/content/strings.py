@@ -101,6 +101,8 @@ COMMAND_EMERGENCY = pgettext(
     "command:emergency", "ice, help now, emergency, urgent, its happening now"
 )
 COMMAND_SUBSCRIBE = pgettext("command:subscribe", "join, subscribe")
+# Translators: whole-message words that ask to write with a volunteer (a person) here.
+COMMAND_PERSON = pgettext("command:person", "volunteer, agent, live person")
 COMMAND_UNSUBSCRIBE = pgettext(
     "command:unsubscribe", "stop updates, unsubscribe, no more updates, leave"
 )  # Translators: never a single word that also starts a question (not just "stop").

@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from bot.config import OrganizationConfig
 from bot.content import strings as texts
+from bot.conversation.hooks import ConversationHooks, PersonRequest, TakeOver
 from bot.conversation.render import Renderer
 from bot.conversation.state import Event, State, Step
 from bot.conversation.version import Content
@@ -92,6 +93,8 @@ class ConversationService:
         self._flush_scheduled = False
         self.errors = 0
         self._background: set[asyncio.Task[None]] = set()
+        self.hooks: ConversationHooks | None = None
+        """A layer above that may take messages over (the handoff); set by :mod:`bot.app`."""
 
     @property
     def content(self) -> Content:
@@ -147,6 +150,15 @@ class ConversationService:
             logger.exception("Storage failed before handling an event")
             self.errors += 1
             return (self._apology(content, None),)
+        hooks = self.hooks
+        taken: TakeOver | None = None
+        if hooks is not None:
+            try:
+                taken = await hooks.take_over(contact, inbound)
+            except Exception:
+                logger.exception("The handoff failed on a message; the conversation answers")
+            if taken is not None and taken.handled:
+                return taken.replies
         state = State.from_json(session.state if session else None, locale=contact.locale)
         event = Event(
             now=now,
@@ -167,6 +179,13 @@ class ConversationService:
             if inbound.address.channel in self._window_channels:
                 contact.last_inbound_at = now
             await self._apply(step, contact, now)
+            if hooks is not None and "handoff" in step.actions and step.state is not None:
+                pages = (*state.history, state.node) if state.node else state.history
+                locale = step.state.locale or content.translator.default_locale
+                request = PersonRequest(contact, locale, tuple(pages), now)
+                replies = list(await hooks.person_requested(request, replies))
+            if taken is not None and taken.replies:
+                replies = [*taken.replies, *replies]
         except Exception:
             logger.exception("Failed to handle an event from %s", address_hash(inbound.address))
             self.errors += 1

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from babel.dates import format_date
+from babel.dates import format_date, format_timedelta
 
 from bot.broadcast.drafts import FALLBACK_LOCALE
 from bot.broadcast.outcomes import Report, WeekCount
@@ -15,6 +15,7 @@ from bot.broadcast.preview import Preview
 from bot.broadcast.words import Words
 from bot.channels.capabilities import Capabilities
 from bot.content.i18n import babel_locale
+from bot.handoff.stats import TicketCounts
 from bot.organizer import texts as T
 from bot.storage.base import (
     BroadcastStatus,
@@ -253,3 +254,20 @@ def report_counts(report: Report) -> dict[str, Any]:
         "channels": {ch: report.summary(ch) for ch in sorted(report.by_channel)},
         "by_status": report.by_channel,
     }
+
+
+def format_ticket_counts(counts: TicketCounts, words: Words, *, weeks: int) -> str:
+    """One line on the chats with volunteers: opened, answered, median wait for an answer."""
+    median = counts.median_first_answer
+    said = (
+        format_timedelta(median, threshold=1.5, locale=babel_locale(words.locale))
+        if median is not None
+        else words(T.STATS_NO_MEDIAN)
+    )
+    return words(
+        T.STATS_TICKETS,
+        weeks=weeks,
+        opened=words.number(counts.opened),
+        answered=words.number(counts.answered),
+        median=said,
+    )

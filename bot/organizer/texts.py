@@ -139,6 +139,13 @@ STATS_TITLE = pgettext(
 )
 STATS_WEEK = pgettext("organizer:stats_week", "Week of {date}: {total}")
 STATS_NONE = pgettext("organizer:stats_none", "No topics were counted in the last {weeks} weeks.")
+# Translators: {median} is a duration the bot writes, such as "4 minutes", or "none" (below).
+STATS_TICKETS = pgettext(
+    "organizer:stats_tickets",
+    "Chats with volunteers in the last {weeks} weeks: {opened} opened, {answered} answered; "
+    "median time to a first answer: {median}.",
+)
+STATS_NO_MEDIAN = pgettext("organizer:stats_no_median", "none yet")
 
 # -- content reloads --------------------------------------------------------------------------
 

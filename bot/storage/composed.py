@@ -1,4 +1,4 @@
-"""A Storage made of three parts, one per consumer interface, each call handed to its part."""
+"""A Storage made of four parts, one per consumer interface, each call handed to its part."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from typing_extensions import override
 
 from bot.messages import Address
-from bot.storage.base import BroadcastStore, ConversationStore, FanoutStore, Storage
+from bot.storage.base import BroadcastStore, ConversationStore, FanoutStore, Storage, TicketStore
 from bot.storage.models import (
     AudienceRow,
     AuditEntry,
@@ -21,12 +21,13 @@ from bot.storage.models import (
     DeliveryTally,
     PruneResult,
     SessionRecord,
+    Ticket,
     WorkerRow,
 )
 
 
 class ComposedStorage(Storage):
-    """:class:`Storage` that delegates to a conversation, a broadcast and a fan-out store.
+    """:class:`Storage` that delegates to conversation, broadcast, fan-out and ticket stores.
 
     A subclass builds the parts on one shared connection (or data) and implements
     :meth:`open` and :meth:`close` for them.
@@ -35,14 +36,20 @@ class ComposedStorage(Storage):
         conversations: the part the conversation service uses.
         broadcasts: the part organizers use.
         fanout: the part the senders use.
+        tickets: the part the handoff to volunteers uses.
     """
 
     def __init__(
-        self, conversations: ConversationStore, broadcasts: BroadcastStore, fanout: FanoutStore
+        self,
+        conversations: ConversationStore,
+        broadcasts: BroadcastStore,
+        fanout: FanoutStore,
+        tickets: TicketStore,
     ) -> None:
         self._conversations = conversations
         self._broadcasts = broadcasts
         self._fanout = fanout
+        self._tickets = tickets
 
     # -- conversations ---------------------------------------------------------------------
 
@@ -237,3 +244,67 @@ class ComposedStorage(Storage):
     @override
     async def prune_deliveries(self, *, before: datetime) -> int:
         return await self._fanout.prune_deliveries(before=before)
+
+    # -- tickets ---------------------------------------------------------------------------
+
+    @override
+    async def open_ticket(
+        self,
+        *,
+        ticket_id: str,
+        contact_id: int,
+        channel: str,
+        locale: str,
+        page: str | None,
+        now: datetime,
+    ) -> Ticket | None:
+        return await self._tickets.open_ticket(
+            ticket_id=ticket_id,
+            contact_id=contact_id,
+            channel=channel,
+            locale=locale,
+            page=page,
+            now=now,
+        )
+
+    @override
+    async def get_ticket(self, ticket_id: str) -> Ticket | None:
+        return await self._tickets.get_ticket(ticket_id)
+
+    @override
+    async def open_ticket_of(self, contact_id: int) -> Ticket | None:
+        return await self._tickets.open_ticket_of(contact_id)
+
+    @override
+    async def open_tickets(self) -> list[Ticket]:
+        return await self._tickets.open_tickets()
+
+    @override
+    async def claim_ticket(self, ticket_id: str, volunteer: str, now: datetime) -> Ticket | None:
+        return await self._tickets.claim_ticket(ticket_id, volunteer, now)
+
+    @override
+    async def count_ticket_message(
+        self, ticket_id: str, *, to_person: bool, now: datetime
+    ) -> None:
+        await self._tickets.count_ticket_message(ticket_id, to_person=to_person, now=now)
+
+    @override
+    async def close_ticket(self, ticket_id: str, *, reason: str, now: datetime) -> bool:
+        return await self._tickets.close_ticket(ticket_id, reason=reason, now=now)
+
+    @override
+    async def idle_tickets(self, *, before: datetime) -> list[Ticket]:
+        return await self._tickets.idle_tickets(before=before)
+
+    @override
+    async def tickets_since(self, since: datetime) -> list[Ticket]:
+        return await self._tickets.tickets_since(since)
+
+    @override
+    async def ticket_contact(self, contact_id: int) -> Contact | None:
+        return await self._tickets.ticket_contact(contact_id)
+
+    @override
+    async def prune_tickets(self, *, closed_before: datetime) -> int:
+        return await self._tickets.prune_tickets(closed_before=closed_before)

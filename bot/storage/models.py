@@ -1,4 +1,4 @@
-"""The plain records the stores take and give back: contacts, sessions, broadcasts, deliveries."""
+"""The plain records the stores take and give back: contacts, sessions, broadcasts, tickets."""
 
 from __future__ import annotations
 
@@ -192,3 +192,42 @@ class AuditEntry:
     actor: str
     action: str
     detail: dict[str, Any]
+
+
+class TicketStatus:
+    """Where a handoff ticket stands."""
+
+    OPEN = "open"
+    """Messages between the person and the volunteers' group are relayed."""
+    CLOSED = "closed"
+    """Nothing is relayed any more (a volunteer closed it, the person left, or it went idle)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """One person's conversation with the volunteers: who (by contact id only), when, how many.
+
+    Never the text of a message, never an address: the contact reference is the contact's row
+    id, so a volunteer's tools can reach the person without anyone seeing who they are.
+    """
+
+    id: str
+    """The short random id volunteers use ("K7P")."""
+    contact_id: int
+    channel: str
+    locale: str
+    page: str | None
+    """The page the person asked from (``kyr.arrested``), if any."""
+    opened_at: datetime
+    last_activity_at: datetime
+    status: str = TicketStatus.OPEN
+    claimed_by: str | None = None
+    """The volunteer who answered first (``telegram:<user id>``); nobody else may answer."""
+    first_answer_at: datetime | None = None
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    """``volunteer``, ``person``, ``idle`` or ``forgotten``."""
+    to_volunteers: int = 0
+    """Messages relayed from the person to the group."""
+    to_person: int = 0
+    """Answers relayed from a volunteer to the person."""

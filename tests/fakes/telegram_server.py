@@ -274,10 +274,18 @@ class FakeBotApi:
         chat_type: str = "private",
         user_id: int | None = None,
         update_id: int | None = None,
+        reply_to: SentMessage | None = None,
     ) -> dict[str, Any]:
-        """An update with a text message; ``/commands`` get their ``bot_command`` entity."""
+        """An update with a text message; ``/commands`` get their ``bot_command`` entity.
+
+        ``reply_to``: a message the bot sent in this chat, which this one replies to.
+        """
         message = self._message_base(chat_id, chat_type, user_id, language_code)
         message["text"] = text
+        if reply_to is not None:
+            message["reply_to_message"] = self._message_json(
+                self._messages[(reply_to.chat_id, reply_to.message_id)]
+            )
         if text.startswith("/"):
             length = len(text.split()[0].encode("utf-16-le")) // 2
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]

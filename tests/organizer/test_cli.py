@@ -156,6 +156,9 @@ def test_stats_show_topic_counts_per_week_and_nothing_else(tmp_path: Path, capsy
     assert code == 0
     assert "Topics people opened, per week (counts only; nobody can be identified):" in out
     assert "     7  kyr.warrants  es  SMS" in out
+    assert "Chats with volunteers in the last 8 weeks: 0 opened, 0 answered;" in out
+    code, out, _ = run(capsys, "stats", "--json", "--tickets", "--config", str(config))
+    assert json.loads(out) == {"opened": 0, "answered": 0, "median_first_answer_seconds": None}
     code, out, _ = run(capsys, "stats", "--json", "--config", str(config))
     [row] = json.loads(out)
     assert {k: row[k] for k in ("node", "locale", "channel", "count")} == {

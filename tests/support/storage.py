@@ -76,6 +76,22 @@ EXPECTED_COLUMNS = {
     "broadcast_workers": {"id", "host", "pid", "started_at", "heartbeat_at"},
     "send_rate": {"channel", "next_free_at"},
     "console_tokens": {"token_hash", "kind", "organizer", "created_at", "expires_at"},
+    "tickets": {
+        "id",
+        "contact_id",
+        "channel",
+        "locale",
+        "page",
+        "status",
+        "opened_at",
+        "last_activity_at",
+        "claimed_by",
+        "first_answer_at",
+        "closed_at",
+        "close_reason",
+        "to_volunteers",
+        "to_person",
+    },
 }
 """Every table and column the SQL store may have (DESIGN.md: what is stored, and no more)."""
 

@@ -39,6 +39,7 @@ from telegram.ext import Application, CallbackContext, ExtBot, TypeHandler
 
 from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt, log_failure
 from bot.channels.console import ConsoleHost
+from bot.channels.desk import DeskHandler
 from bot.channels.pacing import LOOP_TIMER, Timer
 from bot.channels.telegram import bootstrap
 from bot.channels.telegram.capabilities import TELEGRAM_CAPABILITIES, telegram_capabilities
@@ -56,6 +57,7 @@ from bot.channels.telegram.render import (
     utf16_length,
 )
 from bot.channels.telegram.updates import PerChatUpdateProcessor, RecentUpdates, chat_key
+from bot.channels.telegram.volunteers import VolunteersGroup
 from bot.channels.telegram.webhook import WEBHOOK_PATH, read_update, validate_webhook_secret
 from bot.config import Config
 from bot.errors import (
@@ -158,6 +160,10 @@ class TelegramChannel(Channel):
         self._app.add_handler(TypeHandler(Update, self._on_update))
         self._app.add_error_handler(self._on_error)
         self._console = TelegramConsole(lambda: self._app.bot)
+        group = config.handoff.telegram_chat_id
+        self._volunteers = (
+            VolunteersGroup(group, config.volunteer_ids()) if group is not None else None
+        )
 
     @property
     def webhook_mode(self) -> bool:
@@ -173,6 +179,18 @@ class TelegramChannel(Channel):
     def console(self) -> ConsoleHost:
         """The operator-console seam: allow-listed people's events first, messages out."""
         return self._console
+
+    @property
+    def group(self) -> Address | None:
+        """The volunteers' group (``handoff.telegram_chat_id``), if one is configured."""
+        if self._volunteers is None:
+            return None
+        return Address(CHANNEL, str(self._volunteers.chat_id))
+
+    def attach_desk(self, handler: DeskHandler) -> None:
+        """Hand volunteers' messages in their group to ``handler`` (see :mod:`.volunteers`)."""
+        if self._volunteers is not None:
+            self._volunteers.attach(handler)
 
     async def start(self, callbacks: ChannelCallbacks) -> None:
         """Connect, register the command menu, and start receiving updates.
@@ -281,6 +299,9 @@ class TelegramChannel(Channel):
         query = update.callback_query
         if query is not None:
             await self._answer(query)
+        if self._volunteers is not None and self._volunteers.owns(update):
+            await self._to_volunteers(self._volunteers, update)
+            return
         if await self._offer_console(update):
             return
         blocked = blocked_address(update)
@@ -298,6 +319,13 @@ class TelegramChannel(Channel):
         delivered = await self.deliver_replies(inbound.address, replies)
         if query is not None and replies and delivered:
             await self._close_keyboard(query)
+
+    async def _to_volunteers(self, group: VolunteersGroup, update: Update) -> None:
+        bot = self._app.bot
+        try:
+            await group.take(update, bot_id=bot.id, bot_username=bot.username)
+        except Exception as exc:  # a volunteer's message failed; the group hears nothing
+            log_failure(logger, "The volunteers' group", exc, None)
 
     async def _offer_console(self, update: Update) -> bool:
         try:

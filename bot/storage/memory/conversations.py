@@ -115,6 +115,8 @@ class MemoryConversations(ConversationStore):
             return False
         del rows.contacts[contact_id]
         rows.sessions.pop(contact_id, None)
+        for ticket_id in [t.id for t in rows.tickets.values() if t.contact_id == contact_id]:
+            del rows.tickets[ticket_id]
         rows.drop_deliveries(
             [d.id for d in rows.deliveries.values() if d.contact_id == contact_id]
         )

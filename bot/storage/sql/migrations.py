@@ -164,6 +164,38 @@ def _last_inbound_at(conn: Connection) -> None:
     )
 
 
+def _handoff_tickets(conn: Connection) -> None:
+    # Handoff tickets: one row per conversation with the volunteers (no text, no address).
+    # Written out in full so this step stays what it was when tables.py changes again.
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    metadata = sa.MetaData(naming_convention=tables.metadata.naming_convention)
+    sa.Table("contacts", metadata, sa.Column("id", big_id, primary_key=True))
+    sa.Table(
+        "tickets",
+        metadata,
+        sa.Column("id", sa.String, primary_key=True),
+        sa.Column(
+            "contact_id",
+            big_id,
+            sa.ForeignKey("contacts.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("channel", sa.String, nullable=False),
+        sa.Column("locale", sa.String, nullable=False),
+        sa.Column("page", sa.String, nullable=True),
+        sa.Column("status", sa.String, nullable=False),
+        sa.Column("opened_at", tables.UtcDateTime, nullable=False),
+        sa.Column("last_activity_at", tables.UtcDateTime, nullable=False),
+        sa.Column("claimed_by", sa.String, nullable=True),
+        sa.Column("first_answer_at", tables.UtcDateTime, nullable=True),
+        sa.Column("closed_at", tables.UtcDateTime, nullable=True),
+        sa.Column("close_reason", sa.String, nullable=True),
+        sa.Column("to_volunteers", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("to_person", sa.Integer, nullable=False, server_default="0"),
+    ).create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contacts, sessions, dedup ids, counters, broadcasts, audit log", _create_tables),
     Migration(
@@ -172,6 +204,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "dedup ids in one B-tree on SQLite (WITHOUT ROWID)", _inbound_ids_without_rowid),
     Migration(4, "web console login links and sessions, by hash", _console_tokens),
     Migration(5, "contacts: time of the last inbound message (reply windows)", _last_inbound_at),
+    Migration(6, "handoff tickets (no message text, no address)", _handoff_tickets),
 )
 
 LATEST: int = MIGRATIONS[-1].version

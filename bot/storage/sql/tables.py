@@ -243,3 +243,31 @@ console_tokens = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
+
+tickets = sa.Table(
+    "tickets",
+    metadata,
+    # A handoff to volunteers (schema step "handoff tickets"). Never a message text, never an
+    # address: the person is the contact's row id, erased with the contact.
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column(
+        "contact_id",
+        Id,
+        sa.ForeignKey("contacts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("locale", sa.String, nullable=False),
+    sa.Column("page", sa.String, nullable=True),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("last_activity_at", UtcDateTime, nullable=False),
+    # The volunteer who answered first ("telegram:<user id>"): a volunteer, not the person.
+    sa.Column("claimed_by", sa.String, nullable=True),
+    sa.Column("first_answer_at", UtcDateTime, nullable=True),
+    sa.Column("closed_at", UtcDateTime, nullable=True),
+    sa.Column("close_reason", sa.String, nullable=True),
+    sa.Column("to_volunteers", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("to_person", sa.Integer, nullable=False, server_default="0"),
+)

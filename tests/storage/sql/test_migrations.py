@@ -95,6 +95,7 @@ async def test_dedup_ids_recorded_before_version_3_still_count_after_it(
     # Put the database back the way version 2 left it.
     await backend.execute("DELETE FROM schema_version WHERE version >= 3")
     await backend.execute("DROP TABLE console_tokens")
+    await backend.execute("DROP TABLE tickets")
     if backend.name == "sqlite":
         await backend.execute("ALTER TABLE inbound_ids RENAME TO old_ids")
         await backend.execute(
@@ -162,6 +163,7 @@ async def test_a_version_1_database_is_brought_to_the_same_schema_as_a_fresh_one
         pass
     fresh = await backend.columns()
     # Undo step 2 by hand: what a database made by the first release looks like.
+    await backend.execute("DROP TABLE tickets")
     await backend.execute("DROP TABLE broadcast_workers")
     await backend.execute("DROP TABLE send_rate")
     await backend.execute("DROP TABLE console_tokens")  # step 4
@@ -195,3 +197,23 @@ async def test_a_version_1_database_is_brought_to_the_same_schema_as_a_fresh_one
     assert await backend.columns() == fresh
     versions = await backend.rows("SELECT version FROM schema_version ORDER BY version")
     assert [v for (v,) in versions] == list(range(1, migrations.LATEST + 1))
+
+
+async def test_a_database_before_handoff_tickets_gets_the_tickets_table_of_a_fresh_one(
+    backend: SqlBackend,
+) -> None:
+    async with backend.storage():
+        pass
+    fresh = await backend.columns()
+    step = next(m.version for m in migrations.MIGRATIONS if m.apply.__name__ == "_handoff_tickets")
+    await backend.execute("DROP TABLE tickets")
+    await backend.execute(f"DELETE FROM schema_version WHERE version >= {step}")
+
+    async with backend.storage() as store:
+        contact, _ = await store.load_conversation(ALICE, TODAY)
+        opened = await store.open_ticket(
+            ticket_id="K7P", contact_id=contact.id, channel="sms", locale="es", page=None, now=NOW
+        )
+        assert opened is not None and opened.id == "K7P"
+
+    assert await backend.columns() == fresh
