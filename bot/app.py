@@ -127,7 +127,12 @@ class App:
             }
             for locale in self.content.engine.locales
         }
-        return registry.build_channels(self.config, command_descriptions=descriptions)
+        from bot.channels.telegram.groups import private_chats_notice
+
+        notice = private_chats_notice(translator, self.content.engine.locales)
+        return registry.build_channels(
+            self.config, command_descriptions=descriptions, private_chats_notice=notice
+        )
 
     async def serve(self, *, ready: Callable[[App], None] | None = None) -> None:
         """Run channels and the web server until SIGINT/SIGTERM; SIGHUP reloads content."""

@@ -48,13 +48,17 @@ def carrier_help_channels(config: Config) -> frozenset[str]:
 
 
 def build_channels(
-    config: Config, *, command_descriptions: Mapping[str, Mapping[str, str]] | None = None
+    config: Config,
+    *,
+    command_descriptions: Mapping[str, Mapping[str, str]] | None = None,
+    private_chats_notice: str | None = None,
 ) -> list[Channel]:
     """The channels ``config`` enables, not yet started.
 
     Args:
         config: the validated configuration.
         command_descriptions: Telegram's command menu per locale, from the catalogs.
+        private_chats_notice: what Telegram says before leaving a group, from the catalogs.
 
     Raises:
         ConfigError: an enabled channel is configured wrongly (see each adapter).
@@ -63,7 +67,13 @@ def build_channels(
     if config.telegram.token:
         from bot.channels.telegram.adapter import TelegramChannel
 
-        channels.append(TelegramChannel(config, command_descriptions=command_descriptions))
+        channels.append(
+            TelegramChannel(
+                config,
+                command_descriptions=command_descriptions,
+                private_chats_notice=private_chats_notice,
+            )
+        )
     if config.twilio.account_sid and config.twilio.auth_token:
         from bot.channels.sms.adapter import SmsChannel
 

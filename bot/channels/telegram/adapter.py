@@ -44,6 +44,7 @@ from bot.channels.telegram import bootstrap
 from bot.channels.telegram.capabilities import TELEGRAM_CAPABILITIES, telegram_capabilities
 from bot.channels.telegram.console import TelegramConsole
 from bot.channels.telegram.errors import send_error
+from bot.channels.telegram.groups import GroupGate, named_chats
 from bot.channels.telegram.render import (
     CHANNEL,
     MAX_TEXT_LENGTH,
@@ -51,13 +52,21 @@ from bot.channels.telegram.render import (
     blocked_address,
     button_label,
     parse_command,
+    press_is_ours,
     render_reply,
     update_to_inbound,
     utf16_length,
 )
-from bot.channels.telegram.updates import PerChatUpdateProcessor, RecentUpdates, chat_key
+from bot.channels.telegram.shape import kind_of, update_problem
+from bot.channels.telegram.updates import (
+    ForgetfulApplication,
+    PerChatUpdateProcessor,
+    RecentUpdates,
+    chat_key,
+)
 from bot.channels.telegram.webhook import WEBHOOK_PATH, read_update, validate_webhook_secret
 from bot.config import Config
+from bot.content.strings import PRIVATE_CHATS_ONLY
 from bot.errors import (
     ChannelUnavailable,
     ConfigError,
@@ -98,6 +107,8 @@ class TelegramChannel(Channel):
             the catalogs; English built-ins fill any gap.
         command_interceptors: ``{command: coroutine}`` that see a command before the
             conversation (see the module docstring).
+        private_chats_notice: what the bot says before it leaves a group, in every language
+            (from the catalogs; English by default). See :mod:`.groups`.
         poll_timeout: long-polling timeout passed to ``getUpdates``.
         max_concurrent_updates: updates processed at once (across different chats).
         timer: for pacing and retries (tests pass a fake).
@@ -116,6 +127,7 @@ class TelegramChannel(Channel):
         *,
         command_descriptions: Mapping[str, Mapping[str, str]] | None = None,
         command_interceptors: Mapping[str, CommandInterceptor] | None = None,
+        private_chats_notice: str | None = None,
         poll_timeout: timedelta = timedelta(seconds=10),
         max_concurrent_updates: int = 64,
         timer: Timer = LOOP_TIMER,
@@ -144,6 +156,7 @@ class TelegramChannel(Channel):
 
         builder = (
             Application.builder()
+            .application_class(ForgetfulApplication)
             .token(telegram.token)
             .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates))
             .connection_pool_size(_MAX_IN_FLIGHT + 4)
@@ -158,6 +171,11 @@ class TelegramChannel(Channel):
         self._app.add_handler(TypeHandler(Update, self._on_update))
         self._app.add_error_handler(self._on_error)
         self._console = TelegramConsole(lambda: self._app.bot)
+        self._groups = GroupGate(
+            lambda: self._app.bot,
+            named=named_chats(config),
+            notice=private_chats_notice or PRIVATE_CHATS_ONLY.msgid,
+        )
 
     @property
     def webhook_mode(self) -> bool:
@@ -276,11 +294,23 @@ class TelegramChannel(Channel):
 
     async def _on_update(self, update: Update, _context: _Context) -> None:
         callbacks = self._callbacks
-        if callbacks is None or not self._recent.first(update.update_id):
+        if callbacks is None:
+            return
+        problem = update_problem(update)
+        if problem is not None:
+            logger.warning(
+                "Ignored a Telegram %s update: %s has the wrong type", kind_of(update), problem
+            )
+            return
+        if not self._recent.first(update.update_id):
             return
         query = update.callback_query
         if query is not None:
             await self._answer(query)
+        if await self._groups.screen(update):
+            return
+        if query is not None and not press_is_ours(query):
+            return  # not a button the bot sent: nothing to answer, nothing to edit
         if await self._offer_console(update):
             return
         blocked = blocked_address(update)
