@@ -42,6 +42,7 @@ from bot.channels.sms.webhook import (
     SMS_PATH,
     STATUS_PATH,
     parse_sms,
+    repeated_key,
     signature_ok,
     twiml,
 )
@@ -105,6 +106,7 @@ class SmsChannel(Channel):
         self._public_url = (
             config.server.public_url.rstrip("/") if config.server.public_url else None
         )
+        self._plain_http = config.server.public_url_is_plain_http()
         self._max_body_bytes = config.server.max_body_bytes
         self._fold: dict[str, bool] = dict(config.sms.fold_accents)
         self._segment_budget = config.sms.segment_budget
@@ -136,6 +138,13 @@ class SmsChannel(Channel):
         self._rest.open()
         if self._public_url is None:
             self._say_no_public_url()
+        elif self._plain_http:
+            logger.warning(
+                "server.public_url is http://, not https://: Twilio signs the exact address "
+                "it posts to, so webhooks sent to the https address will not match their "
+                "signatures and are refused with 403 (and plain http carries messages "
+                "unencrypted); set the https address"
+            )
         if not self._from_number and not self._messaging_service_sid:
             logger.warning(
                 "SMS channel: neither twilio.from_number nor twilio.messaging_service_sid is "
@@ -275,6 +284,9 @@ class SmsChannel(Channel):
         if not signature or not signature_ok(self._validator, url, form, signature):
             logger.warning("refused a %s webhook with a missing or wrong signature", request.path)
             return _status(403)
+        if repeated_key(form):
+            logger.warning("refused a %s webhook that repeats a form field", request.path)
+            return _status(400)
         return form
 
     def _reply_bodies(self, replies: Sequence[Reply]) -> list[str]:
