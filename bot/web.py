@@ -54,6 +54,7 @@ async def _broken_bodies(request: web.Request, handler: Handler) -> web.StreamRe
         logger.info("A client went away before its request body arrived")
     return web.Response(status=400, text="malformed request")
 
+
 HealthCheck = Callable[[], Awaitable[bool]]
 
 
