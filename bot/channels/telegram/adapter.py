@@ -3,10 +3,11 @@
 Receiving is long polling by default (no public address needed) or, when
 ``server.public_url`` is set, a webhook at ``POST /telegram/webhook`` on the bot's one
 aiohttp server (:mod:`.webhook`). Either way every update goes through one PTB
-``TypeHandler``: once per update id (:mod:`.updates`), to an operator console first if one is
-attached (:mod:`.console`), then through :func:`~bot.channels.telegram.render.update_to_inbound`
-to ``on_inbound``, and the replies back out as messages. The adapter decides nothing about
-the conversation.
+``TypeHandler``: its fields' types checked (:mod:`.shape`), once per update id
+(:mod:`.updates`), groups and channels kept out (:mod:`.groups`), to an operator console first
+if one is attached (:mod:`.console`), then through
+:func:`~bot.channels.telegram.render.update_to_inbound` to ``on_inbound``, and the replies back
+out as messages. The adapter decides nothing about the conversation.
 
 Seams for other features:
 
@@ -52,12 +53,11 @@ from bot.channels.telegram.render import (
     blocked_address,
     button_label,
     parse_command,
-    press_is_ours,
     render_reply,
     update_to_inbound,
     utf16_length,
 )
-from bot.channels.telegram.shape import kind_of, update_problem
+from bot.channels.telegram.shape import kind_of, press_is_ours, update_problem
 from bot.channels.telegram.updates import (
     ForgetfulApplication,
     PerChatUpdateProcessor,

@@ -166,27 +166,6 @@ def button_label(query: CallbackQuery) -> str:
     return ""
 
 
-def press_is_ours(query: CallbackQuery) -> bool:
-    """Whether a button press is of a button the bot sent, on the message it sent it with.
-
-    Telegram only reports presses of a message's own buttons, so data that is not on the
-    pressed message's keyboard was made up, and a press on an inline message (the bot sends
-    none) is not the bot's either. A message too old for Telegram to include (inaccessible)
-    cannot be checked; the conversation treats its data as a stale button.
-    """
-    message = query.message
-    if message is None:
-        return False
-    if not isinstance(message, Message):
-        return True
-    markup = message.reply_markup
-    if markup is None:
-        return False
-    return any(
-        button.callback_data == query.data for row in markup.inline_keyboard for button in row
-    )
-
-
 def update_to_inbound(
     update: Update,
     *,
