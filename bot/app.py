@@ -151,6 +151,7 @@ class App:
             }
             for locale in self.content.engine.locales
         }
+        from bot.channels.telegram.groups import private_chats_notice
         from bot.channels.voice.words import translated
         from bot.channels.whatsapp.words import notices
 
@@ -160,6 +161,7 @@ class App:
             command_descriptions=descriptions,
             voice_words=translated(translator.text, locales),
             notices=notices(translator.text, locales),
+            private_chats_notice=private_chats_notice(translator, locales),
         )
 
     async def serve(self, *, ready: Callable[[App], None] | None = None) -> None:

@@ -7,6 +7,7 @@ import re
 from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -36,6 +37,18 @@ class ServerConfig(_Section):
     public_url: str | None = None
     """The https address the outside world uses to reach this server (Twilio signs it)."""
     max_body_bytes: int = 65536
+
+    def public_url_is_plain_http(self) -> bool:
+        """Whether ``public_url`` is ``http://`` to a host other than this machine.
+
+        Twilio signs the https address it posts to, so behind such a URL no real webhook's
+        signature matches; ``http://localhost`` and ``http://127.0.0.1`` are for local tests.
+        """
+        if not self.public_url:
+            return False
+        parts = urlsplit(self.public_url)
+        local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+        return parts.scheme.lower() == "http" and not local
 
 
 class ContentConfig(_Section):

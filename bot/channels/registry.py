@@ -66,6 +66,7 @@ def build_channels(
     command_descriptions: Mapping[str, Mapping[str, str]] | None = None,
     voice_words: Mapping[str, Mapping[str, str]] | None = None,
     notices: Mapping[str, str] | None = None,
+    private_chats_notice: str | None = None,
 ) -> list[Channel]:
     """The channels ``config`` enables, not yet started.
 
@@ -74,6 +75,7 @@ def build_channels(
         command_descriptions: Telegram's command menu per locale, from the catalogs.
         voice_words: what calls say besides the pages, per locale, from the catalogs.
         notices: the WhatsApp template's short notice per locale, from the catalogs.
+        private_chats_notice: what Telegram says before leaving a group, from the catalogs.
 
     Raises:
         ConfigError: an enabled channel is configured wrongly (see each adapter).
@@ -82,7 +84,13 @@ def build_channels(
     if config.telegram.token:
         from bot.channels.telegram.adapter import TelegramChannel
 
-        channels.append(TelegramChannel(config, command_descriptions=command_descriptions))
+        channels.append(
+            TelegramChannel(
+                config,
+                command_descriptions=command_descriptions,
+                private_chats_notice=private_chats_notice,
+            )
+        )
     twilio = config.twilio
     if twilio.account_sid and twilio.auth_token:
         from bot.channels.sms.adapter import SmsChannel

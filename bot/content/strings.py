@@ -54,6 +54,12 @@ GROUP_CHAT = pgettext(
     "system:group_chat",
     "To protect your privacy I only answer in private chats. Please write to me directly.",
 )
+# Translators: said once in a Telegram group the bot was added to, just before it leaves.
+PRIVATE_CHATS_ONLY = pgettext(
+    "telegram:private_chats_only",
+    "I only work in private chats, so that what each person asks stays private. "
+    "Please write to me directly. I am leaving this group now.",
+)
 DISCLAIMER = pgettext("system:disclaimer", "General information, not legal advice.")
 # Translators: fills {legal_review} on the about page when a lawyer has reviewed the content.
 LEGAL_REVIEWED = pgettext("system:legal_reviewed", "Reviewed by a lawyer on {date}.")

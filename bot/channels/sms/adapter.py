@@ -107,6 +107,7 @@ class SmsChannel(Channel):
         )
         self._public_url = self._webhooks.public_url
         self._default_region = twilio.default_region
+        self._plain_http = config.server.public_url_is_plain_http()
         self._whatsapp: FormHandler | None = None
         self._fold: dict[str, bool] = dict(config.sms.fold_accents)
         self._segment_budget = config.sms.segment_budget
@@ -144,6 +145,13 @@ class SmsChannel(Channel):
         self._rest.open()
         if self._public_url is None:
             self._webhooks.say_no_public_url()
+        elif self._plain_http:
+            logger.warning(
+                "server.public_url is http://, not https://: Twilio signs the exact address "
+                "it posts to, so webhooks sent to the https address will not match their "
+                "signatures and are refused with 403 (and plain http carries messages "
+                "unencrypted); set the https address"
+            )
         if not self._from_number and not self._messaging_service_sid:
             logger.warning(
                 "SMS channel: neither twilio.from_number nor twilio.messaging_service_sid is "

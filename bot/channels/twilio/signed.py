@@ -13,7 +13,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from twilio.request_validator import RequestValidator
 
-from bot.channels.sms.webhook import FORM_TYPE, SIGNATURE_HEADER, signature_ok
+from bot.channels.sms.webhook import FORM_TYPE, SIGNATURE_HEADER, repeated_key, signature_ok
 
 logger = logging.getLogger(__name__)
 
@@ -74,4 +74,7 @@ class SignedWebhooks:
         if not signature or not signature_ok(self._validator, url, form, signature):
             logger.warning("refused a %s webhook with a missing or wrong signature", request.path)
             return web.Response(status=403)
+        if repeated_key(form):  # signed over both values, so acting on one would be a guess
+            logger.warning("refused a %s webhook that repeats a form field", request.path)
+            return web.Response(status=400)
         return form

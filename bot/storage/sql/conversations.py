@@ -249,6 +249,7 @@ class SqlConversations(ConversationStore):
         if contact_id is None:
             return False
         self._known.drop(contact_id)
+        self._db.scrub_after_erase()
         return True
 
     @override

@@ -119,6 +119,11 @@ def _migrate(conn: Connection, now: datetime) -> tuple[int | None, int]:
     return migrations.upgrade(conn, now=now)
 
 
+def _checkpoint(connection: sqlite3.Connection) -> tuple[int, int, int]:
+    row = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+
+
 def _prepare_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     # The driver must not BEGIN on its own (see the module docstring).
     dbapi_connection.isolation_level = None
@@ -366,6 +371,28 @@ class Database:
             return fn(driver(conn), *args, **kwargs)
         except (sa_exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
             raise StorageError(f"{what}: database error: {describe(exc)}") from exc
+
+    def scrub_after_erase(self) -> None:
+        """Leave no copy of erased rows in SQLite's write-ahead log (``-wal`` file).
+
+        ``secure_delete`` zeroes erased rows in the pages it writes, but with WAL those pages
+        are appended to the ``-wal`` file, whose older frames still hold the rows as they
+        were. A ``TRUNCATE`` checkpoint copies the latest pages into the database and empties
+        the log. Nothing to do on PostgreSQL (its dead rows go at the next vacuum; see
+        docs/PRIVACY.md). A checkpoint that another process's open read holds back is
+        logged, and the next erase or a clean stop completes it.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        if not self.sqlite:
+            return
+        busy, _log_frames, _copied = self.on_driver("erase checkpoint", _checkpoint)
+        if busy:
+            logger.warning(
+                "SQLite checkpoint after an erase was held back by another connection; the "
+                "erased rows stay in the -wal file until the next checkpoint"
+            )
 
     def sqlite_now(self, now: datetime) -> str:
         """:func:`sqlite_time` of ``now``; one message's calls share ``now``, formatted once."""
