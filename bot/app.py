@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from bot.errors import BotError, ConfigError, ContentError
 from bot.messages import Address, DeliveryReport, Reply
 from bot.organizer import texts as organizer_texts
 from bot.privacy import set_hash_key
-from bot.storage import Storage, open_storage
+from bot.storage import Storage, storage_for
 from bot.web import WebServer, build_web_app
 
 if TYPE_CHECKING:
@@ -39,10 +39,18 @@ PRUNE_SECONDS = 3600.0
 class App:
     """The running bot: storage, content, conversation service, channels and web server."""
 
-    def __init__(self, config: Config, *, storage: Storage | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        storage: Storage | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.config = config
         set_hash_key(config.privacy.hash_key)
-        self.storage = storage or open_storage(config.database.url)
+        self.clock = clock or _utcnow
+        """What time it is, for retention (tests pass a fake clock)."""
+        self.storage = storage or storage_for(config)
         self.content: Content = load_content(config)
         self.broadcasts = BroadcastService(self.storage, config)
         self.service = ConversationService(
@@ -202,19 +210,14 @@ class App:
         self._stopping.set()
 
     async def prune(self) -> None:
-        """Apply the retention windows."""
-        now = datetime.now(UTC)
-        retention = self.config.retention
-        result = await self.storage.prune(
-            sessions_before=now - timedelta(days=retention.session_days),
-            inbound_before=now - timedelta(days=retention.inbound_id_days),
-            deliveries_before=now - timedelta(days=retention.delivery_days),
-        )
+        """Apply the retention windows, including erasing contacts silent for too long."""
+        result = await self.storage.prune(**self.config.retention_cutoffs(self.clock()))
         logger.info(
-            "Pruned %d sessions, %d inbound ids, %d deliveries",
+            "Pruned %d sessions, %d inbound ids, %d deliveries, %d silent contacts",
             result.sessions,
             result.inbound_ids,
             result.deliveries,
+            result.contacts,
         )
 
     async def _healthy(self) -> bool:
@@ -251,6 +254,10 @@ class App:
         with contextlib.suppress(OSError):
             if self.pid_path.read_text(encoding="ascii").strip() == str(os.getpid()):
                 self.pid_path.unlink()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def channel_callbacks(

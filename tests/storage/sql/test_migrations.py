@@ -83,8 +83,9 @@ async def test_an_older_schema_gets_the_missing_steps_in_order(
 
 
 async def test_dedup_ids_recorded_before_version_3_still_count_after_it(
-    backend: SqlBackend,
+    backend: SqlBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])  # up to step 3
     async with backend.storage() as store:
         assert await store.claim_inbound("sms", "SM-before", NOW)
     fresh_sql = (
@@ -108,7 +109,7 @@ async def test_dedup_ids_recorded_before_version_3_still_count_after_it(
         assert await store.claim_inbound("sms", "SM-after", NOW)
 
     versions = await backend.rows("SELECT max(version) FROM schema_version")
-    assert versions == [(migrations.LATEST,)]
+    assert versions == [(3,)]
     assert set(await backend.columns()) == set(EXPECTED_COLUMNS)
     if backend.name == "sqlite":
         upgraded_sql = await backend.rows(
@@ -155,8 +156,11 @@ def test_migration_steps_are_numbered_in_order() -> None:
 
 
 async def test_a_version_1_database_is_brought_to_the_same_schema_as_a_fresh_one(
-    backend: SqlBackend,
+    backend: SqlBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Steps 1 to 3 only: step 4 is tested on a database the release before it made
+    # (tests/privacy/test_migrate.py).
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])
     async with backend.storage():
         pass
     fresh = await backend.columns()
@@ -192,4 +196,4 @@ async def test_a_version_1_database_is_brought_to_the_same_schema_as_a_fresh_one
 
     assert await backend.columns() == fresh
     versions = await backend.rows("SELECT version FROM schema_version ORDER BY version")
-    assert [v for (v,) in versions] == list(range(1, migrations.LATEST + 1))
+    assert [v for (v,) in versions] == [1, 2, 3]
