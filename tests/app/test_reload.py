@@ -19,7 +19,7 @@ from bot.app import App
 from bot.config import parse_config
 from bot.messages import Address, Inbound
 from bot.storage import open_storage
-from tests.support.keys import TEST_VAULT
+from tests.support.keys import TEST_PRIVACY, TEST_VAULT
 from tests.support.paths import NOW, ROOT
 
 PERSON = Address("telegram", "4242")
@@ -34,7 +34,13 @@ def project(tmp_path: Path) -> Path:
 
 def config_for(root: Path):
     return parse_config(
-        {"content": {"dialogs_dir": str(root / "dialogs"), "locales_dir": str(root / "locales")}}
+        {
+            "content": {
+                "dialogs_dir": str(root / "dialogs"),
+                "locales_dir": str(root / "locales"),
+            },
+            "privacy": TEST_PRIVACY,
+        }
     )
 
 
@@ -139,6 +145,7 @@ def test_serve_reloads_on_sighup_and_survives_bad_content(project, tmp_path):
                 },
                 "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'serve.sqlite3'}"},
                 "server": {"port": port},
+                "privacy": TEST_PRIVACY,
             }
         ),
         encoding="utf-8",
