@@ -25,7 +25,7 @@ def add_parsers(sub: Any) -> None:
     """Add ``privacy`` and its subcommands to the ``kyrbot`` parser."""
     privacy = sub.add_parser("privacy", help="keys, encryption, retention and the privacy audit")
     actions = privacy.add_subparsers(dest="privacy_command", required=True)
-    actions.add_parser("new-key", help="print a fresh random key")
+    _add_config(actions.add_parser("new-key", help="print a fresh random key"))
 
     migrate = actions.add_parser(
         "migrate", help="encrypt a database an older kyrbot kept in plain text (resumable)"
@@ -60,6 +60,12 @@ def add_parsers(sub: Any) -> None:
     scan.add_argument("--canary-file", type=Path, help="canaries, one a line")
 
 
+def _say(text: str, *, err: bool = False) -> None:
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n")
+    stream.flush()  # progress is read line by line (and the process may be stopped)
+
+
 def _add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=None, help="YAML config file")
 
@@ -68,7 +74,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     """Run ``kyrbot privacy ...``; returns the exit code."""
     command = args.privacy_command
     if command == "new-key":
-        print(new_key())
+        _say(new_key())
         return EXIT_OK
     if command == "migrate":
         return asyncio.run(_migrate(config))
@@ -98,9 +104,9 @@ async def _migrate(config: Config) -> int:
     finally:
         await storage.close()
     if done:
-        print(f"Encrypted {done} contacts; the database keeps no plain-text address now.")
+        _say(f"Encrypted {done} contacts; the database keeps no plain-text address now.")
     else:
-        print("Nothing to do: every address in the database is encrypted.")
+        _say("Nothing to do: every address in the database is encrypted.")
     return EXIT_OK
 
 
@@ -111,7 +117,7 @@ async def _rotate(config: Config, batch_size: int, pause: float) -> int:
         raise ConfigError("--batch-size must be at least 1")
 
     def report(progress: RotationProgress) -> None:
-        print(f"re-encrypted {progress.rotated}, {progress.remaining} left", flush=True)
+        _say(f"re-encrypted {progress.rotated}, {progress.remaining} left")
 
     storage = _sql_storage(config)
     await storage.open()
@@ -122,9 +128,9 @@ async def _rotate(config: Config, batch_size: int, pause: float) -> int:
     finally:
         await storage.close()
     if final.remaining:
-        print(f"{final.remaining} rows are still under an older key; run it again.")
+        _say(f"{final.remaining} rows are still under an older key; run it again.")
         return EXIT_FOUND
-    print(
+    _say(
         f"Done: {final.rotated} rows re-encrypted; everything is under the current key. "
         "privacy.previous_keys can now be emptied."
     )
@@ -140,7 +146,7 @@ async def _retention(config: Config) -> int:
         result = await storage.prune(**config.retention_cutoffs(datetime.now(UTC)))
     finally:
         await storage.close()
-    print(
+    _say(
         f"Erased {result.contacts} contacts silent for over {config.privacy.retention_days} "
         f"days, {result.sessions} sessions, {result.inbound_ids} dedup ids, "
         f"{result.deliveries} deliveries."
@@ -177,9 +183,9 @@ def _audit(config: Config, args: argparse.Namespace) -> int:
         findings += audit.scan_text_file(args.config, allowed, canaries)
         scanned.append(str(args.config))
     for finding in findings:
-        print(finding)
+        _say(str(finding))
     if findings:
-        print(f"{len(findings)} findings.", file=sys.stderr)
+        _say(f"{len(findings)} findings.", err=True)
         return EXIT_FOUND
-    print(f"No phone number, chat id or message text found in {', '.join(scanned) or 'nothing'}.")
+    _say(f"No phone number, chat id or message text found in {', '.join(scanned) or 'nothing'}.")
     return EXIT_OK

@@ -118,9 +118,9 @@ def _value_findings(
     where: str, column: tuple[str, str], value: object, allowed: Allowed
 ) -> Iterator[Finding]:
     if isinstance(value, int) and not isinstance(value, bool):
-        if 10**6 <= abs(value) < 10**15 and not _NUMERIC_COLUMNS.match(column[1]):
-            if str(value) not in allowed:
-                yield Finding(where, "integer like a phone number or chat id", mask(str(value)))
+        plausible = 10**6 <= abs(value) < 10**15 and not _NUMERIC_COLUMNS.match(column[1])
+        if plausible and str(value) not in allowed:
+            yield Finding(where, "integer like a phone number or chat id", mask(str(value)))
         return
     if isinstance(value, bytes):
         data = value

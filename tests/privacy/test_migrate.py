@@ -25,9 +25,7 @@ NOW = datetime(2026, 3, 5, 12, tzinfo=UTC)
 TODAY = NOW.date()
 
 
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def old_database(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     async for db in sql_database(request.param, tmp_path):
         make_plaintext_database(tmp_path, db.url, db.engine_kwargs)
@@ -117,15 +115,19 @@ async def test_the_old_database_is_refused_without_keys_and_with_a_wrong_hash_ke
     from bot.privacy import AddressVault, Keyring
 
     wrong = AddressVault(
-        Keyring(current=TEST_VAULT.keys.current, previous=(), hash_key=b"another-hash-key-entirely")
+        Keyring(
+            current=TEST_VAULT.keys.current, previous=(), hash_key=b"another-hash-key-entirely"
+        )
     )
     with pytest.raises(StorageError, match="hash_key is not the key"):
         await SqlStorage(
             old_database.url, vault=wrong, engine_kwargs=old_database.engine_kwargs
         ).open()
-    with pytest.raises(StorageError, match="neither privacy.encryption_key"):
+    with pytest.raises(StorageError, match=r"neither privacy\.encryption_key"):
         await SqlStorage(
-            old_database.url, vault=AddressVault.throwaway(), engine_kwargs=old_database.engine_kwargs
+            old_database.url,
+            vault=AddressVault.throwaway(),
+            engine_kwargs=old_database.engine_kwargs,
         ).open()
 
 

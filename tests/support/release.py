@@ -7,11 +7,11 @@ addresses as text, organizer names as text. Every number is a fictional 555-01xx
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 import tarfile
-import io
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,7 +32,7 @@ ORGANIZER = "telegram:6012345601"
 CANARY_TEXT = "canary message: they took my brother from the bus stop"
 """A message text the old database is seeded with (in a session), for the audit to find."""
 
-_SCRIPT: Final = r'''
+_SCRIPT: Final = r"""
 import asyncio, json, sys
 from datetime import UTC, datetime, timedelta
 from bot.messages import Address
@@ -45,7 +45,8 @@ TODAY = NOW.date()
 
 
 async def person(store, channel, address, *, days_ago, state, **fields):
-    contact, _ = await store.load_conversation(Address(channel, address), TODAY - timedelta(days=days_ago))
+    day = TODAY - timedelta(days=days_ago)
+    contact, _ = await store.load_conversation(Address(channel, address), day)
     for name, value in fields.items():
         setattr(contact, name, value)
     await store.save_conversation(contact, state, NOW - timedelta(days=days_ago))
@@ -63,7 +64,8 @@ async def main():
         await person(store, "telegram", data["carl"], days_ago=1,
                      state={"node": "kyr.menu", "said": data["canary"]}, locale="en")
         broadcast = await store.create_broadcast(
-            author=data["organizer"], texts={"en": "Hi", "es": "Hola"}, allow_fallback=True, now=NOW
+            author=data["organizer"], texts={"en": "Hi", "es": "Hola"}, allow_fallback=True,
+            now=NOW,
         )
         await store.start_broadcast(broadcast.id, NOW)
         while await store.materialize_deliveries(
@@ -79,7 +81,7 @@ async def main():
 
 
 asyncio.run(main())
-'''
+"""
 
 
 def release_code(scratch: Path) -> Path:

@@ -23,7 +23,7 @@ _BATCH: Final = 500
 def contact_references(conn: Connection) -> list[tuple[str, str]]:
     """Every ``(table, column)`` with a foreign key to ``contacts.id``."""
     inspector = sa.inspect(conn)
-    found = []
+    found: list[tuple[str, str]] = []
     for table in sorted(inspector.get_table_names()):
         for fk in inspector.get_foreign_keys(table):
             if fk["referred_table"] == "contacts" and fk["referred_columns"] == ["id"]:

@@ -134,7 +134,7 @@ def _has_plain_column(conn: Connection) -> bool:
 
 def _samples(conn: Connection) -> list[Any]:
     c = tables.contacts
-    rows = []
+    rows: list[Any] = []
     for order in (c.c.id.asc(), c.c.id.desc()):
         query = sa.select(c.c.channel, c.c.address_hash, c.c.address_cipher).order_by(order)
         rows.extend(conn.execute(query.limit(1)).all())
