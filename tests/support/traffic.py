@@ -126,7 +126,9 @@ async def _main(directory: Path) -> None:
     }
     config_file = directory / "config.yaml"
     config_file.write_text(yaml.safe_dump(data), encoding="utf-8")
-    config = broadcast_config(**data)
+    config = broadcast_config(
+        database=data["database"]["url"], organizers=data["organizers"], privacy=data["privacy"]
+    )
     async with storage_for(config) as storage:
         outcome = await run_traffic(storage, config)
     assert outcome.broadcast_sms == [PHONE] and outcome.broadcast_chats == [CHAT], outcome
