@@ -55,6 +55,7 @@ from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt  # noqa
 from bot.channels.capabilities import Capabilities  # noqa: E402
 from bot.config import parse_config  # noqa: E402
 from bot.messages import Address, Reply  # noqa: E402
+from bot.privacy import AddressVault  # noqa: E402
 from bot.storage import SqlStorage  # noqa: E402
 from bot.storage.sql.tables import contacts  # noqa: E402
 
@@ -149,7 +150,7 @@ async def scenario(
             port = fake_conn.recv()
             telegram.update(token=FAKE_TOKEN, base_url=f"http://127.0.0.1:{port}/bot")
         config = parse_config({"locales": ["en", "es"], "telegram": telegram})
-        storage = SqlStorage(db)
+        storage = SqlStorage(db, vault=AddressVault.throwaway())
         await storage.open()
         channel: Channel
         if channel_kind == "telegram":
@@ -199,7 +200,7 @@ async def scenario(
         "rss_before_mb": before,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "channel": channel_kind,
-        "database": SqlStorage(db).dialect_name,
+        "database": SqlStorage(db, vault=AddressVault.throwaway()).dialect_name,
     }
 
 
