@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from bot.cli import main
 from bot.errors import StorageError
 from bot.messages import Address
 from bot.storage import SqlStorage
 from bot.storage.sql import plaintext
-from tests.support.keys import TEST_VAULT
+from tests.support.keys import TEST_PRIVACY, TEST_VAULT
 from tests.support.release import ANA, BEA, CARL_CHAT, ORGANIZER, make_plaintext_database
 from tests.support.storage import EXPECTED_COLUMNS, SqlBackend, sql_database
 
@@ -136,3 +138,20 @@ def test_phone_numbers_are_normalised_and_other_ids_kept() -> None:
     assert plaintext.normalised("sms", "+52 55 1234 5678", "US") == "+525512345678"
     assert plaintext.normalised("sms", "not a number", "US") == "not a number"
     assert plaintext.normalised("telegram", "4145550103", "US") == "4145550103"
+
+
+def test_kyrbot_privacy_migrate_encrypts_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"
+    make_plaintext_database(tmp_path, url)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump({"database": {"url": url}, "privacy": TEST_PRIVACY}), encoding="utf-8"
+    )
+
+    assert main(["privacy", "migrate", "--config", str(config)]) == 0
+    assert "Encrypted 5 contacts" in capsys.readouterr().out
+    assert main(["privacy", "migrate", "--config", str(config)]) == 0
+    assert "Nothing to do" in capsys.readouterr().out
+    assert b"555-0101" not in (tmp_path / "old.sqlite3").read_bytes()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bot.app import App
+from bot.cli import main
+from bot.config import load_config
 from bot.messages import Address
-from bot.storage import Storage
+from bot.storage import Storage, storage_for
 from tests.conftest import make_config
+from tests.support.keys import TEST_PRIVACY
 from tests.support.storage import MemoryBackend, sql_database
 
 CLOCK = datetime(2026, 9, 1, 9, tzinfo=UTC)
@@ -90,3 +95,23 @@ async def test_a_shorter_retention_erases_sooner(store: Storage) -> None:
     config = make_config(privacy={**make_config().privacy.model_dump(), "retention_days": 7})
     await App(config, storage=store, clock=lambda: CLOCK).prune()
     assert await store.get_contact(RECENT) is None
+
+
+def test_kyrbot_privacy_retention_erases_now_and_says_how_many(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'kyrbot.sqlite3'}"
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump({"database": {"url": url}, "privacy": TEST_PRIVACY}), encoding="utf-8"
+    )
+
+    async def old_contact() -> None:
+        async with storage_for(load_config(config)) as store:
+            today = datetime.now(UTC).date()
+            await store.load_conversation(QUIET, today - timedelta(days=120))
+            await store.load_conversation(RECENT, today)
+
+    asyncio.run(old_contact())
+    assert main(["privacy", "retention", "--config", str(config)]) == 0
+    assert "Erased 1 contacts silent for over 90 days" in capsys.readouterr().out
