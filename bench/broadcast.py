@@ -116,18 +116,24 @@ async def _add_subscribers(storage: SqlStorage, count: int) -> None:
     """``count`` subscribed Telegram contacts, half Spanish, written in bulk."""
     today = datetime.now(UTC).date()
     now = datetime.now(UTC)
+    vault = storage.database.vault
     async with storage.engine.begin() as conn:
         for start in range(0, count, 5000):
+            addresses = [
+                Address("telegram", str(10_000_000 + n))
+                for n in range(start, min(count, start + 5000))
+            ]
             rows = [
                 {
                     "channel": "telegram",
-                    "address": str(10_000_000 + n),
+                    "address_hash": vault.lookup(address),
+                    "address_cipher": vault.seal(address),
                     "locale": "es" if n % 2 else "en",
                     "subscribed": True,
                     "consent_at": now,
                     "last_seen_day": today,
                 }
-                for n in range(start, min(count, start + 5000))
+                for n, address in enumerate(addresses, start=start)
             ]
             await conn.execute(sa.insert(contacts), rows)
 
