@@ -28,7 +28,7 @@ from bot.handoff.service import HandoffService
 from bot.messages import Address, DeliveryReport, Reply
 from bot.organizer import texts as organizer_texts
 from bot.privacy import set_hash_key
-from bot.storage import Storage, open_storage
+from bot.storage import Storage, storage_for
 from bot.web import WebServer, build_web_app
 
 if TYPE_CHECKING:
@@ -62,7 +62,9 @@ class App:
         self.web_console: Console | None = None
         """The organizers' web console, when ``console.enabled`` is set and serving."""
         set_hash_key(config.privacy.hash_key)
-        self.storage = storage or open_storage(config.database.url)
+        self.clock = clock or _utcnow
+        """What time it is, for retention (tests pass a fake clock)."""
+        self.storage = storage or storage_for(config)
         self.content: Content = load_content(config)
         self.broadcasts = BroadcastService(self.storage, config)
         self.service = ConversationService(
@@ -277,24 +279,20 @@ class App:
         self._stopping.set()
 
     async def prune(self) -> None:
-        """Apply the retention windows."""
-        now = datetime.now(UTC)
-        retention = self.config.retention
-        result = await self.storage.prune(
-            sessions_before=now - timedelta(days=retention.session_days),
-            inbound_before=now - timedelta(days=retention.inbound_id_days),
-            deliveries_before=now - timedelta(days=retention.delivery_days),
-        )
+        """Apply the retention windows, including erasing contacts silent for too long."""
+        now = self.clock()
+        result = await self.storage.prune(**self.config.retention_cutoffs(now))
         if self.web_console is not None:
             await self.web_console.logins.prune()
         logger.info(
-            "Pruned %d sessions, %d inbound ids, %d deliveries",
+            "Pruned %d sessions, %d inbound ids, %d deliveries, %d silent contacts",
             result.sessions,
             result.inbound_ids,
             result.deliveries,
+            result.contacts,
         )
         tickets = await self.storage.prune_tickets(
-            closed_before=now - timedelta(days=retention.ticket_days)
+            closed_before=now - timedelta(days=self.config.retention.ticket_days)
         )
         if tickets:
             logger.info("Pruned %d closed tickets", tickets)
@@ -374,6 +372,10 @@ def build_handoff(
         relay.on_lost = handoff.relay_lost
     service.hooks = handoff
     return handoff, relay
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def channel_callbacks(

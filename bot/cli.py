@@ -17,6 +17,7 @@ from bot.channels import registry
 from bot.config import Config, load_config
 from bot.errors import BotError, ConfigError, ContentError
 from bot.organizer import cli as broadcast_cli
+from bot.organizer import privacy_cli
 from bot.organizer.web import link_cli as console_cli
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(reload_)
     broadcast_cli.add_parsers(sub)
     console_cli.add_parsers(sub)
+    privacy_cli.add_parsers(sub)
     return parser
 
 
@@ -111,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return broadcast_cli.run(args, config)
         if args.command == "console":
             return console_cli.run(args, config)
+        if args.command == "privacy":
+            return privacy_cli.run(args, config)
         if args.command == "reload":
             from bot.app import send_reload
 
@@ -162,19 +166,22 @@ def _database_url(value: str) -> str:
 def _chat(args: argparse.Namespace, config: Config) -> int:
     from bot.app import App
     from bot.channels.terminal import TerminalChannel
-    from bot.storage import open_storage
+    from bot.privacy import AddressVault
+    from bot.storage import Storage, open_storage, storage_for
 
     if args.lang and args.lang not in config.locales:
         raise ConfigError(
             f"--lang {args.lang}: not one of the configured locales {config.locales}"
         )
     with tempfile.TemporaryDirectory(prefix="kyrbot-chat-") as scratch:
-        url = (
-            _database_url(args.db)
-            if args.db
-            else f"sqlite+aiosqlite:///{Path(scratch) / 'chat.sqlite3'}"
-        )
-        app = App(config, storage=open_storage(url))
+        storage: Storage
+        if args.db:  # a database to keep: under the config's keys
+            database = config.database.model_copy(update={"url": _database_url(args.db)})
+            storage = storage_for(config.model_copy(update={"database": database}))
+        else:  # thrown away at the end, with the random keys it was encrypted under
+            url = f"sqlite+aiosqlite:///{Path(scratch) / 'chat.sqlite3'}"
+            storage = open_storage(url, vault=AddressVault.throwaway())
+        app = App(config, storage=storage)
         channel = TerminalChannel(
             render_as=args.render_as,
             as_json=args.json,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -112,8 +112,16 @@ class PrivacyConfig(_Section):
     """Keys that stand for people in logs and storage (``privacy.*``)."""
 
     hash_key: str | None = None
-    """Key for the keyed hashes that stand for addresses in logs. Set it from ``${ENV}``;
-    without it a random key is made at each start (hashes then differ between restarts)."""
+    """Key of the keyed hashes that stand for addresses in logs and find contacts in the
+    database (the blind index). Set it from ``${ENV}``; required by a database, and it must
+    never change there. Without a database, a random key is made at each start."""
+    encryption_key: str | None = None
+    """The key addresses are encrypted under (``${KYRBOT_KEY}``; ``kyrbot privacy new-key``
+    prints one). Required by a database; ``kyrbot privacy rotate-key`` changes it."""
+    previous_keys: list[str] = Field(default_factory=list)
+    """Keys still accepted for reading while ``kyrbot privacy rotate-key`` runs."""
+    retention_days: int = Field(default=90, ge=1)
+    """A contact who is not subscribed and has not written for this many days is erased."""
 
 
 class TelegramConfig(_Section):
@@ -383,6 +391,27 @@ class Config(_Section):
         """
         chats = (self.handoff.telegram_chat_id, self.organizers.report_chat_id)
         return frozenset(chat for chat in chats if chat is not None)
+
+    def retention_cutoffs(self, now: datetime) -> dict[str, Any]:
+        """What :meth:`Storage.prune <bot.storage.base.Storage.prune>` erases at ``now``."""
+        retention = self.retention
+        return {
+            "sessions_before": now - timedelta(days=retention.session_days),
+            "inbound_before": now - timedelta(days=retention.inbound_id_days),
+            "deliveries_before": now - timedelta(days=retention.delivery_days),
+            "contacts_seen_before": (now - timedelta(days=self.privacy.retention_days)).date(),
+        }
+
+    def own_numbers(self) -> list[str]:
+        """The organisation's own numbers and ids, which may appear in files (the audit)."""
+        values = [str(v) for v in self.organization.placeholders().values()]
+        values += [self.twilio.from_number or ""]
+        values += [str(i) for i in self.organizers.telegram_ids]
+        if self.organizers.report_chat_id is not None:
+            values.append(str(self.organizers.report_chat_id))
+        if self.telegram.token:
+            values.append(self.telegram.token.split(":", 1)[0])  # the bot's own id
+        return [v for v in values if v]
 
     @field_validator("locales")
     @classmethod

@@ -207,9 +207,9 @@ def _pair(item: str, option: str) -> tuple[str, str]:
 
 async def _with_service(config: Config, action: Callable[[BroadcastService], Awaitable[_T]]) -> _T:
     from bot.broadcast.service import BroadcastService
-    from bot.storage import open_storage
+    from bot.storage import storage_for
 
-    storage = open_storage(config.database.url)
+    storage = storage_for(config)
     await storage.open()
     try:
         return await action(BroadcastService(storage, config))
@@ -322,10 +322,10 @@ async def _send(config: Config, args: argparse.Namespace, words: Words) -> int:
     from bot.broadcast.service import BroadcastService
     from bot.channels import registry
     from bot.organizer.reports import format_preview, format_report
-    from bot.storage import open_storage
+    from bot.storage import storage_for
     from bot.storage.base import BroadcastStatus
 
-    storage = open_storage(config.database.url)
+    storage = storage_for(config)
     await storage.open()
     try:
         service = BroadcastService(storage, config)

@@ -146,6 +146,14 @@ class ConversationStore(abc.ABC):
         Returns how many of each went (``deliveries`` is 0).
         """
 
+    @abc.abstractmethod
+    async def prune_contacts(self, *, seen_before: date, limit: int = 500) -> int:
+        """Erase up to ``limit`` contacts that are not subscribers, last seen before that day.
+
+        Each goes as :meth:`forget` erases it, with every row tied to it; subscribers stay
+        however long they are silent. Returns how many went (call again until 0).
+        """
+
 
 class BroadcastStore(abc.ABC):
     """What organizers write and read: broadcast drafts and their life, audience, audit log.
@@ -451,11 +459,17 @@ class Storage(ConversationStore, BroadcastStore, FanoutStore, TicketStore):
         """Release connections; safe to call twice."""
 
     async def prune(
-        self, *, sessions_before: datetime, inbound_before: datetime, deliveries_before: datetime
+        self,
+        *,
+        sessions_before: datetime,
+        inbound_before: datetime,
+        deliveries_before: datetime,
+        contacts_seen_before: date | None = None,
     ) -> PruneResult:
         """Apply the retention windows; returns how many rows each removed.
 
-        Sessions, dedup ids and deliveries older than their window are deleted.
+        Sessions, dedup ids and deliveries older than their window are deleted, and, given
+        ``contacts_seen_before``, the contacts :meth:`prune_contacts` erases.
         """
         for name, value in (
             ("sessions_before", sessions_before),
@@ -466,14 +480,21 @@ class Storage(ConversationStore, BroadcastStore, FanoutStore, TicketStore):
         result = await self.prune_conversations(
             sessions_before=sessions_before, inbound_before=inbound_before
         )
+        erased = 0
+        if contacts_seen_before is not None:
+            while batch := await self.prune_contacts(seen_before=contacts_seen_before):
+                erased += batch
         result = dataclasses.replace(
-            result, deliveries=await self.prune_deliveries(before=deliveries_before)
+            result,
+            deliveries=await self.prune_deliveries(before=deliveries_before),
+            contacts=erased,
         )
-        if result.sessions or result.inbound_ids or result.deliveries:
+        if result.sessions or result.inbound_ids or result.deliveries or result.contacts:
             logger.info(
-                "pruned %d sessions, %d dedup ids, %d deliveries",
+                "pruned %d sessions, %d dedup ids, %d deliveries, %d contacts",
                 result.sessions,
                 result.inbound_ids,
                 result.deliveries,
+                result.contacts,
             )
         return result

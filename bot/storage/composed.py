@@ -97,6 +97,10 @@ class ComposedStorage(Storage):
             sessions_before=sessions_before, inbound_before=inbound_before
         )
 
+    @override
+    async def prune_contacts(self, *, seen_before: date, limit: int = 500) -> int:
+        return await self._conversations.prune_contacts(seen_before=seen_before, limit=limit)
+
     # -- broadcasts ------------------------------------------------------------------------
 
     @override

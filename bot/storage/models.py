@@ -54,6 +54,8 @@ class PruneResult:
     sessions: int = 0
     inbound_ids: int = 0
     deliveries: int = 0
+    contacts: int = 0
+    """Contacts erased for silence (``privacy.retention_days``), with their rows."""
     extra: dict[str, int] = field(default_factory=dict)
 
 

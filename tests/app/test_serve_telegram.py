@@ -16,6 +16,7 @@ import yaml
 from bot.config import parse_config
 from bot.conversation.version import load_content
 from tests.fakes.telegram_server import FakeBotApi
+from tests.support.keys import TEST_PRIVACY
 from tests.support.paths import CONTENT_DIRS, ROOT
 
 CHAT = 5150
@@ -33,6 +34,7 @@ async def test_serve_with_a_fake_bot_api_holds_a_spanish_conversation(tmp_path: 
                     "telegram": {"token": fake.token, "base_url": f"{fake.base_url}"},
                     "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"},
                     "server": {"port": 0},
+                    "privacy": TEST_PRIVACY,
                     "content": dict(CONTENT_DIRS),
                 }
             ),

@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 from bot.messages import Address
 from bot.storage import Contact, MemoryStorage, SqlStorage, Storage
 from bot.storage.memory import MemoryDatabase
+from tests.support.keys import TEST_VAULT
 
 POSTGRES_URL = os.environ.get("KYRBOT_TEST_POSTGRES_URL")
 
@@ -32,7 +33,8 @@ EXPECTED_COLUMNS = {
     "contacts": {
         "id",
         "channel",
-        "address",
+        "address_hash",
+        "address_cipher",
         "locale",
         "subscribed",
         "consent_at",
@@ -119,7 +121,7 @@ class SqlBackend:
 
     def storage(self) -> SqlStorage:
         """A new, unopened storage on this database (a second one acts like another process)."""
-        return SqlStorage(self.url, engine_kwargs=self.engine_kwargs)
+        return SqlStorage(self.url, vault=TEST_VAULT, engine_kwargs=self.engine_kwargs)
 
     @property
     def engine(self) -> AsyncEngine:

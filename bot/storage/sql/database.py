@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bot.errors import StorageError
+from bot.privacy import AddressVault
 from bot.storage.sql import migrations
 from bot.storage.values import dumps
 
@@ -152,6 +153,7 @@ class Database:
 
     Args:
         url: the SQLAlchemy database URL (``database.url`` in the config).
+        vault: the keys addresses are found and encrypted with (:mod:`bot.privacy`).
         engine_kwargs: extra engine arguments (``create_engine`` for SQLite,
             ``create_async_engine`` for PostgreSQL).
 
@@ -159,7 +161,11 @@ class Database:
         StorageError: the URL cannot be parsed or names an unsupported database.
     """
 
-    def __init__(self, url: str, *, engine_kwargs: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, url: str, *, vault: AddressVault, engine_kwargs: Mapping[str, Any] | None = None
+    ) -> None:
+        self.vault: Final = vault
+        """How the store's parts hash and encrypt every identifier they keep."""
         try:
             parsed = sa.make_url(url)
         except sa_exc.ArgumentError:

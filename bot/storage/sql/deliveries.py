@@ -21,7 +21,7 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.messages import Address
+from bot.privacy import AddressVault
 from bot.storage.models import (
     BroadcastStatus,
     ClaimedDelivery,
@@ -107,9 +107,18 @@ def materialize(
 
 
 def claim(
-    conn: Connection, broadcast_id: int, channel: str, worker: str, limit: int, now: datetime
+    conn: Connection,
+    vault: AddressVault,
+    broadcast_id: int,
+    channel: str,
+    worker: str,
+    limit: int,
+    now: datetime,
 ) -> list[ClaimedDelivery]:
-    """Take due pending rows for ``worker``; close those of people who left meanwhile."""
+    """Take due pending rows for ``worker``; close those of people who left meanwhile.
+
+    Addresses are decrypted here, for the rows about to be sent only.
+    """
     begin_write(conn)
     d, c = deliveries, contacts
     query = (
@@ -119,7 +128,7 @@ def claim(
             d.c.locale,
             d.c.attempts,
             c.c.channel,
-            c.c.address,
+            c.c.address_cipher,
             c.c.subscribed,
             c.c.opted_out,
             c.c.unreachable,
@@ -159,7 +168,7 @@ def claim(
         else:
             claimed.append(
                 ClaimedDelivery(
-                    did, cid, Address(ch, address), locale, int(attempts) + 1, last_inbound_at
+                    did, cid, vault.reveal(ch, address), locale, int(attempts) + 1, last_inbound_at
                 )
             )
     if claimed:

@@ -29,7 +29,8 @@ _LOAD: Final = (
     "contacts.opted_out, contacts.unreachable, contacts.last_seen_day, "
     "contacts.last_inbound_at, sessions.state, "
     "sessions.updated_at FROM contacts LEFT OUTER JOIN sessions "
-    "ON sessions.contact_id = contacts.id WHERE contacts.channel = ? AND contacts.address = ?"
+    "ON sessions.contact_id = contacts.id "
+    "WHERE contacts.channel = ? AND contacts.address_hash = ?"
 )
 _TOUCH: Final = "UPDATE contacts SET last_seen_day = ? WHERE contacts.id = ?"
 _PUT_SESSION: Final = (
@@ -57,8 +58,8 @@ def claim(driver: sqlite3.Connection, params: tuple[str, str, str]) -> bool:
     return bool(driver.execute(_CLAIM, params).rowcount == 1)
 
 
-def _load_row(driver: sqlite3.Connection, address: Address) -> tuple[Any, ...] | None:
-    raw = driver.execute(_LOAD, (address.channel, address.id)).fetchone()
+def _load_row(driver: sqlite3.Connection, channel: str, lookup: bytes) -> tuple[Any, ...] | None:
+    raw = driver.execute(_LOAD, (channel, lookup)).fetchone()
     if raw is None:
         return None
     cid, locale, subscribed, consent_at, opted_out, unreachable, day, inbound, state, updated = raw
@@ -77,10 +78,13 @@ def _load_row(driver: sqlite3.Connection, address: Address) -> tuple[Any, ...] |
 
 
 def load(
-    driver: sqlite3.Connection, address: Address, today: date
+    driver: sqlite3.Connection, address: Address, lookup: bytes, today: date
 ) -> tuple[Contact, SessionRecord | None] | None:
-    """A known contact and its session, its last-seen day set to ``today``; None if unknown."""
-    row = _load_row(driver, address)
+    """A known contact and its session, its last-seen day set to ``today``; None if unknown.
+
+    The contact is found by ``lookup``, the blind index of ``address``.
+    """
+    row = _load_row(driver, address.channel, lookup)
     if row is None:
         return None
     contact = contact_from_row(address, row)

@@ -196,6 +196,36 @@ def _handoff_tickets(conn: Connection) -> None:
     ).create(conn)
 
 
+def _encrypted_addresses(conn: Connection) -> None:
+    # Version 7: room for encrypted addresses and their blind index. Filling them needs the
+    # keys, which schema steps do not have: bot.storage.sql.plaintext does that in batches
+    # when the store opens with keys, then drops the plain-text column.
+    _add_columns(
+        conn,
+        "contacts",
+        sa.Column("address_hash", sa.LargeBinary, nullable=True),
+        sa.Column("address_cipher", sa.LargeBinary, nullable=True),
+    )
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "ALTER TABLE contacts ADD CONSTRAINT uq_contacts_channel_address_hash "
+            "UNIQUE (channel, address_hash)"
+        )
+        # Organizer names become ciphertexts; until encrypted they are their UTF-8 bytes.
+        for table, column in (("broadcasts", "author"), ("audit_log", "actor")):
+            conn.exec_driver_sql(
+                f"ALTER TABLE {table} ALTER COLUMN {column} TYPE bytea "
+                f"USING convert_to({column}, 'UTF8')"
+            )
+    else:
+        # SQLite stores a blob in a TEXT column as it is; the rebuild at the end of the
+        # encryption gives contacts its final shape.
+        conn.exec_driver_sql(
+            "CREATE UNIQUE INDEX uq_contacts_channel_address_hash "
+            "ON contacts (channel, address_hash)"
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contacts, sessions, dedup ids, counters, broadcasts, audit log", _create_tables),
     Migration(
@@ -205,6 +235,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "web console login links and sessions, by hash", _console_tokens),
     Migration(5, "contacts: time of the last inbound message (reply windows)", _last_inbound_at),
     Migration(6, "handoff tickets (no message text, no address)", _handoff_tickets),
+    Migration(7, "encrypted addresses and their blind index", _encrypted_addresses),
 )
 
 LATEST: int = MIGRATIONS[-1].version

@@ -1,8 +1,10 @@
 """The database tables: every column the bot may store, and nothing more (DESIGN.md, Storage).
 
-No table holds a message body. Only ``contacts`` holds an address; ``inbound_ids`` and
-``topic_counters`` deliberately carry no contact reference, so dedup ids and analytics cannot
-be tied back to a person.
+No table holds a message body. Only ``contacts`` holds an address, and only encrypted
+(``address_cipher``, AES-256-GCM) beside its blind index (``address_hash``, a keyed hash that
+finds it); organizer names (``broadcasts.author``, ``audit_log.actor``) are encrypted too
+(:mod:`bot.privacy`). ``inbound_ids`` and ``topic_counters`` deliberately carry no contact
+reference, so dedup ids and analytics cannot be tied back to a person.
 
 Changing a table here needs a new step in :mod:`bot.storage.sql.migrations` for databases that
 already exist (a fresh database is built from this module directly).
@@ -72,7 +74,10 @@ contacts = sa.Table(
     metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("channel", sa.String, nullable=False),
-    sa.Column("address", sa.String, nullable=False),
+    # The keyed hash of (channel, address): how a contact is found. Never decrypted.
+    sa.Column("address_hash", sa.LargeBinary, nullable=False),
+    # The address encrypted (bot.privacy.cipher): read only to send to the person.
+    sa.Column("address_cipher", sa.LargeBinary, nullable=False),
     sa.Column("locale", sa.String, nullable=True),
     sa.Column("subscribed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("consent_at", UtcDateTime, nullable=True),
@@ -82,7 +87,7 @@ contacts = sa.Table(
     # When the person last wrote, kept only on channels with a reply window (WhatsApp's 24
     # hours): whether a broadcast may go free-form or needs the approved template.
     sa.Column("last_inbound_at", UtcDateTime, nullable=True),
-    sa.UniqueConstraint("channel", "address"),
+    sa.UniqueConstraint("channel", "address_hash"),
 )
 
 SUBSCRIBER = sa.and_(contacts.c.subscribed, ~contacts.c.opted_out, ~contacts.c.unreachable)
@@ -136,7 +141,7 @@ broadcasts = sa.Table(
     metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("author", sa.String, nullable=False),
+    sa.Column("author", sa.LargeBinary, nullable=False),  # encrypted organizer name
     sa.Column("status", sa.String, nullable=False),
     sa.Column("texts", sa.JSON, nullable=False),
     sa.Column("allow_fallback", sa.Boolean, nullable=False, server_default=sa.false()),
@@ -227,7 +232,7 @@ audit_log = sa.Table(
     metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("at", UtcDateTime, nullable=False),
-    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("actor", sa.LargeBinary, nullable=False),  # encrypted organizer name
     sa.Column("action", sa.String, nullable=False),
     sa.Column("detail", sa.JSON, nullable=False),
 )

@@ -10,7 +10,6 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from typing_extensions import override
 
-from bot.messages import Address
 from bot.storage.base import TicketStore
 from bot.storage.models import Contact, Ticket, TicketStatus
 from bot.storage.sql.database import Database, begin_write
@@ -137,7 +136,11 @@ class SqlTickets(TicketStore):
 
     @override
     async def ticket_contact(self, contact_id: int) -> Contact | None:
-        return await self._db.run("ticket_contact", _contact, contact_id)
+        found = await self._db.run("ticket_contact", _contact, contact_id)
+        if found is None:
+            return None
+        channel, cipher, row = found
+        return contact_from_row(self._db.vault.reveal(channel, cipher), row)
 
     @override
     async def prune_tickets(self, *, closed_before: datetime) -> int:
@@ -200,15 +203,16 @@ def _close(conn: Connection, ticket_id: str, reason: str, now: datetime) -> bool
     return bool(result.rowcount == 1)
 
 
-def _contact(conn: Connection, contact_id: int) -> Contact | None:
+def _contact(conn: Connection, contact_id: int) -> tuple[str, bytes, Any] | None:
+    """The contact's channel, sealed address and contact columns (decrypted by the caller)."""
     row = conn.execute(
-        sa.select(contacts.c.channel, contacts.c.address, *CONTACT_COLUMNS).where(
+        sa.select(contacts.c.channel, contacts.c.address_cipher, *CONTACT_COLUMNS).where(
             contacts.c.id == contact_id
         )
     ).first()
     if row is None:
         return None
-    return contact_from_row(Address(row[0], row[1]), row[2:])
+    return row[0], row[1], row[2:]
 
 
 def _prune(conn: Connection, closed_before: datetime) -> int:
