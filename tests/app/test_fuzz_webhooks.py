@@ -42,6 +42,7 @@ from bot.web import WebServer, build_web_app
 from tests.conftest import make_config
 from tests.fakes.telegram_server import FakeBotApi
 from tests.fakes.twilio_server import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, PUBLIC_URL
+from tests.support.keys import TEST_VAULT
 
 SECRET = "fuzz_secret-TOKEN"
 FUZZ = settings(
@@ -114,7 +115,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     async def serve() -> None:
         async with FakeBotApi() as fake:
             config = stack_config(fake, tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite3")
-            storage = open_storage(config.database.url)
+            storage = open_storage(config.database.url, vault=TEST_VAULT)
             await storage.open()
             service = ConversationService(content=load_content(config), storage=storage)
             callbacks = channel_callbacks(service)

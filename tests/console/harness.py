@@ -23,6 +23,7 @@ from bot.storage.console import ConsoleStore
 from tests.fakes.telegram_server import FakeBotApi
 from tests.fakes.twilio_server import FakeTwilioServer
 from tests.support.broadcast import ORGANIZER, add_subscribers, broadcast_config
+from tests.support.keys import TEST_VAULT
 
 STRANGER = 4_000_777
 """A Telegram user who is not an organizer."""
@@ -62,7 +63,9 @@ class ConsoleServer:
         self.twilio = FakeTwilioServer()
         self.app: App | None = None
         self.config: Config | None = None
-        self.storage = SqlStorage(f"sqlite+aiosqlite:///{tmp / 'kyrbot.sqlite3'}")
+        self.storage = SqlStorage(
+            f"sqlite+aiosqlite:///{tmp / 'kyrbot.sqlite3'}", vault=TEST_VAULT
+        )
         self.store: ConsoleStore = console_store(self.storage)
         self.database_url = f"sqlite+aiosqlite:///{tmp / 'kyrbot.sqlite3'}"
         self._serving: asyncio.Task[None] | None = None

@@ -24,6 +24,7 @@ from bot.storage.console import TokenKind
 from tests.console.conftest import screenshot
 from tests.console.harness import STRANGER, ConsoleServer
 from tests.support.broadcast import ORGANIZER
+from tests.support.keys import TEST_PRIVACY
 from tests.support.paths import CONTENT_DIRS, ROOT
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -249,6 +250,7 @@ async def cli_status(server: ConsoleServer, broadcast_id: int, tmp_path: Path) -
         yaml.safe_dump(
             {
                 "database": {"url": server.database_url},
+                "privacy": dict(TEST_PRIVACY),
                 "content": dict(CONTENT_DIRS),
             }
         ),

@@ -15,6 +15,7 @@ from bot.organizer.web.charts import stacked, svg
 from bot.organizer.web.content_pages import routing_figures
 from bot.organizer.web.logins import LINK_MINUTES, Logins
 from bot.storage import Storage, console_store
+from tests.support.keys import TEST_PRIVACY
 from tests.support.paths import ROOT
 
 START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -116,6 +117,7 @@ def test_kyrbot_console_link_prints_a_link_for_an_organizer_and_refuses_anyone_e
                 "server": {"public_url": "https://bot.example.org"},
                 "organizers": {"telegram_ids": [42]},
                 "console": {"enabled": True},
+                "privacy": dict(TEST_PRIVACY),
             }
         )
     )

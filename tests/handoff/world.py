@@ -36,6 +36,7 @@ from tests.fakes.twilio_server import (
     SmsHarness,
     WebhookAnswer,
 )
+from tests.support.keys import TEST_VAULT
 from tests.support.paths import ROOT
 
 GROUP = -1001234567
@@ -112,7 +113,7 @@ class HandoffWorld:
         self.config = world_config(
             self.tmp_path, self.twilio, self.telegram, **self.handoff_config
         )
-        self.storage = SqlStorage(self.config.database.url)
+        self.storage = SqlStorage(self.config.database.url, vault=TEST_VAULT)
         await self.storage.open()
         stack.push_async_callback(self.storage.close)
         self.service = ConversationService(

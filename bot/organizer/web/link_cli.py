@@ -49,9 +49,9 @@ async def make_link(config: Config, organizer: int) -> str | None:
 
     from bot.organizer.web.logins import Logins
     from bot.organizer.web.server import base_url
-    from bot.storage import console_store, open_storage
+    from bot.storage import console_store, storage_for
 
-    storage = open_storage(config.database.url)
+    storage = storage_for(config)
     await storage.open()
     try:
         logins = Logins(

@@ -15,6 +15,7 @@ from bot.conversation.service import ConversationService
 from bot.conversation.version import Content
 from bot.messages import Address, Inbound
 from bot.storage import open_storage
+from tests.support.keys import TEST_VAULT
 from tests.support.paths import NOW
 
 ERASED = Address("sms", "+15550100177")
@@ -30,7 +31,7 @@ async def test_an_erased_number_is_in_neither_the_database_nor_the_wal_file(
     tmp_path: Path, content: Content
 ) -> None:
     database = tmp_path / "residue.sqlite3"
-    storage = open_storage(f"sqlite+aiosqlite:///{database}")
+    storage = open_storage(f"sqlite+aiosqlite:///{database}", vault=TEST_VAULT)
     await storage.open()
     try:
         service = ConversationService(content=content, storage=storage)
@@ -38,7 +39,10 @@ async def test_an_erased_number_is_in_neither_the_database_nor_the_wal_file(
             for address in (ERASED, KEPT):
                 event = Inbound(address, text, NOW + timedelta(seconds=second))
                 await service.handle(event)
-        assert any(ERASED.id.encode() in data for data in raw_bytes(database).values())
+        # The number is stored only sealed and as its blind index: those are what must go.
+        erased, kept = TEST_VAULT.lookup(ERASED), TEST_VAULT.lookup(KEPT)
+        assert not any(ERASED.id.encode() in data for data in raw_bytes(database).values())
+        assert any(erased in data for data in raw_bytes(database).values())
 
         [reply] = await service.handle(Inbound(ERASED, "BORRAR", NOW + timedelta(seconds=9)))
         assert reply.text == content.translator.text("es", texts.FORGOTTEN)
@@ -46,6 +50,7 @@ async def test_an_erased_number_is_in_neither_the_database_nor_the_wal_file(
         files = raw_bytes(database)
         for name, data in files.items():
             assert ERASED.id.encode() not in data, f"{name} still holds the erased number"
-        assert any(KEPT.id.encode() in data for data in files.values())  # the test can see
+            assert erased not in data, f"{name} still holds the erased number's blind index"
+        assert any(kept in data for data in files.values())  # the test can see
     finally:
         await storage.close()
