@@ -24,6 +24,7 @@ import json
 import os
 import random
 import re
+import secrets
 import sys
 import tempfile
 import time
@@ -44,6 +45,7 @@ import yaml  # noqa: E402
 from multidict import MultiDict  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
+from bot.privacy.keys import new_key  # noqa: E402
 from tests.fakes.telegram_server import FakeBotApi  # noqa: E402
 
 SECRET = "fuzz_SECRET-0123456789"
@@ -215,6 +217,8 @@ async def run(args: argparse.Namespace) -> None:
             "sms": {"reply_budget": {"replies": 1000}},
             "server": {"port": port, "public_url": PUBLIC_URL},
             "database": {"url": f"sqlite+aiosqlite:///{work / 'fuzz.sqlite3'}"},
+            # Throwaway keys for a throwaway database.
+            "privacy": {"encryption_key": new_key(), "hash_key": secrets.token_urlsafe(32)},
             "content": {
                 "dialogs_dir": str(ROOT / "dialogs"),
                 "locales_dir": str(ROOT / "locales"),
