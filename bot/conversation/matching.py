@@ -124,6 +124,24 @@ class TopicRouter:
             w for phrase in self._phrases if phrase.node in wanted for w in phrase.words
         )
 
+    def anchors_of(self, nodes: Iterable[str]) -> frozenset[str]:
+        """The anchor words of the keyword phrases of ``nodes`` (see ``_by_anchor``)."""
+        wanted = set(nodes)
+        phrases = self._phrases
+        return frozenset(
+            anchor
+            for anchor, indexes in self._anchored().items()
+            if any(phrases[i].node in wanted for i in indexes)
+        )
+
+    def may_match(self, tokens: Iterable[str], anchors: frozenset[str]) -> bool:
+        """Whether a phrase anchored on one of ``anchors`` can match a message of ``tokens``.
+
+        ``False`` means :meth:`route` cannot pick those phrases' nodes, so it need not run.
+        """
+        similar = self._similar
+        return any(not anchors.isdisjoint(similar(token)) for token in tokens)
+
     def _anchored(self) -> dict[str, list[int]]:
         if self._by_anchor is None:
             by_anchor: dict[str, list[int]] = defaultdict(list)
