@@ -34,10 +34,10 @@ from bot.conversation.matching import normalize
 
 logger = logging.getLogger(__name__)
 
-FEATURE_VERSION = 4
+FEATURE_VERSION = 5
 """Part of the cache key: bump it whenever :func:`features` or training changes."""
 
-REGULARIZATION = 1.0
+REGULARIZATION = 2.0
 """Inverse regularisation strength (scikit-learn's ``C``)."""
 
 TEMPERATURE = 4.0
@@ -112,7 +112,12 @@ class IntentModel:
     """
 
     def __init__(
-        self, vocabulary: dict[str, int], intents: _Head, languages: _Head | None
+        self,
+        vocabulary: dict[str, int],
+        intents: _Head,
+        languages: _Head | None,
+        *,
+        word_cache: int = _WORD_CACHE,
     ) -> None:
         self.vocabulary = vocabulary
         self.intents = intents
@@ -121,7 +126,8 @@ class IntentModel:
         heads = [intents.weights] + ([languages.weights] if languages is not None else [])
         joint = np.hstack(heads).astype(np.float64)
         # Feature rows, then one zero row (unknown words and pairs), then the words' rows.
-        self._table = np.zeros((len(vocabulary) + 1 + _WORD_CACHE, joint.shape[1]))
+        self._word_cache = max(word_cache, _MAX_WORDS)
+        self._table = np.zeros((len(vocabulary) + 1 + self._word_cache, joint.shape[1]))
         self._table[: len(vocabulary)] = joint
         self._zero = len(vocabulary)
         self._pairs = {
@@ -141,9 +147,14 @@ class IntentModel:
             languages.bias.astype(np.float64).tolist() if languages is not None else []
         )
 
+    @property
+    def cached_words(self) -> int:
+        """How many words' rows are kept now (at most ``word_cache``)."""
+        return len(self._word_rows)
+
     def _learn(self, words: list[str]) -> None:
         """Work out the rows of the words not seen yet (all of a message's fit the table)."""
-        if len(self._word_rows) + len(words) > _WORD_CACHE:
+        if len(self._word_rows) + len(words) > self._word_cache:
             # Crude but bounded: people reuse few words.
             self._word_rows.clear()
             self._word_sizes.clear()

@@ -42,13 +42,13 @@ class RoutingSettings:
 
     keyword_confidence: float = 0.72
     keyword_margin: float = 0.06
-    confidence: float = 0.55
+    confidence: float = 0.65
     """The model answers a topic directly at or above this probability..."""
     margin: float = 0.15
     """...and only when it beats the runner-up by this much; otherwise it asks back."""
     ask_back: float = 0.2
     """Below this probability for the best topic, the bot says it did not understand."""
-    urgency: float = 0.1
+    urgency: float = 0.075
     """At or above this probability of "happening now", the emergency page opens."""
     language_switch: float = 0.9
     """A message of two or more words this surely in another language switches language."""
