@@ -208,11 +208,13 @@ class Understanding:
             candidates = (Candidate(self._emergency, urgent),)
             return Decision(self._emergency, round(urgent, 3), True, "urgency", candidates)
         nodes = self._label_nodes
-        topics = tuple(
-            Candidate(node, round(p, 3))
-            for label, p in ranked
-            if (node := nodes.get(label)) is not None
-        )[:3]
+        found: list[Candidate] = []
+        for label, p in ranked:
+            if (node := nodes.get(label)) is not None:
+                found.append(Candidate(node, round(p, 3)))
+                if len(found) == 3:
+                    break
+        topics = tuple(found)
         best_label, best = ranked[0]
         if best_label == OUT_OF_SCOPE and best >= settings.confidence:
             return Decision(None, round(best, 3), False, "model", topics, out_of_scope=True)
