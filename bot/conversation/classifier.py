@@ -24,6 +24,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -76,10 +77,12 @@ def features(text: str) -> tuple[Counter[str], int]:
     return found, total
 
 
-def _word_features(word: str) -> list[str]:
+@lru_cache(maxsize=50_000)
+def _word_features(word: str) -> tuple[str, ...]:
+    # Keyed by one word, not by the message: training meets the same words again and again.
     padded = f" {word.replace('ñ', 'n')} "
     grams = [padded[i : i + size] for size in _CHAR_SIZES for i in range(len(padded) - size + 1)]
-    return [f"w:{word}", *grams]
+    return (f"w:{word}", *grams)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ async def test_serve_with_a_fake_bot_api_holds_a_spanish_conversation(tmp_path: 
                     "content": {
                         "dialogs_dir": str(ROOT / "dialogs"),
                         "locales_dir": str(ROOT / "locales"),
+                        # The model the test session trained, not a second training run.
+                        "cache_dir": str(ROOT / "data" / "cache"),
                     },
                 }
             ),

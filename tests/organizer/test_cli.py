@@ -44,7 +44,12 @@ def write_config(tmp_path: Path, **extra: Any) -> Path:
         "locales": ["en", "es"],
         "default_locale": "en",
         "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'kyrbot.sqlite3'}"},
-        "content": {"dialogs_dir": str(ROOT / "dialogs"), "locales_dir": str(ROOT / "locales")},
+        "content": {
+            "dialogs_dir": str(ROOT / "dialogs"),
+            "locales_dir": str(ROOT / "locales"),
+            # The model the test session trained, not a second training run per server.
+            "cache_dir": str(ROOT / "data" / "cache"),
+        },
         "server": {"host": "127.0.0.1", "port": 0},
         "sms": {"price_per_segment": 0.0079},
     }
