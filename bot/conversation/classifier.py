@@ -35,7 +35,7 @@ from bot.conversation.matching import normalize
 
 logger = logging.getLogger(__name__)
 
-FEATURE_VERSION = 5
+FEATURE_VERSION = 6
 """Part of the cache key: bump it whenever :func:`features` or training changes."""
 
 REGULARIZATION = 2.0
@@ -252,7 +252,8 @@ def train(
     matrix = csr_matrix((np.multiply(counts, scales), indices, indptr), shape=shape)
 
     def head(targets: list[str]) -> _Head:
-        fitted = LinearSVC(C=regularization).fit(matrix, targets)
+        # A fixed seed for the solver's shuffling: the same examples give the same model.
+        fitted = LinearSVC(C=regularization, random_state=0).fit(matrix, targets)
         classes = tuple(str(c) for c in fitted.classes_)
         coef = np.asarray(fitted.coef_, dtype=np.float32)
         bias = np.asarray(fitted.intercept_, dtype=np.float32)
