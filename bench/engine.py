@@ -6,7 +6,10 @@ intent model from its cache) under 1 s; a cold build (training the model) under 
 
 The mixed stream is numbers, commands and free text; the free text is drawn from the
 held-out messages (``tests/data/heldout``), and the text-keyed normalisation cache is
-cleared before every step, so no answer comes from a cache keyed by the message.
+cleared before every step, so no answer comes from a cache keyed by the message. (The intent
+model keeps one weight row per word it has seen, keyed by the word: see docs/ROUTING.md.)
+Compare with main in the same run on a busy machine: ``cd <main checkout> && <venv>/python
+bench/engine.py``, then this one.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python bench/routing.py`` (``-v`` lists every miss). Other modes:
 
 * ``--cv`` cross-validates the shipped training examples (5 folds) for a grid of the model's
-  constants; this, never the held-out set, is what the constants are chosen by.
+  constants (``--C``, ``--T``) and routing thresholds (``--set urgency=0.05,0.1``); this,
+  never the held-out set, is what the constants and thresholds are chosen by.
 * ``--blind FILE...`` measures a NEW batch of examples (same YAML shape) against the model
   trained on the shipped examples, before the batch is added: record that figure, with the
   date, in ``docs/ROUTING.md``.
@@ -29,6 +30,7 @@ Figures per language:
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import statistics
 import sys
@@ -150,33 +152,71 @@ def show(title: str, figures: dict[str, dict[str, float]]) -> None:
     print(f"  latency per decision: p50 {latency['p50']:.0f} us, p99 {latency['p99']:.0f} us")
 
 
-def cross_validate(shipped: Content, folds: int = 5) -> None:
-    """Choose the model's constants on the training examples alone."""
+def with_temperature(model: classifier.IntentModel, temperature: float) -> classifier.IntentModel:
+    """The same weights with another softmax temperature (no retraining)."""
+    intents = replace(model.intents, temperature=temperature)
+    return classifier.IntentModel(model.vocabulary, intents, model.languages)
+
+
+def cross_validate(
+    shipped: Content,
+    *,
+    regularizations: list[float],
+    temperatures: list[float],
+    routing: dict[str, list[float]],
+    folds: int = 5,
+) -> None:
+    """Choose the model's constants and thresholds on the training examples alone.
+
+    One model is trained per fold and regularisation; temperatures and ``routing``
+    thresholds (every combination of the values given) only change how its scores are read.
+    """
     items = list(shipped.examples.examples)
     random.Random(7).shuffle(items)
-    for regularization in (0.5, 1.0, 2.0):
-        for temperature in (3.0, 4.0, 6.0):
-            classifier.TEMPERATURE = temperature
-            parts = []
-            for fold in range(folds):
-                test = items[fold::folds]
-                train = [e for i, e in enumerate(items) if i % folds != fold]
-                model = classifier.train(train, regularization=regularization)
-                model = replace(model, intents=replace(model.intents, temperature=temperature))
-                engine = replace(shipped.engine, model=model)
-                engine.__post_init__()
-                parts.append(evaluate(engine, test))
-            top1 = statistics.mean(p[loc]["top1"] for p in parts for loc in ("en", "es"))
-            wrong = statistics.mean(
-                p[loc]["none_confident_wrong"] for p in parts for loc in ("en", "es")
-            )
-            recall = statistics.mean(
-                p[loc]["urgency_recall"] for p in parts for loc in ("en", "es")
-            )
-            print(
-                f"C={regularization} T={temperature}: top-1 {top1:.1%}, out-of-scope "
-                f"confident-wrong {wrong:.1%}, urgency recall {recall:.1%}"
-            )
+    names = sorted(routing)
+    combos = list(itertools.product(*(routing[n] for n in names)))
+    for regularization in regularizations:
+        trained = []
+        for fold in range(folds):
+            train = [e for i, e in enumerate(items) if i % folds != fold]
+            trained.append((classifier.train(train, regularization=regularization), fold))
+        for temperature in temperatures:
+            for combo in combos:
+                settings = replace(
+                    shipped.engine.settings,
+                    routing=replace(
+                        shipped.engine.settings.routing, **dict(zip(names, combo, strict=True))
+                    ),
+                )
+                parts = []
+                for model, fold in trained:
+                    engine = replace(
+                        shipped.engine,
+                        model=with_temperature(model, temperature),
+                        settings=settings,
+                    )
+                    parts.append(evaluate(engine, items[fold::folds]))
+
+                def mean(figure: str, parts: list[Any] = parts) -> float:
+                    return statistics.mean(p[loc][figure] for p in parts for loc in ("en", "es"))
+
+                shown = " ".join(f"{n}={v}" for n, v in zip(names, combo, strict=True))
+                print(
+                    f"C={regularization} T={temperature} {shown}: top-1 {mean('top1'):.1%} "
+                    f"(ask-back {mean('ask_back'):.1%}), out-of-scope confident-wrong "
+                    f"{mean('none_confident_wrong'):.1%}, urgency recall "
+                    f"{mean('urgency_recall'):.1%}, false urgency {mean('false_urgency'):.1%}",
+                    flush=True,
+                )
+
+
+def grid(values: list[str]) -> dict[str, list[float]]:
+    """``name=v1,v2`` arguments as a dict of value lists."""
+    found: dict[str, list[float]] = {}
+    for value in values:
+        name, _, listed = value.partition("=")
+        found[name.strip()] = [float(v) for v in listed.split(",")]
+    return found
 
 
 def main() -> None:
@@ -184,13 +224,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     parser.add_argument("--cv", action="store_true", help="cross-validate the training set")
+    parser.add_argument("--C", nargs="+", type=float, default=[0.5, 1.0, 2.0], help="for --cv")
+    parser.add_argument("--T", nargs="+", type=float, default=[3.0, 4.0, 6.0], help="for --cv")
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="for --cv: routing thresholds to try (confidence, margin, ask_back, urgency)",
+    )
     parser.add_argument("--keywords", action="store_true", help="the keyword router alone")
     parser.add_argument("--blind", nargs="+", type=Path, help="a new batch to measure first")
     args = parser.parse_args()
     shipped = content()
     labels = [n.split(".", 1)[1] for n in shipped.dialogs.nodes]
     if args.cv:
-        cross_validate(shipped)
+        cross_validate(
+            shipped, regularizations=args.C, temperatures=args.T, routing=grid(args.set)
+        )
         return
     engine = shipped.engine
     if args.keywords:

@@ -86,13 +86,13 @@ class RoutingConfig(_Section):
 
     ``confidence`` and ``margin`` apply to the keyword router, used for a language that has
     no examples yet; the ``model_*`` thresholds apply to the trained intent model."""
-    model_confidence: float = Field(default=0.55, gt=0, le=1)
+    model_confidence: float = Field(default=0.65, gt=0, le=1)
     """The model answers a topic directly at or above this probability..."""
     model_margin: float = Field(default=0.15, ge=0, le=1)
     """...and when it beats the runner-up by this much; otherwise the bot asks back."""
     ask_back: float = Field(default=0.2, ge=0, le=1)
     """Below this probability for the best topic the bot says it did not understand."""
-    urgency: float = Field(default=0.1, gt=0, le=1)
+    urgency: float = Field(default=0.075, gt=0, le=1)
     """A message this likely to say "it is happening now" opens the emergency page."""
     language_switch: float = Field(default=0.9, gt=0, le=1)
     """A message of two or more words this surely in another language switches to it."""

@@ -1,13 +1,15 @@
 """The trained intent model: message features, training from examples, a cache, inference.
 
 Features are the words, word pairs and character 3-5-grams of the normalised message (so a
-misspelling still shares most of its n-grams with the right word), L2-normalised binary
-values. The label head is scikit-learn's linear support vector machine (it scored best under
-cross-validation of the training examples, and trains in about a second); a softmax over its
-scores with a fixed temperature turns them into probabilities. The language head is naive
-Bayes over the same features, which tells languages apart well even in two or three words.
-Only training needs
-scikit-learn; inference is a sum of weight rows in numpy, and the trained weights are cached
+misspelling still shares most of its n-grams with the right word), counted and scaled by the
+square root of their total. The label head is scikit-learn's linear support vector machine
+(it scored best under cross-validation of the training examples, and trains in about a
+second); a softmax over its scores with a fixed temperature turns them into probabilities.
+Counting every occurrence rather than marking presence scored the same under
+cross-validation, and makes a message's features the sum of its words'. The language head
+is naive Bayes over the same features, which tells languages apart well even in two or three
+words. Only training needs scikit-learn; inference sums one weight row per word (see
+:class:`IntentModel`) and does the rest in plain Python, and the trained weights are cached
 in a ``.npz`` file named by the examples' content hash, so a start with unchanged examples
 loads in milliseconds and never imports a training library.
 """
@@ -19,8 +21,9 @@ import logging
 import math
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -32,10 +35,10 @@ from bot.conversation.matching import normalize
 
 logger = logging.getLogger(__name__)
 
-FEATURE_VERSION = 3
+FEATURE_VERSION = 6
 """Part of the cache key: bump it whenever :func:`features` or training changes."""
 
-REGULARIZATION = 1.0
+REGULARIZATION = 2.0
 """Inverse regularisation strength (scikit-learn's ``C``)."""
 
 TEMPERATURE = 4.0
@@ -48,33 +51,37 @@ MIN_COUNT = 2
 """A feature must occur in at least this many examples to get a weight."""
 
 _CHAR_SIZES = (3, 4, 5)
-_WORD_CACHE = 50_000
+_WORD_CACHE = 20_000
+"""Words whose weight rows are kept (about 4 MB)."""
+_MAX_WORDS = 300
+"""More words than a message can have (matching keeps its first 500 characters)."""
 
 FloatArray = npt.NDArray[np.float32]
 
 
-def features(text: str) -> tuple[set[str], int]:
-    """The features of one message (words, word pairs, character n-grams) and their count.
+def features(text: str) -> tuple[Counter[str], int]:
+    """The features of one message (words, word pairs, character n-grams), counted; their total.
 
-    The count, which scales the feature values, takes each word's features once per time the
-    word appears, so it can be summed word by word at inference. ``text`` may be raw or
-    already normalised (normalising twice changes nothing).
+    Every occurrence counts, so a message's features are the sum of its words' features and
+    its word pairs: that is what lets inference add up one cached row per word. The total
+    scales the feature values. ``text`` may be raw or already normalised (normalising twice
+    changes nothing).
     """
     words = normalize(text).split()
-    found = {f"b:{a} {b}" for a, b in itertools.pairwise(words)}
-    count = max(0, len(words) - 1)
+    found = Counter(f"b:{a} {b}" for a, b in itertools.pairwise(words))
+    total = max(0, len(words) - 1)
     for word in words:
         grams = _word_features(word)
         found.update(grams)
-        count += len(grams)
-    return found, count
+        total += len(grams)
+    return found, total
 
 
 @lru_cache(maxsize=50_000)
 def _word_features(word: str) -> tuple[str, ...]:
-    # Keyed by one word, not by the message: people reuse few words.
+    # Keyed by one word, not by the message: training meets the same words again and again.
     padded = f" {word.replace('ñ', 'n')} "
-    grams = {padded[i : i + size] for size in _CHAR_SIZES for i in range(len(padded) - size + 1)}
+    grams = [padded[i : i + size] for size in _CHAR_SIZES for i in range(len(padded) - size + 1)]
     return (f"w:{word}", *grams)
 
 
@@ -86,84 +93,123 @@ class _Head:
     bias: FloatArray
     temperature: float = TEMPERATURE
     """Scores are multiplied by this before the softmax; 1 for log-probabilities."""
-    scaled: bool = True
-    """Feature values are L2-normalised (the SVM); plain counts for naive Bayes."""
-
-    def probabilities(self, index: Sequence[int], scale: float) -> FloatArray:
-        if not index:
-            scores = self.bias * self.temperature
-        else:
-            scores = self.weights.take(index, axis=0).sum(axis=0)
-            scores *= (scale if self.scaled else 1.0) * self.temperature
-            scores += self.bias * self.temperature
-        scores -= scores.max()
-        np.exp(scores, out=scores)
-        scores /= scores.sum()
-        return scores
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the model makes of one message."""
+
+    intents: tuple[tuple[str, float], ...]
+    """The likeliest labels, with their probabilities, best first."""
+    language: str | None = None
+    language_probability: float = 0.0
+
+
 class IntentModel:
-    """Predicts a message's label and language from the trained weights."""
+    """Predicts a message's label and language from the trained weights.
 
-    vocabulary: dict[str, int]
-    intents: _Head
-    languages: _Head | None
-    """``None`` when the examples cover only one language."""
-    _words: dict[str, tuple[int, tuple[int, ...]]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    Reading a message sums one weight row per word and per known word pair. A word's row
+    (the sum of its features' rows, for both heads side by side) is worked out the first
+    time the word is seen and kept in a bounded table keyed by the word, never by the
+    message. Not thread-safe: one event loop reads it.
+    """
 
-    def _index(self, text: str) -> tuple[list[int], float]:
-        words = normalize(text).split()
+    def __init__(
+        self,
+        vocabulary: dict[str, int],
+        intents: _Head,
+        languages: _Head | None,
+        *,
+        word_cache: int = _WORD_CACHE,
+    ) -> None:
+        self.vocabulary = vocabulary
+        self.intents = intents
+        self.languages = languages
+        """``None`` when the examples cover only one language."""
+        heads = [intents.weights] + ([languages.weights] if languages is not None else [])
+        joint = np.hstack(heads).astype(np.float64)
+        # Feature rows, then one zero row (unknown words and pairs), then the words' rows.
+        self._word_cache = max(word_cache, _MAX_WORDS)
+        self._table = np.zeros((len(vocabulary) + 1 + self._word_cache, joint.shape[1]))
+        self._table[: len(vocabulary)] = joint
+        self._zero = len(vocabulary)
+        self._pairs = {
+            (first, second): i
+            for feature, i in vocabulary.items()
+            if feature.startswith("b:")
+            for first, _, second in [feature[2:].partition(" ")]
+        }
+        self._word_rows: dict[str, int] = {}
+        self._word_sizes: dict[str, int] = {}
+        """Per word seen: its row in the table and its number of features, known or not."""
+        self._next_row = self._zero + 1
+        self._count = len(intents.labels)
+        self._labels = range(self._count)
+        self._intent_bias = (intents.bias.astype(np.float64) * intents.temperature).tolist()
+        self._language_bias = (
+            languages.bias.astype(np.float64).tolist() if languages is not None else []
+        )
+
+    @property
+    def cached_words(self) -> int:
+        """How many words' rows are kept now (at most ``word_cache``)."""
+        return len(self._word_rows)
+
+    def _learn(self, words: list[str]) -> None:
+        """Work out the rows of the words not seen yet (all of a message's fit the table)."""
+        if len(self._word_rows) + len(words) > self._word_cache:
+            # Crude but bounded: people reuse few words.
+            self._word_rows.clear()
+            self._word_sizes.clear()
+            self._next_row = self._zero + 1
         vocabulary = self.vocabulary
-        pairs = (f"b:{a} {b}" for a, b in itertools.pairwise(words))
-        index = {i for f in pairs if (i := vocabulary.get(f)) is not None}
-        count = max(0, len(words) - 1)
         for word in words:
-            size, known = self._word(word)
-            index.update(known)
-            count += size
-        return list(index), (1.0 / count**0.5) if count else 0.0
-
-    def _word(self, word: str) -> tuple[int, tuple[int, ...]]:
-        # Keyed by one word, not by the message, and bounded: people reuse few words.
-        cached = self._words.get(word)
-        if cached is None:
+            if word in self._word_rows:
+                continue
             grams = _word_features(word)
-            known = tuple(i for f in grams if (i := self.vocabulary.get(f)) is not None)
-            if len(self._words) >= _WORD_CACHE:
-                self._words.clear()
-            cached = self._words[word] = (len(grams), known)
-        return cached
-
-    def __post_init__(self) -> None:
-        # Both heads' weights side by side: one gather and one sum read a message.
-        heads = [self.intents.weights]
-        if self.languages is not None:
-            heads.append(self.languages.weights)
-        object.__setattr__(self, "_joint", np.ascontiguousarray(np.hstack(heads)))
+            known = [i for f in grams if (i := vocabulary.get(f)) is not None]
+            row = self._zero
+            if known:
+                row, self._next_row = self._next_row, self._next_row + 1
+                self._table[row] = self._table.take(known, axis=0).sum(axis=0)
+            self._word_rows[word] = row
+            self._word_sizes[word] = len(grams)
 
     def read(self, text: str, *, top: int = 4, language: bool = True) -> Reading:
         """The ``top`` likeliest labels, best first, and (if asked) the language."""
-        index, scale = self._index(text)
-        intents, languages = self.intents, self.languages
-        count = len(intents.labels)
-        joint: FloatArray = self._joint  # type: ignore[attr-defined]
-        summed = joint.take(index, axis=0).sum(axis=0) if index else np.zeros(joint.shape[1])
-        scores = summed[:count] * (scale * intents.temperature)
-        scores += intents.bias * intents.temperature
-        scores -= scores.max()
-        np.exp(scores, out=scores)
-        scores /= scores.sum()
-        ranked = sorted(zip(scores.tolist(), intents.labels, strict=True), reverse=True)[:top]
-        intents_read = tuple((label, probability) for probability, label in ranked)
-        if languages is None or not index or not language:
-            return Reading(intents_read)
-        votes = (summed[count:] + languages.bias).tolist()
-        best = max(range(len(votes)), key=votes.__getitem__)
-        total = sum(math.exp(v - votes[best]) for v in votes)
-        return Reading(intents_read, languages.labels[best], 1.0 / total)
+        words = normalize(text).split()[:_MAX_WORDS]
+        try:
+            rows = list(map(self._word_rows.__getitem__, words))
+        except KeyError:
+            self._learn(words)
+            rows = list(map(self._word_rows.__getitem__, words))
+        total = sum(map(self._word_sizes.__getitem__, words)) + max(0, len(words) - 1)
+        zero = self._zero
+        rows.extend(map(self._pairs.get, itertools.pairwise(words), itertools.repeat(zero)))
+        known = rows.count(zero) < len(rows)
+        if known:
+            summed: list[float] = self._table.take(rows, axis=0).sum(axis=0).tolist()
+        else:
+            summed = [0.0] * self._table.shape[1]
+        count = self._count
+        scale = self.intents.temperature / math.sqrt(total) if total else 0.0
+        # zip stops at the intents' columns; the language head's follow.
+        scores = [v * scale + b for v, b in zip(summed, self._intent_bias, strict=False)]
+        highest = max(scores)
+        exps = [math.exp(s - highest) for s in scores]
+        norm = 1.0 / sum(exps)
+        labels = self.intents.labels
+        ranked = sorted(self._labels, key=exps.__getitem__, reverse=True)[:top]
+        intents = tuple((labels[i], exps[i] * norm) for i in ranked)
+        if self.languages is None or not known or not language:
+            return Reading(intents)
+        votes = [v + b for v, b in zip(summed[count:], self._language_bias, strict=True)]
+        best = max(votes)
+        return Reading(
+            intents,
+            self.languages.labels[votes.index(best)],
+            1.0 / sum(math.exp(v - best) for v in votes),
+        )
 
     def predict(self, text: str, *, top: int = 3) -> list[tuple[str, float]]:
         """The ``top`` likeliest labels with their probabilities, best first."""
@@ -173,16 +219,6 @@ class IntentModel:
         """The likeliest language of ``text`` and its probability (``None`` if unknown)."""
         reading = self.read(text, top=1)
         return reading.language, reading.language_probability
-
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """What the model makes of one message."""
-
-    intents: tuple[tuple[str, float], ...]
-    """The likeliest labels with their probabilities, best first."""
-    language: str | None = None
-    language_probability: float = 0.0
 
 
 def train(
@@ -197,22 +233,27 @@ def train(
     from sklearn.svm import LinearSVC
 
     rows = [features(e.text) for e in examples]
-    counts: dict[str, int] = {}
-    for row, _size in rows:
-        for feature in row:
-            counts[feature] = counts.get(feature, 0) + 1
-    vocabulary = {f: i for i, f in enumerate(f for f, n in counts.items() if n >= min_count)}
-    indptr, indices, values = [0], [], []
-    for row, size in rows:
-        columns = sorted(i for f in row if (i := vocabulary.get(f)) is not None)
-        indices.extend(columns)
+    seen_in: Counter[str] = Counter()
+    for row, _total in rows:
+        seen_in.update(row.keys())
+    vocabulary = {f: i for i, f in enumerate(f for f, n in seen_in.items() if n >= min_count)}
+    indptr: list[int] = [0]
+    indices: list[int] = []
+    counts: list[float] = []
+    scales: list[float] = []
+    for row, total in rows:
+        columns = sorted((i, n) for f, n in row.items() if (i := vocabulary.get(f)) is not None)
+        indices.extend(i for i, _n in columns)
+        counts.extend(float(n) for _i, n in columns)
         # Scaled by all of the message's features, as at inference, known or not.
-        values.extend([1.0 / max(1, size) ** 0.5] * len(columns))
+        scales.extend([1.0 / max(1, total) ** 0.5] * len(columns))
         indptr.append(len(indices))
-    matrix = csr_matrix((values, indices, indptr), shape=(len(rows), len(vocabulary)))
+    shape = (len(rows), len(vocabulary))
+    matrix = csr_matrix((np.multiply(counts, scales), indices, indptr), shape=shape)
 
     def head(targets: list[str]) -> _Head:
-        fitted = LinearSVC(C=regularization).fit(matrix, targets)
+        # A fixed seed for the solver's shuffling: the same examples give the same model.
+        fitted = LinearSVC(C=regularization, random_state=0).fit(matrix, targets)
         classes = tuple(str(c) for c in fitted.classes_)
         coef = np.asarray(fitted.coef_, dtype=np.float32)
         bias = np.asarray(fitted.intercept_, dtype=np.float32)
@@ -222,15 +263,13 @@ def train(
         return _Head(classes, np.ascontiguousarray(coef.T), bias)
 
     def language_head(targets: list[str]) -> _Head:
-        counts = matrix.copy()
-        counts.data[:] = 1.0
-        fitted = MultinomialNB(alpha=0.5).fit(counts, targets)
+        raw = csr_matrix((counts, indices, indptr), shape=shape)
+        fitted = MultinomialNB(alpha=0.5).fit(raw, targets)
         return _Head(
             tuple(str(c) for c in fitted.classes_),
             np.ascontiguousarray(np.asarray(fitted.feature_log_prob_, dtype=np.float32).T),
             np.asarray(fitted.class_log_prior_, dtype=np.float32),
             temperature=1.0,
-            scaled=False,
         )
 
     languages = sorted({e.locale for e in examples})
@@ -290,7 +329,6 @@ def load(path: Path) -> IntentModel:
                 data["language_weights"].astype(np.float32),
                 data["language_bias"].astype(np.float32),
                 temperature=1.0,
-                scaled=False,
             )
     if intents.weights.shape != (len(vocabulary), len(intents.labels)):
         raise ValueError(f"{path}: the weights do not match the vocabulary")

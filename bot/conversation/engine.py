@@ -68,6 +68,7 @@ class Engine:
         self.router = self.understanding.router
         self.commands = self.understanding.commands
         self.options = PageOptions(self.dialogs, self.translator, self.locales)
+        self._page_replies: dict[tuple[str, str | None, bool], ReplyPlan] = {}
 
     # --- the step ------------------------------------------------------------------------
 
@@ -86,7 +87,7 @@ class Engine:
         result = self._dispatch(state, event)
         if result.state is not None and result.state.node is not None:
             nodes = self.dialogs.nodes
-            if not all(h in nodes for h in result.state.history):
+            if not all(map(nodes.__contains__, result.state.history)):
                 history = tuple(h for h in result.state.history if h in nodes)
                 result = evolve(result, state=evolve(result.state, history=history))
         return result
@@ -280,7 +281,7 @@ class Engine:
             step = self._ask_back(state, decision)
         else:
             step = self._not_understood(state, out_of_scope=decision.out_of_scope)
-        return evolve(step, route_score=decision.score, decision=decision)
+        return Step(step.state, step.replies, step.actions, step.topic, decision.score, decision)
 
     def _ask_back(self, state: State, decision: Decision) -> Step:
         """Offer the likeliest topics as choices instead of guessing."""
@@ -332,18 +333,8 @@ class Engine:
         history = state.history
         if push and state.node and state.node != node_id:
             history = (*history, state.node)[-HISTORY_LIMIT:]
-        lines = [Line(Text(node.say_context, node.say))]
-        disclaimer_shown = state.disclaimer_shown
-        if node.id != self.dialogs.main_menu and not disclaimer_shown:
-            lines.append(Line(texts.DISCLAIMER))
-            disclaimer_shown = True
-        reply = ReplyPlan(
-            tuple(lines),
-            self.options.choices(node),
-            self.options.nav(node, state.locale),
-            node=node.id,
-            show_updates=node.action == "show_updates",
-        )
+        disclaimer = node.id != self.dialogs.main_menu and not state.disclaimer_shown
+        reply = self._page_reply(node, state.locale, disclaimer)
         new_state = evolve(
             state,
             node=node.id,
@@ -351,13 +342,30 @@ class Engine:
             misses=0,
             awaiting_language=False,
             pending=None,
-            disclaimer_shown=disclaimer_shown,
+            disclaimer_shown=state.disclaimer_shown or disclaimer,
             offered=(),
         )
         actions: tuple[str, ...] = ()
         if node.action in ("subscribe", "unsubscribe", "handoff"):
             actions = (node.action,)
         return Step(new_state, (reply,), actions, topic=node.id)
+
+    def _page_reply(self, node: Node, locale: str | None, disclaimer: bool) -> ReplyPlan:
+        """A page's reply plan; immutable, so built once per page, locale and disclaimer."""
+        key = (node.id, locale, disclaimer)
+        reply = self._page_replies.get(key)
+        if reply is None:
+            lines = [Line(Text(node.say_context, node.say))]
+            if disclaimer:
+                lines.append(Line(texts.DISCLAIMER))
+            reply = self._page_replies[key] = ReplyPlan(
+                tuple(lines),
+                self.options.choices(node),
+                self.options.nav(node, locale),
+                node=node.id,
+                show_updates=node.action == "show_updates",
+            )
+        return reply
 
     def _plain(self, state: State, text: Text, *, nav: bool = True) -> Step:
         node = self._current(state)

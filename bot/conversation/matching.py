@@ -30,9 +30,24 @@ def normalize(text: str) -> str:
     if text.isascii():  # most messages: nothing to decompose
         return _NON_WORD.sub(" ", text).strip()
     text = _NON_WORD_RAW.sub(" ", text).replace("ñ", _ENYE)
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    stripped = unicodedata.normalize("NFKD", text).translate(_COMBINING)
     return _NON_WORD.sub(" ", stripped.replace(_ENYE, "ñ")).strip()
+
+
+class _CombiningMarks(dict[int, int | None]):
+    """A ``str.translate`` table that deletes combining marks (accents once decomposed).
+
+    Filled one character at a time as characters are first seen: building it for all of
+    Unicode up front would cost a good part of a second at start.
+    """
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_COMBINING = _CombiningMarks()
 
 
 def split_phrases(words: str) -> list[str]:
@@ -123,6 +138,24 @@ class TopicRouter:
         return frozenset(
             w for phrase in self._phrases if phrase.node in wanted for w in phrase.words
         )
+
+    def anchors_of(self, nodes: Iterable[str]) -> frozenset[str]:
+        """The anchor words of the keyword phrases of ``nodes`` (see ``_by_anchor``)."""
+        wanted = set(nodes)
+        phrases = self._phrases
+        return frozenset(
+            anchor
+            for anchor, indexes in self._anchored().items()
+            if any(phrases[i].node in wanted for i in indexes)
+        )
+
+    def may_match(self, tokens: Iterable[str], anchors: frozenset[str]) -> bool:
+        """Whether a phrase anchored on one of ``anchors`` can match a message of ``tokens``.
+
+        ``False`` means :meth:`route` cannot pick those phrases' nodes, so it need not run.
+        """
+        similar = self._similar
+        return any(not anchors.isdisjoint(similar(token)) for token in tokens)
 
     def _anchored(self) -> dict[str, list[int]]:
         if self._by_anchor is None:
@@ -258,6 +291,8 @@ class LabelIndex:
     keys: tuple[str, ...] = ()
     labels: tuple[str, ...] = ()
     """Normalised labels; ``labels[i]`` names ``keys[i]``."""
+    longest: int = 0
+    """The length of the longest label: a much longer message cannot name any."""
 
     @classmethod
     def build(cls, labels: Mapping[str, Iterable[str]]) -> LabelIndex:
@@ -268,7 +303,11 @@ class LabelIndex:
             for normalized in map(normalize, options)
             if normalized
         ]
-        return cls(tuple(key for key, _ in pairs), tuple(label for _, label in pairs))
+        return cls(
+            tuple(key for key, _ in pairs),
+            tuple(label for _, label in pairs),
+            max((len(label) for _, label in pairs), default=0),
+        )
 
 
 def match_label(
@@ -281,6 +320,11 @@ def match_label(
     """
     wanted = normalize(text) if normalized is None else normalized
     if not wanted or not index.labels:
+        return None
+    # fuzz.ratio is at most 1 - |a - b| / (a + b) for lengths a, b: a message this much
+    # longer than every label cannot reach the cutoff (most free text).
+    surplus = len(wanted) - index.longest
+    if surplus > 0 and 100.0 * (1 - surplus / (len(wanted) + index.longest)) < cutoff:
         return None
     found = process.extractOne(
         wanted, index.labels, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -19,17 +19,49 @@ def evolve(record: _T, **changes: Any) -> _T:
     """A copy of a frozen slotted dataclass with ``changes``: ``dataclasses.replace``, faster.
 
     The engine copies its state several times a message; ``dataclasses.replace`` looks the
-    fields up each time, and was a tenth of a step.
+    fields up each time, and was a tenth of a step. Each class gets a copier written for its
+    fields once (as ``dataclasses`` writes ``__init__``).
     """
     cls = type(record)
+    copier = _COPIERS.get(cls)
+    if copier is None:
+        copier = _COPIERS[cls] = _copier(cls)
+    fields: frozenset[str] = copier.fields  # type: ignore[attr-defined]
+    if not changes.keys() <= fields:
+        unknown = sorted(changes.keys() - fields)[0]
+        raise TypeError(f"{cls.__name__} has no field {unknown!r}")
+    copied: _T = copier(record, changes)
+    return copied
+
+
+_COPIERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
+
+
+def _copier(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
     slots: tuple[str, ...] = cls.__slots__  # type: ignore[attr-defined]
-    unknown = changes.keys() - set(slots)
-    if unknown:
-        raise TypeError(f"{cls.__name__} has no field {sorted(unknown)[0]!r}")
-    new = object.__new__(cls)
-    for name in slots:
-        object.__setattr__(new, name, changes[name] if name in changes else getattr(record, name))
-    return new
+    # Slot descriptors set a field directly, past the frozen class's __setattr__.
+    setters = {f"set_{name}": getattr(cls, name).__set__ for name in slots}
+    body = [f"    set_{name}(new, record.{name})" for name in slots]
+    source = "\n".join(
+        [
+            "def copy(record, changes):",
+            "    new = create(cls)",
+            *body,
+            "    for name, value in changes.items():",
+            "        assign(new, name, value)",
+            "    return new",
+        ]
+    )
+    namespace: dict[str, Any] = {
+        "create": object.__new__,
+        "assign": object.__setattr__,
+        "cls": cls,
+        **setters,
+    }
+    exec(source, namespace)  # noqa: S102 - generated from the class's own field names
+    copier: Callable[[Any, dict[str, Any]], Any] = namespace["copy"]
+    copier.fields = frozenset(slots)  # type: ignore[attr-defined]
+    return copier
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,9 @@ from bot.conversation.classifier import IntentModel, Reading
 from bot.conversation.matching import TopicRouter, WordCommands, normalize, split_phrases
 from bot.conversation.state import Candidate, Decision
 
+EMERGENCY = "emergency"
+"""The label of messages saying it is happening now."""
+
 COMMAND_TEXTS: dict[str, Text] = {
     "menu": texts.COMMAND_MENU,
     "back": texts.COMMAND_BACK,
@@ -40,13 +43,13 @@ class RoutingSettings:
 
     keyword_confidence: float = 0.72
     keyword_margin: float = 0.06
-    confidence: float = 0.55
+    confidence: float = 0.65
     """The model answers a topic directly at or above this probability..."""
     margin: float = 0.15
     """...and only when it beats the runner-up by this much; otherwise it asks back."""
     ask_back: float = 0.2
     """Below this probability for the best topic, the bot says it did not understand."""
-    urgency: float = 0.1
+    urgency: float = 0.075
     """At or above this probability of "happening now", the emergency page opens."""
     language_switch: float = 0.9
     """A message of two or more words this surely in another language switches language."""
@@ -89,14 +92,22 @@ class Understanding:
         labels = self.model.intents.labels if self.model is not None else ()
         self._taught = frozenset(f"{self._dialog}.{label}" for label in labels)
         """Pages the model has examples for."""
-        self._untaught_words = self.router.words_of(self.router.nodes() - self._taught)
+        untaught = self.router.nodes() - self._taught
+        self._untaught_words = self.router.words_of(untaught)
         """Keyword words of the pages routed by keywords alone (added after the examples);
         a message with none of them need not be routed by keywords at all."""
+        self._untaught_anchors = self.router.anchors_of(untaught)
+        """Nor need a message in which no phrase of those pages can match (see may_match)."""
         self._deeper_pages = self._pages_under_topics()
         self._deeper_words = {
             topic: self.router.words_of(pages) for topic, pages in self._deeper_pages.items()
         }
         """The words a message must share with a topic's deeper pages for them to be tried."""
+        self._deeper_anchors = {
+            topic: self.router.anchors_of(pages) for topic, pages in self._deeper_pages.items()
+        }
+        self._label_nodes = {label: self._node(label) for label in labels if label != OUT_OF_SCOPE}
+        """The page of each label of the model (``None`` for out of scope and strays)."""
 
     def _pages_under_topics(self) -> dict[str, frozenset[str]]:
         """Per taught topic: the pages with keywords reachable from it, but not other topics."""
@@ -154,7 +165,10 @@ class Understanding:
             return decision
         if decision.confident:
             return self._deeper(decision, normalized)
-        if self._untaught_words.isdisjoint(normalized.split()):
+        tokens = normalized.split()
+        if self._untaught_words.isdisjoint(tokens) or not self.router.may_match(
+            tokens, self._untaught_anchors
+        ):
             return decision
         # A page with keywords but no examples yet (just added) is still found by its words.
         routed = self.router.route(normalized)
@@ -173,8 +187,14 @@ class Understanding:
         The model knows topics; a topic's deeper pages (recording the police, under
         reporting) are found by their keywords once the model has chosen the topic.
         """
-        pages = self._deeper_pages.get(decision.node or "")
-        if not pages or self._deeper_words[decision.node or ""].isdisjoint(normalized.split()):
+        topic = decision.node or ""
+        pages = self._deeper_pages.get(topic)
+        if not pages:
+            return decision
+        tokens = normalized.split()
+        if self._deeper_words[topic].isdisjoint(tokens) or not self.router.may_match(
+            tokens, self._deeper_anchors[topic]
+        ):
             return decision
         routed = self.router.route(normalized)
         if routed.confident and routed.node in pages:
@@ -184,19 +204,21 @@ class Understanding:
     def _model_decision(self, reading: Reading) -> Decision:
         settings = self.settings
         ranked = reading.intents
-        probabilities = dict(ranked)
-        urgent = probabilities.get("emergency", 0.0)
+        urgent = next((p for label, p in ranked if label == EMERGENCY), 0.0)
         if self._emergency is not None and urgent >= settings.urgency:
             candidates = (Candidate(self._emergency, urgent),)
             return Decision(self._emergency, round(urgent, 3), True, "urgency", candidates)
-        topics = [
-            Candidate(node, round(p, 3))
-            for label, p in ranked
-            if label != OUT_OF_SCOPE and (node := self._node(label)) is not None
-        ][:3]
+        nodes = self._label_nodes
+        found: list[Candidate] = []
+        for label, p in ranked:
+            if (node := nodes.get(label)) is not None:
+                found.append(Candidate(node, round(p, 3)))
+                if len(found) == 3:
+                    break
+        topics = tuple(found)
         best_label, best = ranked[0]
         if best_label == OUT_OF_SCOPE and best >= settings.confidence:
-            return Decision(None, round(best, 3), False, "model", tuple(topics), out_of_scope=True)
+            return Decision(None, round(best, 3), False, "model", topics, out_of_scope=True)
         if not topics:
             return Decision(None, round(best, 3), False, "fallback")
         first = topics[0]
@@ -206,11 +228,11 @@ class Understanding:
             and first.probability >= settings.confidence
             and first.probability - second >= settings.margin
         ):
-            return Decision(first.node, first.probability, True, "model", tuple(topics))
+            return Decision(first.node, first.probability, True, "model", topics)
         if first.probability >= settings.ask_back:
             offered = tuple(c for c in topics if c.probability >= settings.ask_back / 2)
             return Decision(None, first.probability, False, "model", offered, ask_back=True)
-        return Decision(None, first.probability, False, "fallback", tuple(topics))
+        return Decision(None, first.probability, False, "fallback", topics)
 
     def language_of(self, text: str | Message) -> str | None:
         """The configured language ``text`` is clearly written in, if it has two words or more.
