@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from bot.config.channels import ReplyBudgetConfig as ReplyBudgetConfig
+from bot.config.channels import SmsConfig as SmsConfig
+from bot.config.channels import TelegramConfig as TelegramConfig
+from bot.config.channels import TwilioConfig as TwilioConfig
+from bot.config.channels import VoiceConfig as VoiceConfig
+from bot.config.channels import WhatsAppConfig as WhatsAppConfig
+from bot.config.channels import WhatsAppTemplateConfig as WhatsAppTemplateConfig
+from bot.config.handoff import HandoffConfig as HandoffConfig
+from bot.config.handoff import OfficeHoursWindow as OfficeHoursWindow
+from bot.config.handoff import parse_days as parse_days
+from bot.config.section import Section as _Section
 from bot.errors import ConfigError
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DatabaseConfig(_Section):
@@ -124,125 +130,6 @@ class PrivacyConfig(_Section):
     """A contact who is not subscribed and has not written for this many days is erased."""
 
 
-class TelegramConfig(_Section):
-    """The Telegram bot (``telegram.*``); a token turns the channel on."""
-
-    token: str | None = None
-    webhook_secret: str | None = None
-    base_url: str | None = None
-    """Another Bot API server (a local one, or a test fake): ``http://127.0.0.1:8081/bot``."""
-    messages_per_second: float = Field(default=25, gt=0)
-
-
-class WhatsAppTemplateConfig(_Section):
-    """One approved WhatsApp template (``twilio.whatsapp.templates.<locale>``)."""
-
-    content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
-    """The template's Content SID (``HX`` and 32 hex digits), from Twilio's Content Template
-    Builder, approved by WhatsApp for business-initiated messages."""
-    variable: Literal["text", "notice"] = "notice"
-    """What fills the template's one variable ``{{1}}``: the update's whole ``text``, or a
-    short translated ``notice`` that there is news (the person replies to read it)."""
-
-
-class WhatsAppConfig(_Section):
-    """The WhatsApp sender on the same Twilio account (``twilio.whatsapp.*``)."""
-
-    from_number: str | None = None
-    """The WhatsApp-enabled sender (``+14145550100``; ``whatsapp:`` is added). Setting it
-    turns the WhatsApp channel on."""
-    messaging_service_sid: str | None = None
-    """Send through this Messaging Service instead of ``from_number`` (its sender pool)."""
-    templates: dict[str, WhatsAppTemplateConfig] = Field(default_factory=dict)
-    """Per locale: the approved template broadcasts use outside the 24-hour window."""
-    window_hours: float = Field(default=24, gt=0, le=24)
-    """How long after a person's last message free-form messages may be sent (WhatsApp: 24)."""
-    price_per_message: float = Field(default=0.005, ge=0)
-    """US dollars per free-form message inside the window (Twilio's per-message fee)."""
-    price_per_template: float = Field(default=0.03, ge=0)
-    """US dollars per template message outside the window (Twilio's fee plus Meta's)."""
-    messages_per_second: float = Field(default=10, gt=0)
-
-    @field_validator("from_number")
-    @classmethod
-    def _sender_is_e164(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        bare = value.removeprefix("whatsapp:")
-        if not re.fullmatch(r"\+[1-9][0-9]{6,14}", bare):
-            raise ValueError("write the WhatsApp sender in E.164, such as +14145550100")
-        return bare
-
-
-class VoiceConfig(_Section):
-    """Phone calls on the same Twilio account (``twilio.voice.*``)."""
-
-    enabled: bool = False
-    """Serve ``POST /twilio/voice``; point the number's "A call comes in" webhook at it."""
-    voices: dict[str, str] = Field(
-        default_factory=lambda: {"en": "Polly.Joanna-Neural", "es": "Polly.Lupe-Neural"}
-    )
-    """Per locale: the Twilio text-to-speech voice (``Polly.*``, ``Google.*``)."""
-    speech_languages: dict[str, str] = Field(
-        default_factory=lambda: {"en": "en-US", "es": "es-US"}
-    )
-    """Per locale: the BCP-47 language with region that ``<Say>`` and ``<Gather>`` use."""
-    dial_pages: list[str] = Field(default_factory=lambda: ["kyr.person"])
-    """Pages that connect the caller to ``organization.hotline`` (``<Dial>``) when it is set."""
-    gather_timeout: int = Field(default=6, ge=1, le=30)
-    """Seconds the call waits for a key or words before saying the choices again."""
-    words_per_minute: int = Field(default=150, ge=60, le=300)
-    """Speaking rate ``kyrbot check`` assumes when it estimates how long a page takes."""
-    max_seconds: int = Field(default=60, ge=10)
-    """``kyrbot check`` warns about a page that takes longer than this to say."""
-
-    @field_validator("speech_languages")
-    @classmethod
-    def _languages_have_a_region(cls, value: dict[str, str]) -> dict[str, str]:
-        for locale, language in value.items():
-            if not re.fullmatch(r"[a-z]{2,3}-[A-Z0-9]{2,3}", language):
-                raise ValueError(
-                    f"{locale}: {language!r} is not a language with a region, such as es-US "
-                    "(Twilio refuses a bare 'es')"
-                )
-        return value
-
-
-class TwilioConfig(_Section):
-    """The Twilio account for SMS, WhatsApp and voice (``twilio.*``); credentials turn SMS on."""
-
-    account_sid: str | None = None
-    auth_token: str | None = None
-    from_number: str | None = None
-    messaging_service_sid: str | None = None
-    api_base_url: str | None = None
-    """Another REST server instead of Twilio's, for tests."""
-    segments_per_second: float = Field(default=1, gt=0)
-    provider_handles_opt_out: bool = True
-    default_region: str = Field(default="US", pattern=r"^[A-Za-z]{2}$")
-    """The country (ISO 3166 code) of a number that arrives without ``+`` and country code."""
-    whatsapp: WhatsAppConfig = WhatsAppConfig()
-    voice: VoiceConfig = VoiceConfig()
-
-
-class ReplyBudgetConfig(_Section):
-    """How many replies one sender may get in a window (``sms.reply_budget``)."""
-
-    replies: int = Field(default=20, ge=1)
-    window_minutes: int = Field(default=10, ge=1)
-
-
-class SmsConfig(_Section):
-    """How SMS replies are written and what they cost (``sms.*``)."""
-
-    segment_budget: int = Field(default=5, ge=1, le=10)
-    fold_accents: dict[str, bool] = Field(default_factory=lambda: {"es": True})
-    """Per locale: write á í ó ú as a i o u so Spanish goes as cheaper GSM-7 (é ñ ü ¿ ¡ are
-    GSM-7 already). On by default for Spanish; ``{es: false}`` keeps every accent."""
-    price_per_segment: float = Field(default=0.0079, ge=0)
-    reply_budget: ReplyBudgetConfig = ReplyBudgetConfig()
-
-
 class OrganizersConfig(_Section):
     """Who may broadcast, and where reports go (``organizers.*``)."""
 
@@ -260,75 +147,6 @@ class ConsoleConfig(_Section):
     """A console session ends after this long without a request."""
     routing_figures: Path = Path("docs/ROUTING.md")
     """The file whose figures table (its last row) the content page shows for routing."""
-
-
-_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def parse_days(text: str) -> frozenset[int]:
-    """Weekday numbers (Monday 0) from ``"mon-fri"``, ``"sat,sun"`` or ``"mon-wed, fri"``.
-
-    Raises:
-        ValueError: a name is not a three-letter English day name.
-    """
-    days: set[int] = set()
-    for part in text.lower().replace(" ", "").split(","):
-        first, _, last = part.partition("-")
-        if first not in _DAY_NAMES or (last and last not in _DAY_NAMES):
-            raise ValueError(f"{part!r} is not a day or range of days such as mon-fri")
-        start, end = _DAY_NAMES.index(first), _DAY_NAMES.index(last or first)
-        days.update((start + i) % 7 for i in range((end - start) % 7 + 1))
-    return frozenset(days)
-
-
-class OfficeHoursWindow(_Section):
-    """When volunteers answer on some days (``handoff.office_hours[]``)."""
-
-    days: str
-    """Days as ``mon-fri``, ``sat,sun`` or ``mon``."""
-    start: time
-    """Local time (``handoff.timezone``) from which volunteers answer, ``"09:00"``."""
-    end: time
-    """Local time until which they answer, ``"17:00"`` (after ``start``)."""
-
-    @field_validator("days")
-    @classmethod
-    def _days_are_days(cls, value: str) -> str:
-        parse_days(value)
-        return value
-
-    def model_post_init(self, __context: Any) -> None:
-        """Check that the window ends after it starts."""
-        if self.end <= self.start:
-            raise ValueError(f"end {self.end} is not after start {self.start}")
-
-
-class HandoffConfig(_Section):
-    """Talking to a volunteer through a Telegram group (``handoff.*``); docs/HANDOFF.md."""
-
-    telegram_chat_id: int | None = None
-    """The volunteers' Telegram group. Unset: the bot offers only the phone numbers."""
-    volunteer_ids: list[int] | None = None
-    """Telegram user ids allowed to answer in that group; default ``organizers.telegram_ids``."""
-    office_hours: list[OfficeHoursWindow] = Field(default_factory=list)
-    """When someone is on duty; none listed: always."""
-    timezone: str = "UTC"
-    """The zone ``office_hours`` are written in, such as ``America/Chicago``."""
-    idle_minutes: int = Field(default=30, ge=1)
-    """A ticket nobody wrote in for this long is closed, with a message to the person."""
-    group_messages_per_minute: float = Field(default=20, gt=0, le=20)
-    """Messages the bot sends to the group per minute at most (Telegram allows 20)."""
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"{value!r} is not a known time zone (such as America/Chicago)"
-            ) from None
-        return value
 
 
 class OrganizationConfig(_Section):
