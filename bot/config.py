@@ -92,6 +92,15 @@ class RetentionConfig(_Section):
     delivery_days: int = Field(default=90, ge=1)
 
 
+class OutboxConfig(_Section):
+    """How long unsent messages are retried (``outbox.*``; see docs/RELIABILITY.md)."""
+
+    reply_retry_minutes: float = Field(default=10, gt=0)
+    """A reply to a person is retried this long after it was made, then given up."""
+    broadcast_retry_hours: float = Field(default=12, gt=0)
+    """A broadcast delivery is retried this long after its first attempt, then failed."""
+
+
 class PrivacyConfig(_Section):
     """Keys that stand for people in logs and storage (``privacy.*``)."""
 
@@ -187,6 +196,7 @@ class Config(_Section):
     session: SessionConfig = SessionConfig()
     routing: RoutingConfig = RoutingConfig()
     retention: RetentionConfig = RetentionConfig()
+    outbox: OutboxConfig = OutboxConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     telegram: TelegramConfig = TelegramConfig()
     twilio: TwilioConfig = TwilioConfig()

@@ -33,6 +33,7 @@ from bot.storage.models import (
     SessionRecord,
     WorkerRow,
 )
+from bot.storage.outbox import OutboxStore
 from bot.storage.values import aware
 
 logger = logging.getLogger(__name__)
@@ -361,6 +362,11 @@ class Storage(ConversationStore, BroadcastStore, FanoutStore):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    @property
+    @abc.abstractmethod
+    def outbox(self) -> OutboxStore:
+        """The replies waiting to be sent (:mod:`bot.storage.outbox`), on the same database."""
 
     @abc.abstractmethod
     async def open(self) -> None:

@@ -1,4 +1,4 @@
-"""A Storage made of three parts, one per consumer interface, each call handed to its part."""
+"""A Storage made of its parts, one per consumer interface, each call handed to its part."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing_extensions import override
 
 from bot.messages import Address
 from bot.storage.base import BroadcastStore, ConversationStore, FanoutStore, Storage
+from bot.storage.outbox import OutboxStore
 from bot.storage.models import (
     AudienceRow,
     AuditEntry,
@@ -35,14 +36,25 @@ class ComposedStorage(Storage):
         conversations: the part the conversation service uses.
         broadcasts: the part organizers use.
         fanout: the part the senders use.
+        outbox: the replies waiting to be sent (:attr:`Storage.outbox`).
     """
 
     def __init__(
-        self, conversations: ConversationStore, broadcasts: BroadcastStore, fanout: FanoutStore
+        self,
+        conversations: ConversationStore,
+        broadcasts: BroadcastStore,
+        fanout: FanoutStore,
+        outbox: OutboxStore,
     ) -> None:
         self._conversations = conversations
         self._broadcasts = broadcasts
         self._fanout = fanout
+        self._outbox = outbox
+
+    @property
+    @override
+    def outbox(self) -> OutboxStore:
+        return self._outbox
 
     # -- conversations ---------------------------------------------------------------------
 

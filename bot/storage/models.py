@@ -137,6 +137,8 @@ class ClaimedDelivery:
     """The locale of the text to send (the recipient's, or English as an allowed fallback)."""
     attempts: int
     """Attempts so far, this one included."""
+    first_attempt_at: datetime | None = None
+    """When it was first tried (this attempt, the first time); retries are counted from it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -295,7 +295,7 @@ class TelegramChannel(Channel):
         except Exception as exc:
             log_failure(logger, "Handling a Telegram update", exc, inbound.address)
             return
-        delivered = await self.deliver_replies(inbound.address, replies)
+        delivered = await self.reply(inbound.address, replies)
         if query is not None and replies and delivered:
             await self._close_keyboard(query)
 

@@ -118,6 +118,8 @@ class MemoryConversations(ConversationStore):
         rows.drop_deliveries(
             [d.id for d in rows.deliveries.values() if d.contact_id == contact_id]
         )
+        for row_id in [i for i, row in rows.outbox.items() if row.contact_id == contact_id]:
+            del rows.outbox[row_id]  # the SQL store's ON DELETE CASCADE
         self._known.drop(contact_id)
         return True
 

@@ -69,6 +69,7 @@ class DeliveryRow:
     claimed_by: str | None = None
     claimed_at: datetime | None = None
     not_before: datetime | None = None
+    first_attempt_at: datetime | None = None
 
 
 @dataclass
@@ -88,6 +89,8 @@ class MemoryDatabase:
     send_rate: dict[str, float] = field(default_factory=dict)
     """Channel -> the Unix time from which its sending time is free."""
     audit_log: list[AuditEntry] = field(default_factory=list)
+    outbox: dict[int, Any] = field(default_factory=dict)
+    """Outbox row id -> the row (:class:`~bot.storage.memory.outbox.OutboxRow`)."""
     _ids: dict[str, itertools.count[int]] = field(default_factory=dict)
 
     def next_id(self, table: str) -> int:

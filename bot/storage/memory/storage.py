@@ -9,6 +9,7 @@ from bot.storage.memory.broadcasts import MemoryBroadcasts
 from bot.storage.memory.conversations import MemoryConversations
 from bot.storage.memory.database import MemoryConnection, MemoryDatabase
 from bot.storage.memory.fanout import MemoryFanout
+from bot.storage.memory.outbox import MemoryOutbox
 
 
 class MemoryStorage(ComposedStorage):
@@ -30,6 +31,7 @@ class MemoryStorage(ComposedStorage):
             self._memory_conversations,
             MemoryBroadcasts(self._connection),
             MemoryFanout(self._connection),
+            MemoryOutbox(self._connection),
         )
 
     @property

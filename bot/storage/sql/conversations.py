@@ -27,7 +27,14 @@ from bot.storage.snapshots import ContactSnapshots
 from bot.storage.sql import fastpath
 from bot.storage.sql.database import Database, begin_write, driver, upsert
 from bot.storage.sql.rows import CONTACT_COLUMNS, contact_from_row, session_from_row
-from bot.storage.sql.tables import contacts, deliveries, inbound_ids, sessions, topic_counters
+from bot.storage.sql.tables import (
+    contacts,
+    deliveries,
+    inbound_ids,
+    outbox,
+    sessions,
+    topic_counters,
+)
 from bot.storage.values import aware, dumps
 
 logger = logging.getLogger(__name__)
@@ -287,6 +294,7 @@ def _forget(conn: Connection, address: Address) -> int | None:
         return None
     # The foreign keys cascade too; deleting explicitly keeps erasure independent of that.
     conn.execute(sa.delete(deliveries).where(deliveries.c.contact_id == contact_id))
+    conn.execute(sa.delete(outbox).where(outbox.c.contact_id == contact_id))
     conn.execute(sa.delete(sessions).where(sessions.c.contact_id == contact_id))
     conn.execute(sa.delete(contacts).where(contacts.c.id == contact_id))
     return int(contact_id)

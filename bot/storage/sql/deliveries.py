@@ -118,6 +118,7 @@ def claim(
             d.c.contact_id,
             d.c.locale,
             d.c.attempts,
+            d.c.first_attempt_at,
             c.c.channel,
             c.c.address,
             c.c.subscribed,
@@ -144,6 +145,7 @@ def claim(
         cid,
         locale,
         attempts,
+        first_attempt_at,
         ch,
         address,
         subscribed,
@@ -156,7 +158,14 @@ def claim(
             skipped.append(did)
         else:
             claimed.append(
-                ClaimedDelivery(did, cid, Address(ch, address), locale, int(attempts) + 1)
+                ClaimedDelivery(
+                    did,
+                    cid,
+                    Address(ch, address),
+                    locale,
+                    int(attempts) + 1,
+                    first_attempt_at or now,
+                )
             )
     if claimed:
         conn.execute(
@@ -167,6 +176,9 @@ def claim(
                 claimed_by=worker,
                 claimed_at=now,
                 attempts=d.c.attempts + 1,
+                first_attempt_at=sa.func.coalesce(
+                    d.c.first_attempt_at, sa.literal(now, UtcDateTime())
+                ),
                 updated_at=now,
             )
         )

@@ -139,12 +139,49 @@ def _inbound_ids_without_rowid(conn: Connection) -> None:
     conn.exec_driver_sql("DROP TABLE inbound_ids_v2")
 
 
+def _outbox(conn: Connection) -> None:
+    # The durable outbox: replies stored until sent, and the first attempt of a delivery
+    # (broadcast retries are counted from it). Self-contained: written out in full.
+    _add_columns(
+        conn, "deliveries", sa.Column("first_attempt_at", tables.UtcDateTime, nullable=True)
+    )
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    metadata = sa.MetaData(naming_convention=tables.metadata.naming_convention)
+    sa.Table("contacts", metadata, sa.Column("id", big_id, primary_key=True))
+    outbox = sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("id", big_id, primary_key=True),
+        sa.Column(
+            "contact_id",
+            big_id,
+            sa.ForeignKey("contacts.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("channel", sa.String, nullable=False),
+        sa.Column("payload", sa.Text, nullable=True),
+        sa.Column("status", sa.String, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("created_at", tables.UtcDateTime, nullable=False),
+        sa.Column("updated_at", tables.UtcDateTime, nullable=False),
+        sa.Column("expires_at", tables.UtcDateTime, nullable=False),
+        sa.Column("not_before", tables.UtcDateTime, nullable=True),
+        sa.Column("claimed_by", sa.String, nullable=True),
+        sa.Column("claimed_at", tables.UtcDateTime, nullable=True),
+        sa.Column("error", sa.String, nullable=True),
+    )
+    sa.Index("ix_outbox_status", outbox.c.status)
+    outbox.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contacts, sessions, dedup ids, counters, broadcasts, audit log", _create_tables),
     Migration(
         2, "broadcast fan-out: claims, retries, workers, shared send rate", _broadcast_fan_out
     ),
     Migration(3, "dedup ids in one B-tree on SQLite (WITHOUT ROWID)", _inbound_ids_without_rowid),
+    Migration(4, "the outbox: stored replies, and when a delivery was first tried", _outbox),
 )
 
 LATEST: int = MIGRATIONS[-1].version

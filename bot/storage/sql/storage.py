@@ -13,6 +13,7 @@ from bot.storage.sql.broadcasts import SqlBroadcasts
 from bot.storage.sql.conversations import SqlConversations
 from bot.storage.sql.database import Database
 from bot.storage.sql.fanout import SqlFanout
+from bot.storage.sql.outbox import SqlOutbox
 
 
 class SqlStorage(ComposedStorage):
@@ -36,7 +37,12 @@ class SqlStorage(ComposedStorage):
     def __init__(self, url: str, *, engine_kwargs: Mapping[str, Any] | None = None) -> None:
         self._db = Database(url, engine_kwargs=engine_kwargs)
         self._sql_conversations = SqlConversations(self._db)
-        super().__init__(self._sql_conversations, SqlBroadcasts(self._db), SqlFanout(self._db))
+        super().__init__(
+            self._sql_conversations,
+            SqlBroadcasts(self._db),
+            SqlFanout(self._db),
+            SqlOutbox(self._db),
+        )
 
     @property
     def database(self) -> Database:

@@ -1,6 +1,7 @@
 """The database tables: every column the bot may store, and nothing more (DESIGN.md, Storage).
 
-No table holds a message body. Only ``contacts`` holds an address; ``inbound_ids`` and
+No table holds a message body from a person. ``outbox`` holds a reply to one only until it
+is sent (see :mod:`bot.storage.outbox`). Only ``contacts`` holds an address; ``inbound_ids`` and
 ``topic_counters`` deliberately carry no contact reference, so dedup ids and analytics cannot
 be tied back to a person.
 
@@ -176,6 +177,8 @@ deliveries = sa.Table(
     sa.Column("claimed_by", sa.String, nullable=True),
     sa.Column("claimed_at", UtcDateTime, nullable=True),
     sa.Column("not_before", UtcDateTime, nullable=True),
+    # Added by the outbox step: the first attempt, from which retries are counted down.
+    sa.Column("first_attempt_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("broadcast_id", "contact_id"),
 )
 
@@ -228,3 +231,31 @@ audit_log = sa.Table(
     sa.Column("action", sa.String, nullable=False),
     sa.Column("detail", sa.JSON, nullable=False),
 )
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    # Replies to people, stored until the provider took them (then the row is deleted). The
+    # payload is the rendered reply; a final failure erases it. No address: contact_id only.
+    sa.Column("id", Id, primary_key=True),
+    sa.Column(
+        "contact_id",
+        Id,
+        sa.ForeignKey("contacts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("payload", sa.Text, nullable=True),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("not_before", UtcDateTime, nullable=True),
+    sa.Column("claimed_by", sa.String, nullable=True),
+    sa.Column("claimed_at", UtcDateTime, nullable=True),
+    sa.Column("error", sa.String, nullable=True),
+)
+
+sa.Index("ix_outbox_status", outbox.c.status)
