@@ -4,24 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import os
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.broadcast.pacing import RunnerSettings
 from bot.broadcast.runner import BroadcastRunner, channels_by_name
 from bot.broadcast.service import BroadcastService
 from bot.channels import registry
 from bot.channels.base import Channel, ChannelCallbacks
+from bot.channels.outbox import OutboxSender, OutboxSettings
+from bot.channels.pacing import LOOP_TIMER, Timer
 from bot.config import Config
 from bot.content.strings import TELEGRAM_COMMANDS
 from bot.conversation.service import ConversationService
 from bot.conversation.version import Content, load_content
-from bot.errors import BotError, ConfigError, ContentError
-from bot.messages import Address, DeliveryReport, Reply
+from bot.errors import BotError, ChannelUnavailable, ConfigError, ContentError, StorageError
+from bot.health import ChannelState, Health
+from bot.messages import Address, DeliveryReport, Inbound, Reply
 from bot.organizer import texts as organizer_texts
 from bot.privacy import set_hash_key
 from bot.storage import Storage, open_storage
@@ -34,13 +39,25 @@ logger = logging.getLogger(__name__)
 
 COUNTER_FLUSH_SECONDS = 10.0
 PRUNE_SECONDS = 3600.0
+CHANNEL_RETRY_SECONDS = (1.0, 60.0)
+"""A channel whose provider was down at start-up is registered again after the first of
+these, doubling up to the second."""
 
 
 class App:
-    """The running bot: storage, content, conversation service, channels and web server."""
+    """The running bot: storage, content, conversation service, channels and web server.
 
-    def __init__(self, config: Config, *, storage: Storage | None = None) -> None:
+    Args:
+        config: the validated configuration.
+        storage: the store to use (default: the one ``database.url`` names).
+        timer: where the outbox and channel registration retries wait (tests pass a fake).
+    """
+
+    def __init__(
+        self, config: Config, *, storage: Storage | None = None, timer: Timer = LOOP_TIMER
+    ) -> None:
         self.config = config
+        self.timer = timer
         set_hash_key(config.privacy.hash_key)
         self.storage = storage or open_storage(config.database.url)
         self.content: Content = load_content(config)
@@ -54,14 +71,25 @@ class App:
             updates=self.broadcasts.updates,
             carrier_help=registry.carrier_help_channels(config),
         )
-        self.callbacks = channel_callbacks(self.service, self.broadcasts)
+        self._stopping = asyncio.Event()
+        self.health = Health(self.storage, stopping=self._stopping.is_set)
+        """What /healthz and /readyz report; refuses messages while the storage fails."""
+        self.outbox = OutboxSender(
+            self.storage.outbox,
+            {},
+            settings=OutboxSettings(reply_retry=config.outbox.reply_retry_minutes * 60.0),
+            timer=timer,
+        )
+        """Stores replies sent outside a webhook response, and retries them."""
+        self.callbacks = channel_callbacks(
+            self.service, self.broadcasts, outbox=self.outbox, health=self.health
+        )
         """What every channel is given at start: the conversation, and delivery tracking."""
         self.runner: BroadcastRunner | None = None
         """Sends broadcasts while :meth:`serve` runs (and resumes unfinished ones)."""
         self.channels: list[Channel] = []
         self.web: WebServer | None = None
         self.reload_listeners: list[Callable[[Content | None, ContentError | None], None]] = []
-        self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- content ------------------------------------------------------------------------
@@ -131,14 +159,21 @@ class App:
 
     async def serve(self, *, ready: Callable[[App], None] | None = None) -> None:
         """Run channels and the web server until SIGINT/SIGTERM; SIGHUP reloads content."""
+        faulthandler.enable()  # a fatal signal (SIGBUS from a broken -shm file) leaves a line
         await self.open()
         self.channels = self.build_channels()
-        self.runner = BroadcastRunner(self.storage, channels_by_name(self.channels), self.config)
+        by_name = channels_by_name(self.channels)
+        self.outbox.channels = by_name
+        settings = RunnerSettings(retry_for=self.config.outbox.broadcast_retry_hours * 3600.0)
+        self.runner = BroadcastRunner(self.storage, by_name, self.config, settings=settings)
         console = self._organizer_console(self.runner)
         routes = [route for channel in self.channels for route in channel.routes()]
         self.web = WebServer(
             build_web_app(
-                routes, max_body_bytes=self.config.server.max_body_bytes, health=self._healthy
+                routes,
+                max_body_bytes=self.config.server.max_body_bytes,
+                health=self._healthy,
+                readiness=self.health.readiness,
             ),
             host=self.config.server.host,
             port=self.config.server.port,
@@ -148,9 +183,12 @@ class App:
             loop.add_signal_handler(sig, self._stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         try:
+            await self.health.probe()
+            self._spawn(self.health.run())
             await self.web.start()
             for channel in self.channels:
-                await channel.start(self.callbacks)
+                await self._start_channel(channel)
+            self.outbox.start()
             self.runner.start()
             self._spawn(self._every(COUNTER_FLUSH_SECONDS, self.service.flush_counters))
             self._spawn(self._every(PRUNE_SECONDS, self.prune))
@@ -164,6 +202,7 @@ class App:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             await self.runner.stop()  # before the channels: sends in flight finish first
+            await self.outbox.stop()
             if console is not None:
                 await console.close()
             await self.broadcasts.close()
@@ -176,6 +215,41 @@ class App:
                 await self.web.stop()
             await self.close()
             self._remove_pid()
+
+    async def _start_channel(self, channel: Channel) -> None:
+        """Start a channel; if its provider is down, serve without it and retry meanwhile."""
+        self.health.channels[channel.name] = ChannelState.STARTING
+        try:
+            await channel.start(self.callbacks)
+        except ChannelUnavailable as exc:
+            self.health.channels[channel.name] = ChannelState.DOWN
+            logger.error(
+                "The %s channel could not start (%s): serving without it and retrying; "
+                "its replies wait in the outbox",
+                channel.label,
+                exc,
+            )
+            self._spawn(self._start_later(channel))
+            return
+        self.health.channels[channel.name] = ChannelState.UP
+
+    async def _start_later(self, channel: Channel) -> None:
+        delay, longest = CHANNEL_RETRY_SECONDS
+        while not self._stopping.is_set():
+            await self.timer.sleep(delay)
+            try:
+                await channel.start(self.callbacks)
+            except ChannelUnavailable as exc:
+                logger.warning("The %s channel is still down (%s)", channel.label, exc)
+                delay = min(delay * 2.0, longest)
+                continue
+            except Exception:
+                logger.exception("The %s channel failed to start; not retrying", channel.label)
+                return
+            self.health.channels[channel.name] = ChannelState.UP
+            logger.warning("The %s channel is up after all", channel.label)
+            self.outbox.wake()
+            return
 
     def _organizer_console(self, runner: BroadcastRunner) -> OrganizerConsole | None:
         """Give organizers /broadcast and /stats on the Telegram channel, if there is one."""
@@ -254,21 +328,37 @@ class App:
 
 
 def channel_callbacks(
-    service: ConversationService, broadcasts: BroadcastService | None = None
+    service: ConversationService,
+    broadcasts: BroadcastService | None = None,
+    *,
+    outbox: OutboxSender | None = None,
+    health: Health | None = None,
 ) -> ChannelCallbacks:
-    """What channels call: the conversation, and the broadcasts' delivery tracking.
+    """What channels call: the conversation, delivery tracking, the outbox, the health.
 
     Events and unreachable people go to ``service``; delivery reports to ``broadcasts``
-    (ignored without it).
+    (ignored without it); replies outside a webhook response through ``outbox`` (sent
+    directly without it). With ``health``, a storage failure refuses further events until
+    a probe passes again.
     """
 
     async def ignore(_report: DeliveryReport) -> None:
         return None
 
+    async def on_inbound(inbound: Inbound) -> Sequence[Reply]:
+        try:
+            return await service.handle(inbound)
+        except StorageError as exc:
+            if health is not None:
+                health.storage_failed(str(exc))
+            raise
+
     return ChannelCallbacks(
-        on_inbound=service.handle,
+        on_inbound=on_inbound if health is not None else service.handle,
         on_delivery_report=broadcasts.on_delivery_report if broadcasts is not None else ignore,
         on_unreachable=service.contact_unreachable,
+        send_replies=outbox.submit if outbox is not None else None,
+        accepting=health.accepting if health is not None else (lambda: True),
     )
 
 

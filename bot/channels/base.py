@@ -65,12 +65,15 @@ class ChannelCallbacks:
         on_unreachable: record that a person blocked the bot or opted out at the provider.
         send_replies: store replies in the outbox and send them (:mod:`bot.channels.outbox`);
             None: :meth:`Channel.reply` sends them directly, retried briefly in memory.
+        accepting: whether events may be taken in now; while it says no (the storage
+            cannot store them), a webhook answers 503 and the provider delivers it later.
     """
 
     on_inbound: Callable[[Inbound], Awaitable[Sequence[Reply]]]
     on_delivery_report: Callable[[DeliveryReport], Awaitable[None]]
     on_unreachable: UnreachableHandler
     send_replies: ReplySender | None = None
+    accepting: Callable[[], bool] = lambda: True
 
 
 class ReplySender(Protocol):

@@ -14,6 +14,7 @@ from bot.content import strings as texts
 from bot.conversation.render import Renderer
 from bot.conversation.state import Event, State, Step
 from bot.conversation.version import Content
+from bot.errors import StorageError
 from bot.messages import Address, Inbound, Reply
 from bot.privacy import address_hash
 from bot.storage.base import Contact, Storage
@@ -99,7 +100,12 @@ class ConversationService:
     # --- InboundSink -------------------------------------------------------------------
 
     async def handle(self, inbound: Inbound) -> Sequence[Reply]:
-        """Process one event in order for its contact and return the replies to deliver."""
+        """Process one event in order for its contact and return the replies to deliver.
+
+        Raises:
+            StorageError: the event could not be stored; it must not be acknowledged (the
+                adapter answers 503, so the provider delivers it again).
+        """
         address = inbound.address
         lock = self._locks.acquire(address)
         try:
@@ -136,6 +142,9 @@ class ConversationService:
                 logger.info("Duplicate event from %s ignored", address_hash(inbound.address))
                 return ()
             contact, session = await self.storage.load_conversation(inbound.address, now.date())
+        except StorageError:
+            self.errors += 1
+            raise  # not stored, so not answered: the caller refuses the event
         except Exception:
             logger.exception("Storage failed before handling an event")
             self.errors += 1
@@ -158,6 +167,9 @@ class ConversationService:
             step = content.engine.step(state, event)
             replies = await self._render(step, state)
             await self._apply(step, contact, now)
+        except StorageError:
+            self.errors += 1
+            raise
         except Exception:
             logger.exception("Failed to handle an event from %s", address_hash(inbound.address))
             self.errors += 1

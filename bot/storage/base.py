@@ -376,6 +376,13 @@ class Storage(ConversationStore, BroadcastStore, FanoutStore):
     async def close(self) -> None:
         """Release connections; safe to call twice."""
 
+    async def check_health(self) -> None:
+        """Check that the store can take writes now (default: nothing to check).
+
+        Raises:
+            StorageError: why not, in words an operator can act on.
+        """
+
     async def prune(
         self, *, sessions_before: datetime, inbound_before: datetime, deliveries_before: datetime
     ) -> PruneResult:

@@ -268,9 +268,11 @@ class TelegramChannel(Channel):
         )
         if isinstance(update, web.Response):
             return update
-        if not self._accepting:
-            # Shutting down: Telegram keeps the update and delivers it again later.
-            return web.Response(status=503, text="stopping")
+        callbacks = self._callbacks
+        if not self._accepting or callbacks is None or not callbacks.accepting():
+            # Stopping, not started, or the storage cannot store it: Telegram keeps the
+            # update and delivers it again later.
+            return web.Response(status=503, text="not accepting")
         await self._app.update_queue.put(update)
         return web.Response(status=200, text="ok")
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -119,6 +120,17 @@ def _migrate(conn: Connection, now: datetime) -> tuple[int | None, int]:
     return migrations.upgrade(conn, now=now)
 
 
+def _probe_write(conn: Connection) -> None:
+    # A write that changes nothing: it goes through the journal like any other.
+    begin_write(conn)
+    conn.execute(
+        sa.text(
+            "UPDATE schema_version SET applied_at = applied_at "
+            "WHERE version = (SELECT max(version) FROM schema_version)"
+        )
+    )
+
+
 def _prepare_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     # The driver must not BEGIN on its own (see the module docstring).
     dbapi_connection.isolation_level = None
@@ -176,6 +188,8 @@ class Database:
         self._last_now: tuple[datetime | None, str] = (None, "")
         self._side_engine: AsyncEngine | None = None
         self._lifecycle = asyncio.Lock()
+        self._file_identity: tuple[int, int] | None = None
+        """The SQLite file's (device, inode) when it was opened: a replaced file differs."""
 
     @property
     def url(self) -> str:
@@ -231,6 +245,7 @@ class Database:
         kwargs: dict[str, Any] = {"hide_parameters": True, "json_serializer": dumps}
         if self.sqlite:
             self._make_sqlite_directory()
+            self._refuse_unwritable_files()
         else:
             kwargs["pool_pre_ping"] = True
         kwargs.update(self._engine_kwargs)
@@ -252,9 +267,80 @@ class Database:
                     f"cannot open the database {self.url}: {describe(exc)}"
                 ) from exc
             raise
+        self._file_identity = self._identity()
         if before != after:
             logger.info("database schema upgraded from version %s to %d", before, after)
         logger.info("storage open: %s, schema version %d", self.dialect_name, after)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file (None for PostgreSQL or an in-memory database)."""
+        database = self._url.database or ""
+        if not self.sqlite or database in ("", ":memory:") or database.startswith("file:"):
+            return None
+        return Path(database)
+
+    def _identity(self) -> tuple[int, int] | None:
+        path = self.sqlite_path
+        if path is None:
+            return None
+        found = path.stat()
+        return found.st_dev, found.st_ino
+
+    def _check_files(self) -> None:
+        """Raise StorageError if the SQLite files are not the ones opened, or not writable.
+
+        Checked before SQLite writes to its mapped ``-shm`` file, so a file made unwritable
+        or truncated under the server is reported instead of ending it with SIGBUS.
+        """
+        path = self.sqlite_path
+        if path is None:
+            return
+        try:
+            identity = self._identity()
+        except FileNotFoundError:
+            raise StorageError(f"the database file {path} was deleted") from None
+        if identity != self._file_identity:
+            raise StorageError(f"the database file {path} was replaced by another file")
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            try:
+                mode = file.stat().st_mode
+            except FileNotFoundError:
+                if file is path:
+                    raise StorageError(f"the database file {path} was deleted") from None
+                raise StorageError(f"{file} was deleted while the database is open") from None
+            # Root ignores permission bits; a file with none set was still made read-only.
+            if not os.access(file, os.W_OK) or not mode & 0o222:
+                raise StorageError(f"{file} is not writable")
+
+    async def check_health(self) -> None:
+        """Check the database can take writes now: files in place, and a write goes through.
+
+        Raises:
+            StorageError: why not, in words an operator can act on.
+        """
+        if self.sqlite:
+            if self._sqlite_conn is None:
+                raise StorageError("the storage is not open")
+            self._check_files()
+        await self.run("the storage health probe", _probe_write)
+
+    def _refuse_unwritable_files(self) -> None:
+        """Refuse to open over a ``-wal`` or ``-shm`` file that cannot be written.
+
+        SQLite maps ``-shm`` into memory; one it cannot write ends the process with SIGBUS at
+        the first write, without a word in the log.
+        """
+        path = self.sqlite_path
+        if path is None:
+            return
+        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            try:
+                mode = file.stat().st_mode
+            except FileNotFoundError:
+                continue  # SQLite makes it
+            if not os.access(file, os.W_OK) or not mode & 0o222:
+                raise StorageError(f"{file} is not writable")
 
     def _make_sqlite_directory(self) -> None:
         database = self._url.database or ""

@@ -69,6 +69,10 @@ class SqlStorage(ComposedStorage):
         return self._db.engine
 
     @override
+    async def check_health(self) -> None:
+        await self._db.check_health()
+
+    @override
     async def open(self) -> None:
         await self._db.open()
 
