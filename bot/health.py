@@ -55,8 +55,19 @@ class Health:
         """Channel name -> :class:`ChannelState`."""
 
     def accepting(self) -> bool:
-        """Whether messages may be taken in: the storage can store them, and not stopping."""
-        return self.storage_failure is None and not self._stopping()
+        """Whether messages may be taken in: the storage can store them, and not stopping.
+
+        Checks the storage's files on every call (a few ``stat`` calls), so a database file
+        deleted or made read-only is noticed at the next message, not the next probe.
+        """
+        if self.storage_failure is not None or self._stopping():
+            return False
+        try:
+            self._storage.check_files()
+        except StorageError as exc:
+            self.storage_failed(str(exc))
+            return False
+        return True
 
     def storage_failed(self, cause: str) -> None:
         """Record a storage failure; the first one (until it recovers) is logged at ERROR."""

@@ -376,6 +376,15 @@ class Storage(ConversationStore, BroadcastStore, FanoutStore):
     async def close(self) -> None:
         """Release connections; safe to call twice."""
 
+    def check_files(self) -> None:
+        """A quick check, cheap enough for every message: the store's files are in place.
+
+        Default: nothing to check (a store without files).
+
+        Raises:
+            StorageError: a file was deleted, replaced or made read-only.
+        """
+
     async def check_health(self) -> None:
         """Check that the store can take writes now (default: nothing to check).
 

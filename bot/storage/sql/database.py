@@ -287,7 +287,7 @@ class Database:
         found = path.stat()
         return found.st_dev, found.st_ino
 
-    def _check_files(self) -> None:
+    def check_files(self) -> None:
         """Raise StorageError if the SQLite files are not the ones opened, or not writable.
 
         Checked before SQLite writes to its mapped ``-shm`` file, so a file made unwritable
@@ -322,7 +322,7 @@ class Database:
         if self.sqlite:
             if self._sqlite_conn is None:
                 raise StorageError("the storage is not open")
-            self._check_files()
+            self.check_files()
         await self.run("the storage health probe", _probe_write)
 
     def _refuse_unwritable_files(self) -> None:

@@ -69,6 +69,10 @@ class SqlStorage(ComposedStorage):
         return self._db.engine
 
     @override
+    def check_files(self) -> None:
+        self._db.check_files()
+
+    @override
     async def check_health(self) -> None:
         await self._db.check_health()
 
