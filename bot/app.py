@@ -186,8 +186,8 @@ class App:
             await self.health.probe()
             self._spawn(self.health.run())
             await self.web.start()
-            for channel in self.channels:
-                await self._start_channel(channel)
+            # Together: a provider slow to answer (or down) does not hold the others back.
+            await asyncio.gather(*(self._start_channel(c) for c in self.channels))
             self.outbox.start()
             self.runner.start()
             self._spawn(self._every(COUNTER_FLUSH_SECONDS, self.service.flush_counters))

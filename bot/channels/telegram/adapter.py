@@ -227,7 +227,8 @@ class TelegramChannel(Channel):
         await app.shutdown()
         # When getMe failed, PTB counts the application as never initialized and its shutdown
         # does nothing, but the connection getMe used is still open: close it (idempotent).
-        await app.bot.request.shutdown()
+        # Through the bot, so it knows, and a later start() (the provider is back) reopens it.
+        await app.bot.shutdown()
 
     async def drain(self) -> None:
         """Wait until every update received so far is handled and answered (benchmarks)."""
