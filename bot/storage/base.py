@@ -34,6 +34,7 @@ from bot.storage.models import (
     WorkerRow,
 )
 from bot.storage.outbox import OutboxStore
+from bot.storage.turns import TurnStore
 from bot.storage.values import aware
 
 logger = logging.getLogger(__name__)
@@ -362,6 +363,11 @@ class Storage(ConversationStore, BroadcastStore, FanoutStore):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    @property
+    @abc.abstractmethod
+    def turns(self) -> TurnStore:
+        """The per-contact message numbers (:mod:`bot.storage.turns`), on the same database."""
 
     @property
     @abc.abstractmethod

@@ -11,6 +11,7 @@ from typing_extensions import override
 from bot.messages import Address
 from bot.storage.base import BroadcastStore, ConversationStore, FanoutStore, Storage
 from bot.storage.outbox import OutboxStore
+from bot.storage.turns import TurnStore
 from bot.storage.models import (
     AudienceRow,
     AuditEntry,
@@ -37,6 +38,7 @@ class ComposedStorage(Storage):
         broadcasts: the part organizers use.
         fanout: the part the senders use.
         outbox: the replies waiting to be sent (:attr:`Storage.outbox`).
+        turns: the per-contact message numbers (:attr:`Storage.turns`).
     """
 
     def __init__(
@@ -45,11 +47,18 @@ class ComposedStorage(Storage):
         broadcasts: BroadcastStore,
         fanout: FanoutStore,
         outbox: OutboxStore,
+        turns: TurnStore,
     ) -> None:
         self._conversations = conversations
         self._broadcasts = broadcasts
         self._fanout = fanout
         self._outbox = outbox
+        self._turns = turns
+
+    @property
+    @override
+    def turns(self) -> TurnStore:
+        return self._turns
 
     @property
     @override

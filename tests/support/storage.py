@@ -39,6 +39,8 @@ EXPECTED_COLUMNS = {
         "opted_out",
         "unreachable",
         "last_seen_day",
+        "inbound_seq",
+        "handled_seq",
     },
     "sessions": {"contact_id", "state", "updated_at"},
     "inbound_ids": {"channel", "message_id", "seen_at"},

@@ -115,6 +115,7 @@ class MemoryConversations(ConversationStore):
             return False
         del rows.contacts[contact_id]
         rows.sessions.pop(contact_id, None)
+        rows.turns.pop(contact_id, None)
         rows.drop_deliveries(
             [d.id for d in rows.deliveries.values() if d.contact_id == contact_id]
         )

@@ -89,6 +89,8 @@ class MemoryDatabase:
     send_rate: dict[str, float] = field(default_factory=dict)
     """Channel -> the Unix time from which its sending time is free."""
     audit_log: list[AuditEntry] = field(default_factory=list)
+    turns: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Contact id -> (numbers taken, highest number handled) (:mod:`bot.storage.turns`)."""
     outbox: dict[int, Any] = field(default_factory=dict)
     """Outbox row id -> the row (:class:`~bot.storage.memory.outbox.OutboxRow`)."""
     _ids: dict[str, itertools.count[int]] = field(default_factory=dict)

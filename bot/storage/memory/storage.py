@@ -10,6 +10,7 @@ from bot.storage.memory.conversations import MemoryConversations
 from bot.storage.memory.database import MemoryConnection, MemoryDatabase
 from bot.storage.memory.fanout import MemoryFanout
 from bot.storage.memory.outbox import MemoryOutbox
+from bot.storage.memory.turns import MemoryTurns
 
 
 class MemoryStorage(ComposedStorage):
@@ -32,6 +33,7 @@ class MemoryStorage(ComposedStorage):
             MemoryBroadcasts(self._connection),
             MemoryFanout(self._connection),
             MemoryOutbox(self._connection),
+            MemoryTurns(self._connection),
         )
 
     @property

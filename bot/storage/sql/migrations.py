@@ -140,10 +140,17 @@ def _inbound_ids_without_rowid(conn: Connection) -> None:
 
 
 def _outbox(conn: Connection) -> None:
-    # The durable outbox: replies stored until sent, and the first attempt of a delivery
-    # (broadcast retries are counted from it). Self-contained: written out in full.
+    # The durable outbox: replies stored until sent; the per-contact message numbers that
+    # keep one person's messages in order (bot.storage.turns); the first attempt of a
+    # delivery (broadcast retries are counted from it). Self-contained: written out in full.
     _add_columns(
         conn, "deliveries", sa.Column("first_attempt_at", tables.UtcDateTime, nullable=True)
+    )
+    _add_columns(
+        conn,
+        "contacts",
+        sa.Column("inbound_seq", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("handled_seq", sa.BigInteger, nullable=False, server_default="0"),
     )
     big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
     metadata = sa.MetaData(naming_convention=tables.metadata.naming_convention)
@@ -181,7 +188,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         2, "broadcast fan-out: claims, retries, workers, shared send rate", _broadcast_fan_out
     ),
     Migration(3, "dedup ids in one B-tree on SQLite (WITHOUT ROWID)", _inbound_ids_without_rowid),
-    Migration(4, "the outbox: stored replies, and when a delivery was first tried", _outbox),
+    Migration(
+        4, "the outbox, per-contact message numbers, a delivery's first attempt", _outbox
+    ),
 )
 
 LATEST: int = MIGRATIONS[-1].version

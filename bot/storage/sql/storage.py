@@ -14,6 +14,7 @@ from bot.storage.sql.conversations import SqlConversations
 from bot.storage.sql.database import Database
 from bot.storage.sql.fanout import SqlFanout
 from bot.storage.sql.outbox import SqlOutbox
+from bot.storage.sql.turns import SqlTurns
 
 
 class SqlStorage(ComposedStorage):
@@ -42,6 +43,7 @@ class SqlStorage(ComposedStorage):
             SqlBroadcasts(self._db),
             SqlFanout(self._db),
             SqlOutbox(self._db),
+            SqlTurns(self._db),
         )
 
     @property

@@ -80,6 +80,9 @@ contacts = sa.Table(
     sa.Column("opted_out", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("unreachable", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("last_seen_day", sa.Date, nullable=True),
+    # Added by the outbox step: the per-contact message numbers (bot.storage.turns).
+    sa.Column("inbound_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("handled_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.UniqueConstraint("channel", "address"),
 )
 

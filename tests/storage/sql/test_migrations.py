@@ -96,6 +96,8 @@ async def test_dedup_ids_recorded_before_version_3_still_count_after_it(
     await backend.execute("DELETE FROM schema_version WHERE version >= 3")
     await backend.execute("DROP TABLE outbox")  # and undo the later steps
     await backend.execute("ALTER TABLE deliveries DROP COLUMN first_attempt_at")
+    await backend.execute("ALTER TABLE contacts DROP COLUMN inbound_seq")
+    await backend.execute("ALTER TABLE contacts DROP COLUMN handled_seq")
     if backend.name == "sqlite":
         await backend.execute("ALTER TABLE inbound_ids RENAME TO old_ids")
         await backend.execute(
@@ -170,6 +172,8 @@ async def test_a_version_1_database_is_brought_to_the_same_schema_as_a_fresh_one
     await backend.execute("DROP TABLE outbox")  # and the later steps
     for table, column in (
         ("deliveries", "first_attempt_at"),
+        ("contacts", "inbound_seq"),
+        ("contacts", "handled_seq"),
         ("broadcasts", "audience_upto"),
         ("broadcasts", "materialized_upto"),
         ("broadcasts", "materialized"),

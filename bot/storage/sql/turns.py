@@ -1,0 +1,80 @@
+"""The turns in SQL: two counters on each contact, moved by single atomic statements.
+
+``take_turn`` is one ``UPDATE ... RETURNING`` (the row lock orders concurrent writers on
+PostgreSQL; SQLite has one writer), so the numbers follow the order the database stored the
+messages, across instances too. ``turn_done`` only ever raises ``handled_seq``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from typing_extensions import override
+
+from bot.errors import StorageError
+from bot.messages import Address
+from bot.storage.sql.database import Database, upsert
+from bot.storage.sql.tables import contacts
+from bot.storage.turns import Turn, TurnStore
+
+_TAKE = (
+    sa.update(contacts)
+    .where(contacts.c.channel == sa.bindparam("ch"), contacts.c.address == sa.bindparam("addr"))
+    .values(inbound_seq=contacts.c.inbound_seq + 1)
+    .returning(contacts.c.id, contacts.c.inbound_seq, contacts.c.handled_seq)
+)
+_DONE = (
+    sa.update(contacts)
+    .where(contacts.c.id == sa.bindparam("cid"), contacts.c.handled_seq < sa.bindparam("seq"))
+    .values(handled_seq=sa.bindparam("seq"))
+)
+
+
+def _take(conn: Connection, address: Address, today: date) -> Turn:
+    key = {"ch": address.channel, "addr": address.id}
+    for _ in range(3):
+        row = conn.execute(_TAKE, key).first()
+        if row is not None:
+            return Turn(int(row[0]), int(row[1]), int(row[2]))
+        conn.execute(
+            upsert(conn.dialect.name, contacts)
+            .values(channel=address.channel, address=address.id, last_seen_day=today)
+            .on_conflict_do_nothing(index_elements=[contacts.c.channel, contacts.c.address])
+        )
+    raise StorageError("take_turn: the contact kept disappearing")
+
+
+def _done(conn: Connection, contact_id: int, number: int) -> None:
+    conn.execute(_DONE, {"cid": contact_id, "seq": number})
+
+
+def _read(conn: Connection, contact_id: int) -> int:
+    value = conn.execute(
+        sa.select(contacts.c.handled_seq).where(contacts.c.id == contact_id)
+    ).scalar()
+    return int(value or 0)
+
+
+class SqlTurns(TurnStore):
+    """:class:`TurnStore` on a :class:`Database` (SQLite or PostgreSQL).
+
+    Args:
+        db: the database, shared with the store's other parts.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @override
+    async def take_turn(self, address: Address, today: date) -> Turn:
+        return await self._db.run("take_turn", _take, address, today)
+
+    @override
+    async def turn_done(self, turn: Turn) -> None:
+        await self._db.run("turn_done", _done, turn.contact_id, turn.number)
+
+    @override
+    async def turns_done(self, contact_id: int) -> int:
+        return await self._db.run("turns_done", _read, contact_id)
