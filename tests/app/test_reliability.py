@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import aiohttp
 import yaml
@@ -82,6 +83,8 @@ async def serve(tmp_path: Path, tg: FakeBotApi | None = None) -> AsyncIterator[S
             "from_number": "+15550100",
             "api_base_url": "http://127.0.0.1:9",
         },
+        # Every message answered (the ordering test sends hundreds from one number).
+        "sms": {"reply_budget": {"replies": 100_000, "window_minutes": 1}},
     }
     if tg is not None:
         config["telegram"] = {"token": tg.token, "base_url": tg.base_url, "webhook_secret": SECRET}
@@ -225,3 +228,31 @@ async def test_serve_refuses_to_start_over_an_unwritable_shm_file(tmp_path: Path
     output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 2
     assert "-shm is not writable" in output.decode()
+
+
+async def test_one_numbers_webhooks_at_300_a_second_are_answered_in_order(tmp_path: Path):
+    async with serve(tmp_path) as served:
+        sender = "+15550100188"
+        await served.sms("English", sid="SM-o-en", sender=sender)
+        menu = (await served.sms("menu", sid="SM-o-m", sender=sender))[1].split("\n\n")[0]
+        page = (await served.sms("1", sid="SM-o-1", sender=sender))[1].split("\n\n")[0]
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        texts = ["menu" if n % 2 == 0 else "1" for n in range(300)]
+        for n, text in enumerate(texts):  # pipelined on one connection, 300 a second
+            form = {"From": sender, "To": "+15550100", "Body": text, "MessageSid": f"SM-o{n}"}
+            body = "&".join(f"{k}={quote_plus(v)}" for k, v in form.items()).encode()
+            signature = sign(f"{PUBLIC_URL}/twilio/sms", form)
+            writer.write(
+                b"POST /twilio/sms HTTP/1.1\r\nHost: kyrbot.example.org\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                + f"X-Twilio-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            await asyncio.sleep(1 / 300)
+        leads = []
+        for _ in texts:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            leads.append((await reader.readexactly(length)).decode().split("\n\n")[0])
+        writer.close()
+    assert leads == [menu if text == "menu" else page for text in texts]
