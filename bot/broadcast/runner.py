@@ -300,7 +300,11 @@ class BroadcastRunner:
                 return DeliveryOutcome(item.id, DeliveryStatus.CANCELLED)
             except SendError as exc:
                 return failure_outcome(
-                    item, exc, self.settings.retry, now=self._now, retry_for=self.settings.retry_for
+                    item,
+                    exc,
+                    self.settings.retry,
+                    now=self._now,
+                    retry_for=self.settings.retry_for,
                 )
             except Exception as exc:
                 # A bug, not a provider answer: whether it left is unknown, so never resend.

@@ -10,8 +10,6 @@ from typing_extensions import override
 
 from bot.messages import Address
 from bot.storage.base import BroadcastStore, ConversationStore, FanoutStore, Storage
-from bot.storage.outbox import OutboxStore
-from bot.storage.turns import TurnStore
 from bot.storage.models import (
     AudienceRow,
     AuditEntry,
@@ -25,6 +23,8 @@ from bot.storage.models import (
     SessionRecord,
     WorkerRow,
 )
+from bot.storage.outbox import OutboxStore
+from bot.storage.turns import TurnStore
 
 
 class ComposedStorage(Storage):

@@ -67,9 +67,7 @@ async def test_a_minute_long_bot_api_outage_loses_no_reply_and_sends_none_twice(
         broadcasts = BroadcastService(sqlite, config)
         service = ConversationService(content=content, storage=sqlite)
         telegram = TelegramChannel(config, timer=timer)
-        outbox = OutboxSender(
-            sqlite.outbox, {"telegram": telegram}, timer=timer, now=timer.utcnow
-        )
+        outbox = OutboxSender(sqlite.outbox, {"telegram": telegram}, timer=timer, now=timer.utcnow)
         web = WebServer(build_web_app(telegram.routes()), host="127.0.0.1", port=0)
         await web.start()
         await telegram.start(channel_callbacks(service, broadcasts, outbox=outbox))
@@ -128,7 +126,9 @@ async def test_later_replies_wait_for_an_earlier_one_being_retried(storage: Stor
     async with FakeBotApi(clock=timer.now) as tg:
         config = broadcast_config(tg=tg)
         telegram = TelegramChannel(config, timer=timer)
-        outbox = OutboxSender(storage.outbox, {"telegram": telegram}, timer=timer, now=timer.utcnow)
+        outbox = OutboxSender(
+            storage.outbox, {"telegram": telegram}, timer=timer, now=timer.utcnow
+        )
         person = Address("telegram", "4242")
         await storage.load_conversation(person, timer.utcnow().date())
         try:

@@ -162,7 +162,9 @@ class MemoryOutbox(OutboxStore):
         pending = [r for r in self._rows().values() if r.status == OutboxStatus.PENDING]
         if not pending:
             return None
-        return min(r.not_before or datetime.min.replace(tzinfo=r.expires_at.tzinfo) for r in pending)
+        return min(
+            r.not_before or datetime.min.replace(tzinfo=r.expires_at.tzinfo) for r in pending
+        )
 
     @override
     async def outbox_counts(self) -> dict[str, int]:
@@ -175,7 +177,9 @@ class MemoryOutbox(OutboxStore):
     async def prune_outbox(self, *, before: datetime) -> int:
         before = utc(before, "before")
         rows = self._rows()
-        old = [i for i, r in rows.items() if r.status == OutboxStatus.FAILED and r.updated_at < before]
+        old = [
+            i for i, r in rows.items() if r.status == OutboxStatus.FAILED and r.updated_at < before
+        ]
         for item_id in old:
             del rows[item_id]
         return len(old)

@@ -29,7 +29,9 @@ class MemoryTurns(TurnStore):
         if contact_id is None:
             contact_id = rows.next_id("contacts")
             rows.contact_ids[address.channel, address.id] = contact_id
-            rows.contacts[contact_id] = Contact(id=contact_id, address=address, last_seen_day=today)
+            rows.contacts[contact_id] = Contact(
+                id=contact_id, address=address, last_seen_day=today
+            )
         taken, done = rows.turns.get(contact_id, (0, 0))
         rows.turns[contact_id] = (taken + 1, done)
         return Turn(contact_id, taken + 1, done)

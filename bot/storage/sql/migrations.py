@@ -188,9 +188,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         2, "broadcast fan-out: claims, retries, workers, shared send rate", _broadcast_fan_out
     ),
     Migration(3, "dedup ids in one B-tree on SQLite (WITHOUT ROWID)", _inbound_ids_without_rowid),
-    Migration(
-        4, "the outbox, per-contact message numbers, a delivery's first attempt", _outbox
-    ),
+    Migration(4, "the outbox, per-contact message numbers, a delivery's first attempt", _outbox),
 )
 
 LATEST: int = MIGRATIONS[-1].version

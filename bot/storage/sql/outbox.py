@@ -71,9 +71,7 @@ def _enqueue(
             )
             .returning(outbox.c.id)
         ).scalar_one()
-        items.append(
-            OutboxItem(int(row_id), int(contact_id), address, payload, 1, expires_at)
-        )
+        items.append(OutboxItem(int(row_id), int(contact_id), address, payload, 1, expires_at))
     return Enqueued(tuple(items), claimed)
 
 
@@ -134,9 +132,7 @@ def _sent(conn: Connection, worker: str, ids: list[int]) -> None:
     conn.execute(outbox.delete().where(_held(worker, *ids)))
 
 
-def _retry(
-    conn: Connection, worker: str, item_id: int, not_before: datetime, error: str
-) -> None:
+def _retry(conn: Connection, worker: str, item_id: int, not_before: datetime, error: str) -> None:
     conn.execute(
         outbox.update()
         .where(_held(worker, item_id))
