@@ -284,11 +284,15 @@ class App:
             inbound_before=now - timedelta(days=retention.inbound_id_days),
             deliveries_before=now - timedelta(days=retention.delivery_days),
         )
+        failed_replies = await self.storage.outbox.prune_outbox(
+            before=now - timedelta(days=retention.delivery_days)
+        )
         logger.info(
-            "Pruned %d sessions, %d inbound ids, %d deliveries",
+            "Pruned %d sessions, %d inbound ids, %d deliveries, %d failed replies",
             result.sessions,
             result.inbound_ids,
             result.deliveries,
+            failed_replies,
         )
 
     async def _healthy(self) -> bool:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -45,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bot.errors import StorageError
-from bot.storage.sql import migrations
+from bot.storage.sql import files, migrations
 from bot.storage.values import dumps
 
 logger = logging.getLogger(__name__)
@@ -245,7 +244,8 @@ class Database:
         kwargs: dict[str, Any] = {"hide_parameters": True, "json_serializer": dumps}
         if self.sqlite:
             self._make_sqlite_directory()
-            self._refuse_unwritable_files()
+            if self.sqlite_path is not None:
+                files.refuse_unwritable(self.sqlite_path)
         else:
             kwargs["pool_pre_ping"] = True
         kwargs.update(self._engine_kwargs)
@@ -267,7 +267,9 @@ class Database:
                     f"cannot open the database {self.url}: {describe(exc)}"
                 ) from exc
             raise
-        self._file_identity = self._identity()
+        self._file_identity = (
+            files.identity(self.sqlite_path) if self.sqlite_path is not None else None
+        )
         if before != after:
             logger.info("database schema upgraded from version %s to %d", before, after)
         logger.info("storage open: %s, schema version %d", self.dialect_name, after)
@@ -280,38 +282,14 @@ class Database:
             return None
         return Path(database)
 
-    def _identity(self) -> tuple[int, int] | None:
-        path = self.sqlite_path
-        if path is None:
-            return None
-        found = path.stat()
-        return found.st_dev, found.st_ino
-
     def check_files(self) -> None:
         """Raise StorageError if the SQLite files are not the ones opened, or not writable.
 
-        Checked before SQLite writes to its mapped ``-shm`` file, so a file made unwritable
-        or truncated under the server is reported instead of ending it with SIGBUS.
+        See :func:`bot.storage.sql.files.check_open_files`; nothing to check on PostgreSQL.
         """
         path = self.sqlite_path
-        if path is None:
-            return
-        try:
-            identity = self._identity()
-        except FileNotFoundError:
-            raise StorageError(f"the database file {path} was deleted") from None
-        if identity != self._file_identity:
-            raise StorageError(f"the database file {path} was replaced by another file")
-        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            try:
-                mode = file.stat().st_mode
-            except FileNotFoundError:
-                if file is path:
-                    raise StorageError(f"the database file {path} was deleted") from None
-                raise StorageError(f"{file} was deleted while the database is open") from None
-            # Root ignores permission bits; a file with none set was still made read-only.
-            if not os.access(file, os.W_OK) or not mode & 0o222:
-                raise StorageError(f"{file} is not writable")
+        if path is not None:
+            files.check_open_files(path, self._file_identity)
 
     async def check_health(self) -> None:
         """Check the database can take writes now: files in place, and a write goes through.
@@ -324,23 +302,6 @@ class Database:
                 raise StorageError("the storage is not open")
             self.check_files()
         await self.run("the storage health probe", _probe_write)
-
-    def _refuse_unwritable_files(self) -> None:
-        """Refuse to open over a ``-wal`` or ``-shm`` file that cannot be written.
-
-        SQLite maps ``-shm`` into memory; one it cannot write ends the process with SIGBUS at
-        the first write, without a word in the log.
-        """
-        path = self.sqlite_path
-        if path is None:
-            return
-        for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            try:
-                mode = file.stat().st_mode
-            except FileNotFoundError:
-                continue  # SQLite makes it
-            if not os.access(file, os.W_OK) or not mode & 0o222:
-                raise StorageError(f"{file} is not writable")
 
     def _make_sqlite_directory(self) -> None:
         database = self._url.database or ""
