@@ -39,6 +39,8 @@ from bot.storage.outbox import OutboxItem, OutboxStore
 logger = logging.getLogger(__name__)
 
 _PAYLOAD_VERSION: Final = 1
+_SHORTEST_WAIT: Final = 0.01
+"""Seconds the loop waits at least between looks, so a row it cannot take never spins it."""
 
 
 def encode_reply(reply: Reply) -> str:
@@ -226,7 +228,10 @@ class OutboxSender:
         if released:
             logger.warning("Outbox: %d replies a stopped sender held go out again", released)
         items = await self.store.claim_outbox(
-            worker=self.worker_id, now=now, limit=self.settings.batch
+            worker=self.worker_id,
+            channels=sorted(self.channels),
+            now=now,
+            limit=self.settings.batch,
         )
         if not items:
             return 0
@@ -234,11 +239,11 @@ class OutboxSender:
         return len(items)
 
     async def _idle_wait(self) -> float:
-        due = await self.store.next_outbox_due()
+        due = await self.store.next_outbox_due(sorted(self.channels))
         if due is None:
             return self.settings.poll
         wait = (due - self._now()).total_seconds()
-        return min(max(wait, 0.0), self.settings.poll)
+        return min(max(wait, _SHORTEST_WAIT), self.settings.poll)
 
     async def _sleep(self, seconds: float) -> None:
         waits = [
@@ -254,11 +259,7 @@ class OutboxSender:
     # -- one attempt -------------------------------------------------------------------------
 
     async def _attempt_claimed(self, item: OutboxItem) -> None:
-        channel = self.channels.get(item.address.channel)
-        if channel is None:
-            await self._give_up(item, "no such channel here")
-            return
-        await self._attempt(channel, item)
+        await self._attempt(self.channels[item.address.channel], item)
 
     async def _attempt(self, channel: Channel, item: OutboxItem) -> bool:
         """Try one held row once; record what became of it. True when it was sent."""

@@ -82,8 +82,10 @@ class OutboxStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def claim_outbox(self, *, worker: str, now: datetime, limit: int) -> list[OutboxItem]:
-        """Claim due pending rows for ``worker``: at most one per contact, its earliest."""
+    async def claim_outbox(
+        self, *, worker: str, channels: Sequence[str], now: datetime, limit: int
+    ) -> list[OutboxItem]:
+        """Claim due pending rows on ``channels`` for ``worker``: per contact, its earliest."""
 
     @abc.abstractmethod
     async def outbox_sent(self, worker: str, ids: Sequence[int]) -> None:
@@ -104,8 +106,11 @@ class OutboxStore(abc.ABC):
         """Give back rows held since before ``claimed_before`` (a sender that died)."""
 
     @abc.abstractmethod
-    async def next_outbox_due(self) -> datetime | None:
-        """When the earliest pending row falls due (None: nothing pending)."""
+    async def next_outbox_due(self, channels: Sequence[str]) -> datetime | None:
+        """When the next claimable row on ``channels`` falls due (None: none pending).
+
+        Only a contact's earliest unsent row counts: the rows behind it wait for it.
+        """
 
     @abc.abstractmethod
     async def outbox_counts(self) -> dict[str, int]:

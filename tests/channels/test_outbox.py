@@ -137,7 +137,7 @@ async def test_later_replies_wait_for_an_earlier_one_being_retried(storage: Stor
             later = await outbox.submit(telegram, person, [Reply(text="three")])
             assert (first, later) == (False, False)  # one failed; the rest wait behind it
             assert not tg.sent
-            while await outbox.run_once() or await storage.outbox.next_outbox_due():
+            while await outbox.run_once() or await storage.outbox.next_outbox_due(["telegram"]):
                 await timer.sleep(1.0)
         finally:
             await telegram.stop()

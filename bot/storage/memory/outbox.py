@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from typing_extensions import override
 
@@ -19,6 +19,7 @@ class OutboxRow:
 
     id: int
     contact_id: int
+    channel: str
     payload: str | None
     status: str
     expires_at: datetime
@@ -74,6 +75,7 @@ class MemoryOutbox(OutboxStore):
             database.outbox[row_id] = OutboxRow(
                 row_id,
                 contact_id,
+                address.channel,
                 payload,
                 OutboxStatus.SENDING if claimed else OutboxStatus.PENDING,
                 expires_at,
@@ -86,7 +88,9 @@ class MemoryOutbox(OutboxStore):
         return Enqueued(tuple(items), claimed)
 
     @override
-    async def claim_outbox(self, *, worker: str, now: datetime, limit: int) -> list[OutboxItem]:
+    async def claim_outbox(
+        self, *, worker: str, channels: Sequence[str], now: datetime, limit: int
+    ) -> list[OutboxItem]:
         now = utc(now, "now")
         database = self._connection.rows()
         addresses = {cid: contact.address for cid, contact in database.contacts.items()}
@@ -97,7 +101,8 @@ class MemoryOutbox(OutboxStore):
                 continue
             blocked.add(row.contact_id)  # later rows of this contact wait for this one
             due = row.not_before is None or row.not_before <= now
-            if row.status != OutboxStatus.PENDING or not due or len(items) >= limit:
+            here = row.channel in channels
+            if row.status != OutboxStatus.PENDING or not due or not here or len(items) >= limit:
                 continue
             row.status, row.claimed_by, row.claimed_at = OutboxStatus.SENDING, worker, now
             row.attempts += 1
@@ -158,13 +163,17 @@ class MemoryOutbox(OutboxStore):
         return released
 
     @override
-    async def next_outbox_due(self) -> datetime | None:
-        pending = [r for r in self._rows().values() if r.status == OutboxStatus.PENDING]
-        if not pending:
-            return None
-        return min(
-            r.not_before or datetime.min.replace(tzinfo=r.expires_at.tzinfo) for r in pending
-        )
+    async def next_outbox_due(self, channels: Sequence[str]) -> datetime | None:
+        heads: dict[int, OutboxRow] = {}
+        for row in sorted(self._rows().values(), key=lambda r: r.id):
+            if row.status in OutboxStatus.UNSENT:
+                heads.setdefault(row.contact_id, row)
+        due = [
+            row.not_before or datetime(1970, 1, 1, tzinfo=UTC)
+            for row in heads.values()
+            if row.status == OutboxStatus.PENDING and row.channel in channels
+        ]
+        return min(due, default=None)
 
     @override
     async def outbox_counts(self) -> dict[str, int]:

@@ -75,7 +75,9 @@ def _enqueue(
     return Enqueued(tuple(items), claimed)
 
 
-def _claim(conn: Connection, worker: str, now: datetime, limit: int) -> list[OutboxItem]:
+def _claim(
+    conn: Connection, worker: str, channels: list[str], now: datetime, limit: int
+) -> list[OutboxItem]:
     begin_write(conn)
     o, c = outbox, contacts
     query = (
@@ -84,6 +86,7 @@ def _claim(conn: Connection, worker: str, now: datetime, limit: int) -> list[Out
         .select_from(o.join(c, c.c.id == o.c.contact_id))
         .where(
             o.c.status == OutboxStatus.PENDING,
+            o.c.channel.in_(channels),
             sa.or_(o.c.not_before.is_(None), o.c.not_before <= now),
             _NO_EARLIER_UNSENT,
         )
@@ -163,12 +166,14 @@ def _release(conn: Connection, claimed_before: datetime, now: datetime) -> int:
     )
 
 
-def _next_due(conn: Connection) -> datetime | None:
+def _next_due(conn: Connection, channels: list[str]) -> datetime | None:
     epoch = sa.literal(datetime(1970, 1, 1, tzinfo=UTC), outbox.c.not_before.type)
     due = sa.func.coalesce(outbox.c.not_before, epoch)
     count, earliest = conn.execute(
         sa.select(sa.func.count(), sa.func.min(due, type_=outbox.c.not_before.type)).where(
-            outbox.c.status == OutboxStatus.PENDING
+            outbox.c.status == OutboxStatus.PENDING,
+            outbox.c.channel.in_(channels),
+            _NO_EARLIER_UNSENT,
         )
     ).one()
     if not count:
@@ -219,9 +224,13 @@ class SqlOutbox(OutboxStore):
         )
 
     @override
-    async def claim_outbox(self, *, worker: str, now: datetime, limit: int) -> list[OutboxItem]:
+    async def claim_outbox(
+        self, *, worker: str, channels: Sequence[str], now: datetime, limit: int
+    ) -> list[OutboxItem]:
         aware(now, "now")
-        return await self._db.run("claim_outbox", _claim, worker, now, limit)
+        if not channels:
+            return []
+        return await self._db.run("claim_outbox", _claim, worker, list(channels), now, limit)
 
     @override
     async def outbox_sent(self, worker: str, ids: Sequence[int]) -> None:
@@ -246,8 +255,10 @@ class SqlOutbox(OutboxStore):
         return await self._db.run("release_outbox", _release, claimed_before, now)
 
     @override
-    async def next_outbox_due(self) -> datetime | None:
-        return await self._db.run("next_outbox_due", _next_due)
+    async def next_outbox_due(self, channels: Sequence[str]) -> datetime | None:
+        if not channels:
+            return None
+        return await self._db.run("next_outbox_due", _next_due, list(channels))
 
     @override
     async def outbox_counts(self) -> dict[str, int]:
