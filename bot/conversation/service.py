@@ -116,14 +116,17 @@ class ConversationService:
         lock = self._locks.acquire(address)
         try:
             async with lock:
+                turns = self.storage.turns
+                if not turns.shared:  # one instance: the lock alone keeps the order
+                    return await self._handle_locked(inbound)
                 # Stored first: the number says where it stands among this contact's messages
                 # on every instance; the lock keeps this instance's own in that order.
-                turn = await self.storage.turns.take_turn(address, inbound.received_at.date())
+                turn = await turns.take_turn(address, inbound.received_at.date())
                 try:
                     await self._wait_for_turn(turn, address)
                     return await self._handle_locked(inbound)
                 finally:
-                    await self.storage.turns.turn_done(turn)
+                    await turns.turn_done(turn)
         finally:
             self._locks.release(address)
 

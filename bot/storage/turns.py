@@ -39,6 +39,11 @@ class Turn:
 class TurnStore(abc.ABC):
     """Per-contact message numbers: taken on arrival, marked done once handled."""
 
+    shared: bool = True
+    """Whether other instances may take turns on the same database (PostgreSQL). When not
+    (a SQLite file or memory serves one instance), the conversation service's per-contact
+    lock orders the messages by itself and needs no numbers."""
+
     @abc.abstractmethod
     async def take_turn(self, address: Address, today: date) -> Turn:
         """The next number for the contact at ``address`` (made, last seen ``today``, if new)."""

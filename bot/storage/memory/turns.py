@@ -19,6 +19,8 @@ class MemoryTurns(TurnStore):
         connection: this store's connection to the rows.
     """
 
+    shared = False  # one process; its calls never interleave
+
     def __init__(self, connection: MemoryConnection) -> None:
         self._connection = connection
 

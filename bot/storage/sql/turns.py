@@ -86,6 +86,7 @@ class SqlTurns(TurnStore):
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.shared = not db.sqlite  # one SQLite file serves one instance
 
     @override
     async def take_turn(self, address: Address, today: date) -> Turn:
