@@ -1,6 +1,8 @@
-"""One contact's messages are handled in the order they were stored, on one or two instances.
+"""One contact's messages are handled in the order they were stored, across two instances.
 
-Two conversation services on one database act as two ``kyrbot serve`` instances behind a
+Several instances share one PostgreSQL database (a SQLite file serves one instance; its
+ordering is tested through real HTTP in ``test_reliability.py``). Two conversation services
+on one database act as two ``kyrbot serve`` instances behind a
 load balancer: one person's messages alternate between them, each message handed in only
 once the one before it was taken in (its number stored). Handled in order, every ``1``
 opens the first page of the menu sent just before it.
@@ -27,9 +29,9 @@ PERSON = Address("sms", "+15550100177")
 ROUNDS = 15
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlBackend]:
-    async for db in sql_database(request.param, tmp_path):
+@pytest.fixture
+async def backend(tmp_path: Path) -> AsyncIterator[SqlBackend]:
+    async for db in sql_database("postgresql", tmp_path):
         yield db
 
 
