@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: chat test lint check setup clean
+.PHONY: chat test lint check screenshots setup clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ chat: $(STAMP)
 ## Run the whole test suite.
 test: $(STAMP)
 	$(BIN)/pytest -q $(ARGS)
+
+## Pictures of the web console for docs/CONSOLE.md, taken by its browser tests (needs chromium).
+screenshots: $(STAMP)
+	KYRBOT_SCREENSHOTS=docs/console $(BIN)/pytest -q tests/console -p no:cacheprovider
 
 ## Lint, format check and type check.
 lint: $(STAMP)

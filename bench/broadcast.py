@@ -55,6 +55,7 @@ from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt  # noqa
 from bot.channels.capabilities import Capabilities  # noqa: E402
 from bot.config import parse_config  # noqa: E402
 from bot.messages import Address, Reply  # noqa: E402
+from bot.privacy import AddressVault  # noqa: E402
 from bot.storage import SqlStorage  # noqa: E402
 from bot.storage.sql.tables import contacts  # noqa: E402
 
@@ -115,18 +116,24 @@ async def _add_subscribers(storage: SqlStorage, count: int) -> None:
     """``count`` subscribed Telegram contacts, half Spanish, written in bulk."""
     today = datetime.now(UTC).date()
     now = datetime.now(UTC)
+    vault = storage.database.vault
     async with storage.engine.begin() as conn:
         for start in range(0, count, 5000):
+            addresses = [
+                Address("telegram", str(10_000_000 + n))
+                for n in range(start, min(count, start + 5000))
+            ]
             rows = [
                 {
                     "channel": "telegram",
-                    "address": str(10_000_000 + n),
+                    "address_hash": vault.lookup(address),
+                    "address_cipher": vault.seal(address),
                     "locale": "es" if n % 2 else "en",
                     "subscribed": True,
                     "consent_at": now,
                     "last_seen_day": today,
                 }
-                for n in range(start, min(count, start + 5000))
+                for n, address in enumerate(addresses, start=start)
             ]
             await conn.execute(sa.insert(contacts), rows)
 
@@ -149,7 +156,7 @@ async def scenario(
             port = fake_conn.recv()
             telegram.update(token=FAKE_TOKEN, base_url=f"http://127.0.0.1:{port}/bot")
         config = parse_config({"locales": ["en", "es"], "telegram": telegram})
-        storage = SqlStorage(db)
+        storage = SqlStorage(db, vault=AddressVault.throwaway())
         await storage.open()
         channel: Channel
         if channel_kind == "telegram":
@@ -199,7 +206,7 @@ async def scenario(
         "rss_before_mb": before,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "channel": channel_kind,
-        "database": SqlStorage(db).dialect_name,
+        "database": SqlStorage(db, vault=AddressVault.throwaway()).dialect_name,
     }
 
 

@@ -31,6 +31,7 @@ from bot.conversation.service import ConversationService  # noqa: E402
 from bot.conversation.state import Event, State  # noqa: E402
 from bot.conversation.version import load_content  # noqa: E402
 from bot.messages import Address, Inbound  # noqa: E402
+from bot.privacy import AddressVault  # noqa: E402
 from bot.storage import open_storage  # noqa: E402
 
 MIXED = [
@@ -141,7 +142,10 @@ def bench_engine(n: int = 30_000) -> float:
 async def bench_service(n: int = 5_000, contacts: int = 100, concurrency: int = 50) -> float:
     content = load_content(config())
     with tempfile.TemporaryDirectory() as scratch:
-        storage = open_storage(f"sqlite+aiosqlite:///{Path(scratch) / 'bench.sqlite3'}")
+        storage = open_storage(
+            f"sqlite+aiosqlite:///{Path(scratch) / 'bench.sqlite3'}",
+            vault=AddressVault.throwaway(),
+        )
         await storage.open()
         service = ConversationService(content=content, storage=storage)
         texts = stream(n, seed=11)

@@ -135,11 +135,15 @@ async def service_sink(config: Config) -> AsyncIterator[Any]:
     """The real conversation service with the real content, on a fresh SQLite file."""
     from bot.conversation.service import ConversationService
     from bot.conversation.version import load_content
+    from bot.privacy import AddressVault
     from bot.storage import open_storage
 
     content = load_content(config)
     with tempfile.TemporaryDirectory() as scratch:
-        storage = open_storage(f"sqlite+aiosqlite:///{Path(scratch) / 'bench.sqlite3'}")
+        storage = open_storage(
+            f"sqlite+aiosqlite:///{Path(scratch) / 'bench.sqlite3'}",
+            vault=AddressVault.throwaway(),
+        )
         await storage.open()
         service = ConversationService(
             content=content, storage=storage, organization=config.organization

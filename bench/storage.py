@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.messages import Address
+from bot.privacy import AddressVault
 from bot.storage import SqlStorage
 
 
@@ -32,7 +33,7 @@ async def _one(storage: SqlStorage, run_id: str, n: int, address: Address) -> No
 async def run(
     url: str, messages: int, contacts: int, concurrency: int, **engine_kwargs: Any
 ) -> float:
-    storage = SqlStorage(url, engine_kwargs=engine_kwargs)
+    storage = SqlStorage(url, vault=AddressVault.throwaway(), engine_kwargs=engine_kwargs)
     await storage.open()
     try:
         addresses = [Address("sms", f"+1414555{i:04d}") for i in range(contacts)]
@@ -63,7 +64,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
         rate = asyncio.run(run(url, args.messages, args.contacts, args.concurrency))
-    backend = SqlStorage(url).dialect_name
+    backend = SqlStorage(url, vault=AddressVault.throwaway()).dialect_name
     print(
         f"{backend}: {rate:,.0f} messages/s (claim_inbound + load_conversation + "
         f"save_conversation), {args.messages} messages, {args.contacts} contacts, "

@@ -83,9 +83,12 @@ async def conversation_sink(config: Config, workdir: Path) -> AsyncIterator[Any]
     # Imported here so the other sinks still run when the service is broken mid-change.
     from bot.conversation.service import ConversationService
     from bot.conversation.version import load_content
+    from bot.privacy import AddressVault
     from bot.storage import open_storage
 
-    storage = open_storage(f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}")
+    storage = open_storage(
+        f"sqlite+aiosqlite:///{workdir / 'bench.sqlite3'}", vault=AddressVault.throwaway()
+    )
     await storage.open()
     try:
         yield ConversationService(

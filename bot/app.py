@@ -18,6 +18,7 @@ from bot.broadcast.runner import BroadcastRunner, channels_by_name
 from bot.broadcast.service import BroadcastService
 from bot.channels import registry
 from bot.channels.base import Channel, ChannelCallbacks
+from bot.channels.desk import DeskHost
 from bot.channels.outbox import OutboxSender, OutboxSettings
 from bot.channels.pacing import LOOP_TIMER, Timer
 from bot.config import Config
@@ -25,15 +26,19 @@ from bot.content.strings import TELEGRAM_COMMANDS
 from bot.conversation.service import ConversationService
 from bot.conversation.version import Content, load_content
 from bot.errors import BotError, ChannelUnavailable, ConfigError, ContentError, StorageError
+from bot.handoff.relay import ChannelRelay
+from bot.handoff.service import HandoffService
 from bot.health import ChannelState, Health
 from bot.messages import Address, DeliveryReport, Inbound, Reply
 from bot.organizer import texts as organizer_texts
 from bot.privacy import set_hash_key
-from bot.storage import Storage, open_storage
+from bot.storage import Storage, storage_for
 from bot.web import WebServer, build_web_app
 
 if TYPE_CHECKING:
     from bot.organizer.telegram import OrganizerConsole
+    from bot.organizer.web.content_pages import StatusSource
+    from bot.organizer.web.server import Console
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +47,7 @@ PRUNE_SECONDS = 3600.0
 CHANNEL_RETRY_SECONDS = (1.0, 60.0)
 """A channel whose provider was down at start-up is registered again after the first of
 these, doubling up to the second."""
+IDLE_TICKETS_SECONDS = 60.0
 
 
 class App:
@@ -49,17 +55,33 @@ class App:
 
     Args:
         config: the validated configuration.
-        storage: the store to use (default: the one ``database.url`` names).
+        storage: the store to use (default: the one the configuration names).
+        content_status: runs ``kyrbot check`` for the web console's content page.
+        clock: what time it is, for retention and the web console (tests pass their own).
         timer: where the outbox and channel registration retries wait (tests pass a fake).
     """
 
     def __init__(
-        self, config: Config, *, storage: Storage | None = None, timer: Timer = LOOP_TIMER
+        self,
+        config: Config,
+        *,
+        storage: Storage | None = None,
+        content_status: StatusSource | None = None,
+        clock: Callable[[], datetime] | None = None,
+        timer: Timer = LOOP_TIMER,
     ) -> None:
         self.config = config
         self.timer = timer
+        self._content_status = content_status
+        """Runs ``kyrbot check`` for the web console's content page (given by the command line)."""
+        self._clock = clock
+        """The web console's clock (default: the system's); tests pass their own."""
+        self.web_console: Console | None = None
+        """The organizers' web console, when ``console.enabled`` is set and serving."""
         set_hash_key(config.privacy.hash_key)
-        self.storage = storage or open_storage(config.database.url)
+        self.clock = clock or _utcnow
+        """What time it is, for retention (tests pass a fake clock)."""
+        self.storage = storage or storage_for(config)
         self.content: Content = load_content(config)
         self.broadcasts = BroadcastService(self.storage, config)
         self.service = ConversationService(
@@ -70,6 +92,7 @@ class App:
             legal_review=config.content.legal_review,
             updates=self.broadcasts.updates,
             carrier_help=registry.carrier_help_channels(config),
+            window_channels=registry.window_channels(config),
         )
         self._stopping = asyncio.Event()
         self.health = Health(self.storage, stopping=self._stopping.is_set)
@@ -88,6 +111,9 @@ class App:
         self.runner: BroadcastRunner | None = None
         """Sends broadcasts while :meth:`serve` runs (and resumes unfinished ones)."""
         self.channels: list[Channel] = []
+        self.handoff: HandoffService | None = None
+        """Tickets with the volunteers' group, once :meth:`serve` has built the channels."""
+        self.relay: ChannelRelay | None = None
         self.web: WebServer | None = None
         self.reload_listeners: list[Callable[[Content | None, ContentError | None], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -155,7 +181,18 @@ class App:
             }
             for locale in self.content.engine.locales
         }
-        return registry.build_channels(self.config, command_descriptions=descriptions)
+        from bot.channels.telegram.groups import private_chats_notice
+        from bot.channels.voice.words import translated
+        from bot.channels.whatsapp.words import notices
+
+        locales = self.content.engine.locales
+        return registry.build_channels(
+            self.config,
+            command_descriptions=descriptions,
+            voice_words=translated(translator.text, locales),
+            notices=notices(translator.text, locales),
+            private_chats_notice=private_chats_notice(translator, locales),
+        )
 
     async def serve(self, *, ready: Callable[[App], None] | None = None) -> None:
         """Run channels and the web server until SIGINT/SIGTERM; SIGHUP reloads content."""
@@ -164,10 +201,16 @@ class App:
         self.channels = self.build_channels()
         by_name = channels_by_name(self.channels)
         self.outbox.channels = by_name
+        self.handoff, self.relay = build_handoff(
+            self.config, self.storage, self.service, self.channels
+        )
         settings = RunnerSettings(retry_for=self.config.outbox.broadcast_retry_hours * 3600.0)
         self.runner = BroadcastRunner(self.storage, by_name, self.config, settings=settings)
+        self.web_console = self._build_web_console(self.runner)
         console = self._organizer_console(self.runner)
         routes = [route for channel in self.channels for route in channel.routes()]
+        if self.web_console is not None:
+            routes.extend(self.web_console.routes())
         self.web = WebServer(
             build_web_app(
                 routes,
@@ -192,6 +235,7 @@ class App:
             self.runner.start()
             self._spawn(self._every(COUNTER_FLUSH_SECONDS, self.service.flush_counters))
             self._spawn(self._every(PRUNE_SECONDS, self.prune))
+            self._spawn(self._every(IDLE_TICKETS_SECONDS, self.handoff.close_idle))
             self._write_pid()
             if not self.channels:
                 logger.warning("No channel is configured: only /healthz is served")
@@ -206,6 +250,8 @@ class App:
             if console is not None:
                 await console.close()
             await self.broadcasts.close()
+            if self.relay is not None:
+                await self.relay.close()
             for task in list(self._tasks):
                 task.cancel()
             for channel in reversed(self.channels):
@@ -266,34 +312,69 @@ class App:
             default_locale=self.config.default_locale,
             wake=runner.wake,
             report_chat_id=self.config.organizers.report_chat_id,
+            login_link=self._login_link if self.web_console is not None else None,
         )
         console.attach(host)
         runner.on_finished.append(console.announce)
         return console
+
+    def _build_web_console(self, runner: BroadcastRunner) -> Console | None:
+        """The organizers' web console under ``/console``, if ``console.enabled`` is set."""
+        if not self.config.console.enabled:
+            return None
+        from bot.organizer.web.server import Console
+        from bot.storage import console_store
+
+        async def no_status() -> None:
+            return None
+
+        return Console(
+            self.config,
+            service=self.broadcasts,
+            storage=self.storage,
+            store=console_store(self.storage),
+            translator=lambda: self.service.content.translator,
+            status=self._content_status or no_status,
+            wake=runner.wake,
+            channels=tuple(channel.name for channel in self.channels),
+            **({"now": self._clock} if self._clock is not None else {}),
+        )
+
+    async def _login_link(self, organizer: int) -> str | None:
+        """A console login link for an allow-listed organizer (the Telegram ``/console``)."""
+        from bot.organizer.web.server import base_url
+
+        assert self.web_console is not None
+        port = self.web.port if self.web is not None else None
+        return await self.web_console.logins.make_link(organizer, base_url(self.config, port))
 
     def stop(self) -> None:
         """Ask a running :meth:`serve` to finish."""
         self._stopping.set()
 
     async def prune(self) -> None:
-        """Apply the retention windows."""
-        now = datetime.now(UTC)
-        retention = self.config.retention
-        result = await self.storage.prune(
-            sessions_before=now - timedelta(days=retention.session_days),
-            inbound_before=now - timedelta(days=retention.inbound_id_days),
-            deliveries_before=now - timedelta(days=retention.delivery_days),
-        )
+        """Apply the retention windows, including erasing contacts silent for too long."""
+        now = self.clock()
+        result = await self.storage.prune(**self.config.retention_cutoffs(now))
         failed_replies = await self.storage.outbox.prune_outbox(
-            before=now - timedelta(days=retention.delivery_days)
+            before=now - timedelta(days=self.config.retention.delivery_days)
         )
+        if self.web_console is not None:
+            await self.web_console.logins.prune()
         logger.info(
-            "Pruned %d sessions, %d inbound ids, %d deliveries, %d failed replies",
+            "Pruned %d sessions, %d inbound ids, %d deliveries, %d silent contacts, "
+            "%d failed replies",
             result.sessions,
             result.inbound_ids,
             result.deliveries,
+            result.contacts,
             failed_replies,
         )
+        tickets = await self.storage.prune_tickets(
+            closed_before=now - timedelta(days=self.config.retention.ticket_days)
+        )
+        if tickets:
+            logger.info("Pruned %d closed tickets", tickets)
 
     async def _healthy(self) -> bool:
         return not self._stopping.is_set()
@@ -329,6 +410,51 @@ class App:
         with contextlib.suppress(OSError):
             if self.pid_path.read_text(encoding="ascii").strip() == str(os.getpid()):
                 self.pid_path.unlink()
+
+
+def build_handoff(
+    config: Config,
+    storage: Storage,
+    service: ConversationService,
+    channels: list[Channel],
+    *,
+    timer: Timer = LOOP_TIMER,
+    clock: Callable[[], datetime] | None = None,
+) -> tuple[HandoffService, ChannelRelay | None]:
+    """The handoff to volunteers on these channels, hooked into the conversation.
+
+    With a volunteers' group (``handoff.telegram_chat_id``) on a channel that hosts it, the
+    relay sends through the channels and the group's messages reach the service; without
+    one, asking for a person gives the phone numbers.
+    """
+    host = next((c for c in channels if isinstance(c, DeskHost) and c.group is not None), None)
+    relay: ChannelRelay | None = None
+    if host is not None and isinstance(host, Channel) and host.group is not None:
+        relay = ChannelRelay(
+            channels={c.name: c for c in channels},
+            group_channel=host,
+            group=host.group,
+            contacts=storage,
+            per_minute=config.handoff.group_messages_per_minute,
+            timer=timer,
+        )
+    handoff = HandoffService(
+        storage=storage,
+        config=config,
+        conversation=service,
+        sender=relay,
+        capabilities={c.name: c.capabilities for c in channels},
+        clock=clock or (lambda: datetime.now(UTC)),
+    )
+    if host is not None and relay is not None:
+        host.attach_desk(handoff.on_volunteer)
+        relay.on_lost = handoff.relay_lost
+    service.hooks = handoff
+    return handoff, relay
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def channel_callbacks(

@@ -11,11 +11,17 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.channels import registry
 from bot.config import Config, load_config
 from bot.errors import BotError, ConfigError, ContentError
 from bot.organizer import cli as broadcast_cli
+from bot.organizer import privacy_cli
+from bot.organizer.web import link_cli as console_cli
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--json", action="store_true", help="one JSON object per input line")
     chat.add_argument("--show-segments", action="store_true", help="with --as sms: show cost")
     chat.add_argument("--db", help="database URL or SQLite file to keep (default: throwaway)")
+    chat.add_argument(
+        "--audio", type=Path, help="with --as voice: also write WAV files here (needs espeak-ng)"
+    )
 
     ask = sub.add_parser("ask", help="show which topic a free-text question goes to")
     _add_config(ask)
@@ -79,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     reload_ = sub.add_parser("reload", help="make a running 'kyrbot serve' reload its content")
     _add_config(reload_)
     broadcast_cli.add_parsers(sub)
+    console_cli.add_parsers(sub)
+    privacy_cli.add_parsers(sub)
     return parser
 
 
@@ -100,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _i18n(args, config)
         if args.command in ("broadcast", "stats"):
             return broadcast_cli.run(args, config)
+        if args.command == "console":
+            return console_cli.run(args, config)
+        if args.command == "privacy":
+            return privacy_cli.run(args, config)
         if args.command == "reload":
             from bot.app import send_reload
 
@@ -151,25 +166,30 @@ def _database_url(value: str) -> str:
 def _chat(args: argparse.Namespace, config: Config) -> int:
     from bot.app import App
     from bot.channels.terminal import TerminalChannel
-    from bot.storage import open_storage
+    from bot.privacy import AddressVault
+    from bot.storage import Storage, open_storage, storage_for
 
     if args.lang and args.lang not in config.locales:
         raise ConfigError(
             f"--lang {args.lang}: not one of the configured locales {config.locales}"
         )
     with tempfile.TemporaryDirectory(prefix="kyrbot-chat-") as scratch:
-        url = (
-            _database_url(args.db)
-            if args.db
-            else f"sqlite+aiosqlite:///{Path(scratch) / 'chat.sqlite3'}"
-        )
-        app = App(config, storage=open_storage(url))
+        storage: Storage
+        if args.db:  # a database to keep: under the config's keys
+            database = config.database.model_copy(update={"url": _database_url(args.db)})
+            storage = storage_for(config.model_copy(update={"database": database}))
+        else:  # thrown away at the end, with the random keys it was encrypted under
+            url = f"sqlite+aiosqlite:///{Path(scratch) / 'chat.sqlite3'}"
+            storage = open_storage(url, vault=AddressVault.throwaway())
+        app = App(config, storage=storage)
         channel = TerminalChannel(
             render_as=args.render_as,
             as_json=args.json,
             locale_hint=args.lang,
             fold_accents=registry.fold_accents(config),
             show_segments=args.show_segments,
+            voice_words=_voice_words(app) if args.render_as == "voice" else None,
+            audio_dir=_audio_dir(args),
         )
 
         async def run() -> None:
@@ -181,6 +201,27 @@ def _chat(args: argparse.Namespace, config: Config) -> int:
 
         asyncio.run(run())
     return EXIT_OK
+
+
+def _audio_dir(args: argparse.Namespace) -> Path | None:
+    """``--audio DIR``, made, when espeak-ng can speak; else None (and why, on stderr)."""
+    if args.audio is None:
+        return None
+    from bot.channels.voice.audio import available
+
+    if args.render_as != "voice" or not available():
+        print(
+            "--audio needs --as voice and espeak-ng installed; no audio written", file=sys.stderr
+        )
+        return None
+    args.audio.mkdir(parents=True, exist_ok=True)
+    return Path(args.audio)
+
+
+def _voice_words(app: App) -> dict[str, dict[str, str]]:
+    from bot.channels.voice.words import translated
+
+    return translated(app.content.translator.text, app.content.engine.locales)
 
 
 def _ask(args: argparse.Namespace, config: Config) -> int:
@@ -254,7 +295,14 @@ def _serve(config: Config) -> int:
             "to call. Set it in the config file.",
             file=sys.stderr,
         )
-    app = App(config)
+    status = None
+    if config.console.enabled:
+        from bot.checks.status import CheckStatus
+
+        status = CheckStatus(config)
+    app = App(config, content_status=status)
+    if status is not None:
+        app.reload_listeners.append(lambda _content, _error: status.refresh())
     asyncio.run(app.serve())
     return EXIT_OK
 

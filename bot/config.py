@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -35,6 +37,18 @@ class ServerConfig(_Section):
     public_url: str | None = None
     """The https address the outside world uses to reach this server (Twilio signs it)."""
     max_body_bytes: int = 65536
+
+    def public_url_is_plain_http(self) -> bool:
+        """Whether ``public_url`` is ``http://`` to a host other than this machine.
+
+        Twilio signs the https address it posts to, so behind such a URL no real webhook's
+        signature matches; ``http://localhost`` and ``http://127.0.0.1`` are for local tests.
+        """
+        if not self.public_url:
+            return False
+        parts = urlsplit(self.public_url)
+        local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+        return parts.scheme.lower() == "http" and not local
 
 
 class ContentConfig(_Section):
@@ -90,6 +104,8 @@ class RetentionConfig(_Section):
     session_days: int = Field(default=7, ge=1)
     inbound_id_days: int = Field(default=2, ge=1)
     delivery_days: int = Field(default=90, ge=1)
+    ticket_days: int = Field(default=90, ge=1)
+    """Closed handoff tickets (counts and times only) are kept this long, for the stats."""
 
 
 class OutboxConfig(_Section):
@@ -105,8 +121,16 @@ class PrivacyConfig(_Section):
     """Keys that stand for people in logs and storage (``privacy.*``)."""
 
     hash_key: str | None = None
-    """Key for the keyed hashes that stand for addresses in logs. Set it from ``${ENV}``;
-    without it a random key is made at each start (hashes then differ between restarts)."""
+    """Key of the keyed hashes that stand for addresses in logs and find contacts in the
+    database (the blind index). Set it from ``${ENV}``; required by a database, and it must
+    never change there. Without a database, a random key is made at each start."""
+    encryption_key: str | None = None
+    """The key addresses are encrypted under (``${KYRBOT_KEY}``; ``kyrbot privacy new-key``
+    prints one). Required by a database; ``kyrbot privacy rotate-key`` changes it."""
+    previous_keys: list[str] = Field(default_factory=list)
+    """Keys still accepted for reading while ``kyrbot privacy rotate-key`` runs."""
+    retention_days: int = Field(default=90, ge=1)
+    """A contact who is not subscribed and has not written for this many days is erased."""
 
 
 class TelegramConfig(_Section):
@@ -119,8 +143,82 @@ class TelegramConfig(_Section):
     messages_per_second: float = Field(default=25, gt=0)
 
 
+class WhatsAppTemplateConfig(_Section):
+    """One approved WhatsApp template (``twilio.whatsapp.templates.<locale>``)."""
+
+    content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
+    """The template's Content SID (``HX`` and 32 hex digits), from Twilio's Content Template
+    Builder, approved by WhatsApp for business-initiated messages."""
+    variable: Literal["text", "notice"] = "notice"
+    """What fills the template's one variable ``{{1}}``: the update's whole ``text``, or a
+    short translated ``notice`` that there is news (the person replies to read it)."""
+
+
+class WhatsAppConfig(_Section):
+    """The WhatsApp sender on the same Twilio account (``twilio.whatsapp.*``)."""
+
+    from_number: str | None = None
+    """The WhatsApp-enabled sender (``+14145550100``; ``whatsapp:`` is added). Setting it
+    turns the WhatsApp channel on."""
+    messaging_service_sid: str | None = None
+    """Send through this Messaging Service instead of ``from_number`` (its sender pool)."""
+    templates: dict[str, WhatsAppTemplateConfig] = Field(default_factory=dict)
+    """Per locale: the approved template broadcasts use outside the 24-hour window."""
+    window_hours: float = Field(default=24, gt=0, le=24)
+    """How long after a person's last message free-form messages may be sent (WhatsApp: 24)."""
+    price_per_message: float = Field(default=0.005, ge=0)
+    """US dollars per free-form message inside the window (Twilio's per-message fee)."""
+    price_per_template: float = Field(default=0.03, ge=0)
+    """US dollars per template message outside the window (Twilio's fee plus Meta's)."""
+    messages_per_second: float = Field(default=10, gt=0)
+
+    @field_validator("from_number")
+    @classmethod
+    def _sender_is_e164(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        bare = value.removeprefix("whatsapp:")
+        if not re.fullmatch(r"\+[1-9][0-9]{6,14}", bare):
+            raise ValueError("write the WhatsApp sender in E.164, such as +14145550100")
+        return bare
+
+
+class VoiceConfig(_Section):
+    """Phone calls on the same Twilio account (``twilio.voice.*``)."""
+
+    enabled: bool = False
+    """Serve ``POST /twilio/voice``; point the number's "A call comes in" webhook at it."""
+    voices: dict[str, str] = Field(
+        default_factory=lambda: {"en": "Polly.Joanna-Neural", "es": "Polly.Lupe-Neural"}
+    )
+    """Per locale: the Twilio text-to-speech voice (``Polly.*``, ``Google.*``)."""
+    speech_languages: dict[str, str] = Field(
+        default_factory=lambda: {"en": "en-US", "es": "es-US"}
+    )
+    """Per locale: the BCP-47 language with region that ``<Say>`` and ``<Gather>`` use."""
+    dial_pages: list[str] = Field(default_factory=lambda: ["kyr.person"])
+    """Pages that connect the caller to ``organization.hotline`` (``<Dial>``) when it is set."""
+    gather_timeout: int = Field(default=6, ge=1, le=30)
+    """Seconds the call waits for a key or words before saying the choices again."""
+    words_per_minute: int = Field(default=150, ge=60, le=300)
+    """Speaking rate ``kyrbot check`` assumes when it estimates how long a page takes."""
+    max_seconds: int = Field(default=60, ge=10)
+    """``kyrbot check`` warns about a page that takes longer than this to say."""
+
+    @field_validator("speech_languages")
+    @classmethod
+    def _languages_have_a_region(cls, value: dict[str, str]) -> dict[str, str]:
+        for locale, language in value.items():
+            if not re.fullmatch(r"[a-z]{2,3}-[A-Z0-9]{2,3}", language):
+                raise ValueError(
+                    f"{locale}: {language!r} is not a language with a region, such as es-US "
+                    "(Twilio refuses a bare 'es')"
+                )
+        return value
+
+
 class TwilioConfig(_Section):
-    """The Twilio account for SMS (``twilio.*``); credentials turn the channel on."""
+    """The Twilio account for SMS, WhatsApp and voice (``twilio.*``); credentials turn SMS on."""
 
     account_sid: str | None = None
     auth_token: str | None = None
@@ -130,6 +228,10 @@ class TwilioConfig(_Section):
     """Another REST server instead of Twilio's, for tests."""
     segments_per_second: float = Field(default=1, gt=0)
     provider_handles_opt_out: bool = True
+    default_region: str = Field(default="US", pattern=r"^[A-Za-z]{2}$")
+    """The country (ISO 3166 code) of a number that arrives without ``+`` and country code."""
+    whatsapp: WhatsAppConfig = WhatsAppConfig()
+    voice: VoiceConfig = VoiceConfig()
 
 
 class ReplyBudgetConfig(_Section):
@@ -156,6 +258,86 @@ class OrganizersConfig(_Section):
     telegram_ids: list[int] = Field(default_factory=list)
     report_chat_id: int | None = None
     """A Telegram chat that hears about failed content reloads and broadcast reports."""
+
+
+class ConsoleConfig(_Section):
+    """The organizers' web console under ``/console`` (``console.*``); see docs/CONSOLE.md."""
+
+    enabled: bool = False
+    """Serve the console from ``kyrbot serve``; organizers log in with links the bot sends."""
+    idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    """A console session ends after this long without a request."""
+    routing_figures: Path = Path("docs/ROUTING.md")
+    """The file whose figures table (its last row) the content page shows for routing."""
+
+
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_days(text: str) -> frozenset[int]:
+    """Weekday numbers (Monday 0) from ``"mon-fri"``, ``"sat,sun"`` or ``"mon-wed, fri"``.
+
+    Raises:
+        ValueError: a name is not a three-letter English day name.
+    """
+    days: set[int] = set()
+    for part in text.lower().replace(" ", "").split(","):
+        first, _, last = part.partition("-")
+        if first not in _DAY_NAMES or (last and last not in _DAY_NAMES):
+            raise ValueError(f"{part!r} is not a day or range of days such as mon-fri")
+        start, end = _DAY_NAMES.index(first), _DAY_NAMES.index(last or first)
+        days.update((start + i) % 7 for i in range((end - start) % 7 + 1))
+    return frozenset(days)
+
+
+class OfficeHoursWindow(_Section):
+    """When volunteers answer on some days (``handoff.office_hours[]``)."""
+
+    days: str
+    """Days as ``mon-fri``, ``sat,sun`` or ``mon``."""
+    start: time
+    """Local time (``handoff.timezone``) from which volunteers answer, ``"09:00"``."""
+    end: time
+    """Local time until which they answer, ``"17:00"`` (after ``start``)."""
+
+    @field_validator("days")
+    @classmethod
+    def _days_are_days(cls, value: str) -> str:
+        parse_days(value)
+        return value
+
+    def model_post_init(self, __context: Any) -> None:
+        """Check that the window ends after it starts."""
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} is not after start {self.start}")
+
+
+class HandoffConfig(_Section):
+    """Talking to a volunteer through a Telegram group (``handoff.*``); docs/HANDOFF.md."""
+
+    telegram_chat_id: int | None = None
+    """The volunteers' Telegram group. Unset: the bot offers only the phone numbers."""
+    volunteer_ids: list[int] | None = None
+    """Telegram user ids allowed to answer in that group; default ``organizers.telegram_ids``."""
+    office_hours: list[OfficeHoursWindow] = Field(default_factory=list)
+    """When someone is on duty; none listed: always."""
+    timezone: str = "UTC"
+    """The zone ``office_hours`` are written in, such as ``America/Chicago``."""
+    idle_minutes: int = Field(default=30, ge=1)
+    """A ticket nobody wrote in for this long is closed, with a message to the person."""
+    group_messages_per_minute: float = Field(default=20, gt=0, le=20)
+    """Messages the bot sends to the group per minute at most (Telegram allows 20)."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a known time zone (such as America/Chicago)"
+            ) from None
+        return value
 
 
 class OrganizationConfig(_Section):
@@ -202,7 +384,44 @@ class Config(_Section):
     twilio: TwilioConfig = TwilioConfig()
     sms: SmsConfig = SmsConfig()
     organizers: OrganizersConfig = OrganizersConfig()
+    console: ConsoleConfig = ConsoleConfig()
     organization: OrganizationConfig = OrganizationConfig()
+    handoff: HandoffConfig = HandoffConfig()
+
+    def volunteer_ids(self) -> frozenset[int]:
+        """Who may answer tickets: ``handoff.volunteer_ids``, else ``organizers.telegram_ids``."""
+        listed = self.handoff.volunteer_ids
+        return frozenset(listed if listed is not None else self.organizers.telegram_ids)
+
+    def configured_telegram_chats(self) -> frozenset[int]:
+        """Every group chat the bot belongs in (the volunteers', the organizers' reports).
+
+        The one place that says which Telegram chats are the bot's own: the adapter stays in
+        these and handles them as configured, whatever it does with other groups.
+        """
+        chats = (self.handoff.telegram_chat_id, self.organizers.report_chat_id)
+        return frozenset(chat for chat in chats if chat is not None)
+
+    def retention_cutoffs(self, now: datetime) -> dict[str, Any]:
+        """What :meth:`Storage.prune <bot.storage.base.Storage.prune>` erases at ``now``."""
+        retention = self.retention
+        return {
+            "sessions_before": now - timedelta(days=retention.session_days),
+            "inbound_before": now - timedelta(days=retention.inbound_id_days),
+            "deliveries_before": now - timedelta(days=retention.delivery_days),
+            "contacts_seen_before": (now - timedelta(days=self.privacy.retention_days)).date(),
+        }
+
+    def own_numbers(self) -> list[str]:
+        """The organisation's own numbers and ids, which may appear in files (the audit)."""
+        values = [str(v) for v in self.organization.placeholders().values()]
+        values += [self.twilio.from_number or ""]
+        values += [str(i) for i in self.organizers.telegram_ids]
+        if self.organizers.report_chat_id is not None:
+            values.append(str(self.organizers.report_chat_id))
+        if self.telegram.token:
+            values.append(self.telegram.token.split(":", 1)[0])  # the bot's own id
+        return [v for v in values if v]
 
     @field_validator("locales")
     @classmethod
@@ -217,6 +436,14 @@ class Config(_Section):
         """Check what spans sections: the default locale is one of the locales."""
         if self.default_locale not in self.locales:
             raise ValueError(f"default_locale {self.default_locale!r} is not in locales")
+        for key, per_locale in (
+            ("twilio.whatsapp.templates", self.twilio.whatsapp.templates),
+            ("twilio.voice.voices", self.twilio.voice.voices),
+            ("twilio.voice.speech_languages", self.twilio.voice.speech_languages),
+        ):
+            unknown = sorted(set(per_locale) - set(self.locales))
+            if unknown:
+                raise ValueError(f"{key}: {', '.join(unknown)} not in locales {self.locales}")
 
 
 def _expand_env(value: Any, path: str, source: str) -> Any:

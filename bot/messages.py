@@ -78,6 +78,8 @@ class Reply:
     locale: str = "en"
     node: str | None = field(default=None, compare=False)
     """The ``dialog.node`` this reply belongs to, for counters and tests; never shown."""
+    spoken: str | None = field(default=None, compare=False)
+    """What a phone call says instead of ``text``, when the page has a ``voice:`` text."""
 
 
 @dataclass(frozen=True, slots=True)

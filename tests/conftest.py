@@ -13,16 +13,15 @@ from bot.conversation.service import ConversationService
 from bot.conversation.version import Content, load_content
 from bot.storage import open_storage
 from bot.storage.base import Storage
-from tests.support.paths import NOW, ROOT
+from tests.support.keys import TEST_PRIVACY, TEST_VAULT
+from tests.support.paths import CONTENT_DIRS, NOW, ROOT
 
 __all__ = ["NOW", "ROOT", "make_config"]
 
 
 def make_config(**overrides: object) -> Config:
     """The default config, with content read from this checkout whatever the cwd."""
-    data: dict[str, object] = {
-        "content": {"dialogs_dir": str(ROOT / "dialogs"), "locales_dir": str(ROOT / "locales")}
-    }
+    data: dict[str, object] = {"content": dict(CONTENT_DIRS), "privacy": TEST_PRIVACY}
     data.update(overrides)
     return parse_config(data)
 
@@ -52,7 +51,7 @@ async def storage() -> AsyncIterator[Storage]:
 @pytest.fixture
 async def sqlite_storage(tmp_path: Path) -> AsyncIterator[Storage]:
     """A real SQLite store, for tests about what the database file holds."""
-    store = open_storage(f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}")
+    store = open_storage(f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}", vault=TEST_VAULT)
     await store.open()
     try:
         yield store
@@ -78,4 +77,5 @@ def service(content: Content, storage: Storage, config: Config) -> ConversationS
         organization=config.organization,
         last_reviewed=config.content.last_reviewed,
         carrier_help=registry.carrier_help_channels(config),
+        window_channels=registry.window_channels(config),
     )

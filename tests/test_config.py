@@ -12,6 +12,7 @@ from tests.support.paths import ROOT
 
 EXAMPLE_ENV = {
     "KYRBOT_HASH_KEY": "test-key",
+    "KYRBOT_KEY": "S33a-NpFNs-WJfK5lApB5lP0ANqXOt-s1Ou4jZZFtL4=",
     "TELEGRAM_BOT_TOKEN": "123456:TEST-token",
     "TELEGRAM_WEBHOOK_SECRET": "test_secret",
     "TWILIO_ACCOUNT_SID": "ACtest",

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot import privacy
 from bot.messages import Address
+from bot.privacy import loghash as privacy
 
 PHONE = Address("sms", "+15550100123")
 

@@ -44,6 +44,23 @@ class SmsCost:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowSplit:
+    """How a channel with a reply window (WhatsApp) reaches its subscribers, counted.
+
+    Each mapping is recipients' language -> how many; the costs are in US dollars for all.
+    """
+
+    free_form: dict[str, int]
+    """Inside the window: the text as written."""
+    template: dict[str, int]
+    """Outside it, in a language with an approved template."""
+    left_out: dict[str, int]
+    """Outside it, in a language with no template: left out, never attempted."""
+    free_form_cost: float = 0.0
+    template_cost: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Preview:
     """What sending a broadcast would do: who gets which text, and what SMS costs."""
 
@@ -60,6 +77,8 @@ class Preview:
     """What each channel can do (display names, units)."""
     segment_channel: str | None = None
     """The channel counted and priced in SMS segments, whose costs :attr:`sms` holds."""
+    windows: dict[str, WindowSplit] = field(default_factory=dict)
+    """Channel with a reply window -> how its recipients are reached."""
 
     @property
     def sms_audience(self) -> dict[str, int]:

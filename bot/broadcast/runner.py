@@ -45,6 +45,7 @@ from bot.storage.base import (
     Broadcast,
     BroadcastStatus,
     ClaimedDelivery,
+    DeliveryNote,
     DeliveryOutcome,
     DeliveryStatus,
     Storage,
@@ -291,9 +292,16 @@ class BroadcastRunner:
             if not await self._still_sending(broadcast_id):
                 return DeliveryOutcome(item.id, DeliveryStatus.CANCELLED)
             locale = item.locale if item.locale in replies else FALLBACK_LOCALE
+            reply = channel.broadcast_reply(
+                replies[locale], last_inbound_at=item.last_inbound_at, now=self._now()
+            )
+            if reply is None:  # outside a reply window with no template: never attempted
+                return DeliveryOutcome(
+                    item.id, DeliveryStatus.SKIPPED, error=DeliveryNote.NO_TEMPLATE
+                )
             gate = RunnerPacer(limiter, lambda: self._go(broadcast_id))
             try:
-                provider_id = await channel.send(item.address, replies[locale], pacer=gate)
+                provider_id = await channel.send(item.address, reply, pacer=gate)
             except SendWithdrawn:
                 if self._stopping.is_set():
                     return _RELEASE

@@ -16,9 +16,9 @@ from datetime import date, datetime, timedelta
 from typing import Final
 
 from bot.broadcast import refusals as R
-from bot.broadcast.drafts import text_locales, utcnow, validate_texts
+from bot.broadcast.drafts import FALLBACK_LOCALE, text_locales, utcnow, validate_texts
 from bot.broadcast.outcomes import Report, WeekCount, report_outcome
-from bot.broadcast.preview import Preview, SmsCost, sms_form
+from bot.broadcast.preview import Preview, SmsCost, WindowSplit, sms_form
 from bot.broadcast.words import refusal
 from bot.channels import registry
 from bot.channels.capabilities import Capabilities, SendUnit
@@ -167,7 +167,13 @@ class BroadcastService:
                     folded=estimate.folded,
                     other=sms_form(estimate.alternative or estimate),
                 )
+        windows = {
+            name: await self._window_split(name, caps, broadcast, mapping)
+            for name, caps in self.channels.items()
+            if caps.reply_window_hours is not None and name in audience
+        }
         return Preview(
+            windows=windows,
             broadcast=broadcast,
             audience=dict(audience),
             text_locale=mapping,
@@ -176,6 +182,40 @@ class BroadcastService:
             telegram_texts=dict(broadcast.texts),
             channels=self.channels,
             segment_channel=segment_channel,
+        )
+
+    async def _window_split(
+        self,
+        channel: str,
+        caps: Capabilities,
+        broadcast: Broadcast,
+        mapping: Mapping[str, str],
+    ) -> WindowSplit:
+        """Who on ``channel`` is inside its reply window now, and what each form costs."""
+        assert caps.reply_window_hours is not None
+        since = self._now() - timedelta(hours=caps.reply_window_hours)
+        split: dict[str, dict[str, int]] = {"free": {}, "template": {}, "left": {}}
+        costs = {"free": 0.0, "template": 0.0}
+        for row in await self.storage.count_audience(recent_since=since):
+            if row.channel != channel:
+                continue
+            locale = row.locale if row.locale in self.locales else self.config.default_locale
+            text_locale = mapping.get(locale, FALLBACK_LOCALE)
+            estimate = caps.costs.estimate(broadcast.texts.get(text_locale, ""), text_locale)
+            outside = row.count - row.recent
+            kind = "template" if text_locale in caps.window_templates else "left"
+            for key, count in (("free", row.recent), (kind, outside)):
+                if count:
+                    split[key][locale] = split[key].get(locale, 0) + count
+            costs["free"] += row.recent * estimate.price
+            if kind == "template":
+                costs["template"] += outside * (estimate.alternative or estimate).price
+        return WindowSplit(
+            split["free"],
+            split["template"],
+            split["left"],
+            free_form_cost=costs["free"],
+            template_cost=costs["template"],
         )
 
     async def start(self, actor: str, broadcast_id: int) -> Broadcast:

@@ -17,6 +17,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, final
 
 from bot.channels.capabilities import Capabilities, CostEstimate
@@ -174,6 +175,21 @@ class Channel(abc.ABC):
     def estimate(self, text: str, locale: str) -> CostEstimate:
         """What ``text`` in ``locale`` costs to send to one person here (units and price)."""
         return self.capabilities.costs.estimate(text, locale)
+
+    def broadcast_reply(
+        self, reply: Reply, *, last_inbound_at: datetime | None, now: datetime
+    ) -> Reply | None:
+        """The form a broadcast takes for one person here, or None: leave them out unsent.
+
+        Default: the reply as written. A channel with a reply window (WhatsApp) answers with
+        its approved template outside the window, or None when the language has none.
+
+        Args:
+            reply: the broadcast's text in the person's language.
+            last_inbound_at: when the person last wrote (kept on channels with a window).
+            now: the current time.
+        """
+        return reply
 
     # -- sending -----------------------------------------------------------------------------
 

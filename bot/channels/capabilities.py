@@ -96,3 +96,15 @@ class Capabilities:
     send_unit: SendUnit = SendUnit.MESSAGES
     costs: CostModel = PerMessage()
     """Units and price of a text, for pacing and for broadcast previews."""
+    reply_window_hours: float | None = None
+    """Free-form messages may go only this long after the person last wrote (WhatsApp: 24);
+    the time of each person's last message is then kept. ``None``: no window."""
+    window_templates: frozenset[str] = frozenset()
+    """Text locales with an approved template for outside the window; recipients outside it
+    in other locales are left out of a broadcast. ``costs`` prices a template as the
+    estimate's ``alternative``."""
+    text_handoff: bool = True
+    """A person can write with a volunteer here (docs/HANDOFF.md); ``False`` (voice): the bot
+    gives the hotline to call instead of opening a ticket."""
+    reply_units_limit: float | None = None
+    """The most :attr:`send_unit` one reply may take (SMS: ``sms.segment_budget``); None: any."""

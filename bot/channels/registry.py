@@ -19,6 +19,10 @@ from bot.channels.sms.capabilities import CHANNEL as SMS
 from bot.channels.sms.capabilities import fold_for, sms_capabilities
 from bot.channels.telegram.capabilities import CHANNEL as TELEGRAM
 from bot.channels.telegram.capabilities import telegram_capabilities
+from bot.channels.voice.capabilities import CHANNEL as VOICE
+from bot.channels.voice.capabilities import VOICE_CAPABILITIES
+from bot.channels.whatsapp.capabilities import CHANNEL as WHATSAPP
+from bot.channels.whatsapp.capabilities import whatsapp_capabilities
 from bot.config import Config
 
 
@@ -29,11 +33,13 @@ def describe(config: Config) -> dict[str, Capabilities]:
     return {
         TELEGRAM: telegram_capabilities(config),
         SMS: sms_capabilities(config),
+        WHATSAPP: whatsapp_capabilities(config),
+        VOICE: VOICE_CAPABILITIES,
         TerminalChannel.name: TerminalChannel.capabilities,
     }
 
 
-PREVIEWS: tuple[str, ...] = ("terminal", SMS, TELEGRAM)
+PREVIEWS: tuple[str, ...] = ("terminal", SMS, TELEGRAM, WHATSAPP, VOICE)
 """How ``kyrbot chat --as`` can show the conversation."""
 
 
@@ -47,14 +53,29 @@ def carrier_help_channels(config: Config) -> frozenset[str]:
     return frozenset(name for name, caps in describe(config).items() if caps.carrier_help)
 
 
+def window_channels(config: Config) -> frozenset[str]:
+    """The channels with a reply window, whose contacts' last message time is kept."""
+    return frozenset(
+        name for name, caps in describe(config).items() if caps.reply_window_hours is not None
+    )
+
+
 def build_channels(
-    config: Config, *, command_descriptions: Mapping[str, Mapping[str, str]] | None = None
+    config: Config,
+    *,
+    command_descriptions: Mapping[str, Mapping[str, str]] | None = None,
+    voice_words: Mapping[str, Mapping[str, str]] | None = None,
+    notices: Mapping[str, str] | None = None,
+    private_chats_notice: str | None = None,
 ) -> list[Channel]:
     """The channels ``config`` enables, not yet started.
 
     Args:
         config: the validated configuration.
         command_descriptions: Telegram's command menu per locale, from the catalogs.
+        voice_words: what calls say besides the pages, per locale, from the catalogs.
+        notices: the WhatsApp template's short notice per locale, from the catalogs.
+        private_chats_notice: what Telegram says before leaving a group, from the catalogs.
 
     Raises:
         ConfigError: an enabled channel is configured wrongly (see each adapter).
@@ -63,9 +84,27 @@ def build_channels(
     if config.telegram.token:
         from bot.channels.telegram.adapter import TelegramChannel
 
-        channels.append(TelegramChannel(config, command_descriptions=command_descriptions))
-    if config.twilio.account_sid and config.twilio.auth_token:
+        channels.append(
+            TelegramChannel(
+                config,
+                command_descriptions=command_descriptions,
+                private_chats_notice=private_chats_notice,
+            )
+        )
+    twilio = config.twilio
+    if twilio.account_sid and twilio.auth_token:
         from bot.channels.sms.adapter import SmsChannel
 
-        channels.append(SmsChannel(config))
+        sms = SmsChannel(config)
+        channels.append(sms)
+        if twilio.whatsapp.from_number or twilio.whatsapp.messaging_service_sid:
+            from bot.channels.whatsapp.adapter import WhatsAppChannel
+
+            whatsapp = WhatsAppChannel(config, notices=notices)
+            sms.hand_whatsapp_to(whatsapp.handle_form)
+            channels.append(whatsapp)
+        if twilio.voice.enabled:
+            from bot.channels.voice.adapter import VoiceChannel
+
+            channels.append(VoiceChannel(config, words=voice_words or {}))
     return channels

@@ -1,12 +1,13 @@
-"""The terminal channel: a chat on stdin/stdout, shown as the terminal, SMS or Telegram would."""
+"""The terminal channel: a chat on stdin/stdout, shown as the terminal or another channel would."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar, TextIO
 
 from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt
@@ -68,6 +69,20 @@ def render_sms_preview(reply: Reply, *, fold_accents: bool, show_segments: bool)
     return "\n".join(shown)
 
 
+def render_whatsapp_preview(reply: Reply) -> str:
+    """Exactly the WhatsApp text a phone would get; several messages are shown one by one."""
+    from bot.channels.whatsapp.render import render_whatsapp_parts
+
+    return "\n\n".join(render_whatsapp_parts(reply))
+
+
+def render_voice_preview(reply: Reply, words: Mapping[str, Mapping[str, str]]) -> str:
+    """What a call would say for ``reply``, the choices as spoken, each stretch's language."""
+    from bot.channels.voice.render import speak, transcript
+
+    return transcript(speak([reply], words))
+
+
 class TerminalChannel(Channel):
     """Reads one message per line and writes each reply block; no account, token or server.
 
@@ -92,6 +107,8 @@ class TerminalChannel(Channel):
         interactive: bool | None = None,
         clock: Clock | None = None,
         node_of: Callable[[], str | None] | None = None,
+        voice_words: Mapping[str, Mapping[str, str]] | None = None,
+        audio_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self._render_as = render_as
@@ -104,9 +121,13 @@ class TerminalChannel(Channel):
         self._interactive = self._stdin.isatty() if interactive is None else interactive
         self._clock = clock or (lambda: datetime.now(UTC))
         self._node_of = node_of
+        self._voice_words: Mapping[str, Mapping[str, str]] = voice_words or {}
+        self._audio_dir = audio_dir
+        self._blocks = 0
         self._done = asyncio.Event()
         # Previewing SMS is being SMS: the same contact channel, so HELP and counters match.
-        self._address = Address("sms", "local") if render_as == "sms" else TERMINAL_ADDRESS
+        as_channel = render_as in ("sms", "whatsapp", "voice")
+        self._address = Address(render_as, "local") if as_channel else TERMINAL_ADDRESS
 
     def render(self, reply: Reply) -> str:
         """One reply as the chosen channel would show it."""
@@ -116,6 +137,10 @@ class TerminalChannel(Channel):
             )
         if self._render_as == "telegram":
             return render_telegram_preview(reply)
+        if self._render_as == "whatsapp":
+            return render_whatsapp_preview(reply)
+        if self._render_as == "voice":
+            return render_voice_preview(reply, self._voice_words)
         return render_terminal(reply)
 
     async def start(self, callbacks: ChannelCallbacks) -> None:
@@ -155,10 +180,12 @@ class TerminalChannel(Channel):
     def _inbound(self, text: str) -> Inbound:
         """One typed line as the chosen channel would deliver it.
 
-        As SMS, a whole-message compliance word (STOP, BAJA, START, AYUDA) becomes the same
-        command the SMS adapter makes of it.
+        As SMS or WhatsApp, a whole-message compliance word (STOP, BAJA, START, AYUDA)
+        becomes the same command the adapter makes of it.
         """
-        if self._render_as == "sms":
+        if self._render_as == "voice" and text.strip() == "*":
+            text = ""  # the star key repeats the page, as on a call
+        if self._render_as in ("sms", "whatsapp"):
             keyword = classify(text)
             if keyword is not None:
                 return Inbound(
@@ -196,9 +223,21 @@ class TerminalChannel(Channel):
         return None
 
     def _write_block(self, replies: Sequence[Reply]) -> None:
+        self._write_audio(replies)
         blocks = [self.render(reply) for reply in replies]
         self._stdout.write("\n\n".join(blocks) + "\n\n")
         self._stdout.flush()
+
+    def _write_audio(self, replies: Sequence[Reply]) -> None:
+        """With ``audio_dir`` (voice previews), what the call says as WAV files (espeak-ng)."""
+        if self._audio_dir is None or self._render_as != "voice":
+            return
+        from bot.channels.voice.audio import write_audio
+        from bot.channels.voice.render import speak
+
+        self._blocks += 1
+        speech = speak(list(replies), self._voice_words)
+        write_audio(speech, self._audio_dir / f"reply-{self._blocks:03d}")
 
     def _write_json(self, text: str, replies: Sequence[Reply]) -> None:
         node = self._node_of() if self._node_of is not None else None

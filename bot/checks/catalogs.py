@@ -9,6 +9,8 @@ from typing import Any
 from babel.messages.catalog import Catalog
 
 from bot.broadcast import refusals
+from bot.channels.voice import words as voice_words
+from bot.channels.whatsapp import words as whatsapp_words
 from bot.checks.report import CheckReport, LocaleStats
 from bot.content import strings as texts
 from bot.content.babel import dialog_messages
@@ -17,15 +19,25 @@ from bot.content.strings import Text
 from bot.conversation.matching import split_phrases
 from bot.conversation.version import Content
 from bot.errors import Problem
+from bot.handoff import texts as handoff_texts
 from bot.organizer import texts as organizer_texts
+from bot.organizer.web import texts as console_texts
 
 STRINGS_FILE = "bot/content/strings.py"
 
 
 def code_texts() -> list[Text]:
-    """Every translatable string defined in code (code strings, organizer words, refusals)."""
+    """Every translatable string in code: code strings, channels, organizers, refusals, handoff."""
     found: dict[Text, None] = {}
-    modules = (texts, organizer_texts, refusals)
+    modules = (
+        texts,
+        organizer_texts,
+        console_texts,
+        refusals,
+        handoff_texts,
+        voice_words,
+        whatsapp_words,
+    )
     for value in [v for module in modules for v in vars(module).values()]:
         if isinstance(value, Text):
             found.setdefault(value, None)

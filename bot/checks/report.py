@@ -40,6 +40,8 @@ class CheckReport:
     messages: list[dict[str, Any]] = field(default_factory=list)
     examples: dict[str, dict[str, int]] = field(default_factory=dict)
     """Per locale: training examples per label (free-text routing)."""
+    voice: list[dict[str, Any]] = field(default_factory=list)
+    """Per page and locale: about how many seconds it takes to say on a call."""
     seconds: float = 0.0
 
     @property
@@ -55,6 +57,7 @@ class CheckReport:
             "locales": {loc: stats.as_dict() for loc, stats in self.locales.items()},
             "messages": self.messages,
             "examples": self.examples,
+            "voice": self.voice,
         }
 
 
@@ -113,6 +116,12 @@ def format_report(report: CheckReport) -> str:
             f"SMS: {len(report.messages)} pages checked; longest is {worst['id']} "
             f"({worst['locale']}) at {worst['sms']['segments']} segments, "
             f"{worst['sms']['encoding']}"
+        )
+    if report.voice:
+        longest = max(report.voice, key=lambda v: v["seconds"])
+        lines.append(
+            f"Voice: {len(report.voice)} pages checked; longest is {longest['id']} "
+            f"({longest['locale']}) at about {longest['seconds']} s"
         )
     for locale, (folded, kept) in typical_cost(report).items():
         lines.append(

@@ -6,6 +6,7 @@ from bot.checks.catalogs import check_translations, coverage, expected_texts
 from bot.checks.examples import check_examples, check_numbers
 from bot.checks.report import CheckReport
 from bot.checks.sms import check_pages, check_system_sms
+from bot.checks.voice import check_voice
 from bot.config import Config
 from bot.content.i18n import SOURCE_LOCALE
 from bot.conversation.version import load_content
@@ -36,6 +37,7 @@ def run_checks(config: Config, *, only_locale: str | None = None) -> CheckReport
         check_translations(catalog, path, locale, expected, report)
     check_pages(content, config, locales, report)
     check_system_sms(content, config, locales, report)
+    check_voice(content, config, locales, report)
     check_examples(content, locales, report)
     check_numbers(config, report)
     report.seconds = time.perf_counter() - started

@@ -9,8 +9,10 @@ from bot.checks.catalogs import STRINGS_FILE, po_location
 from bot.checks.report import TELEGRAM_LIMIT, CheckReport
 from bot.config import Config
 from bot.conversation.render import Renderer
+from bot.conversation.state import Line, ReplyPlan
 from bot.conversation.version import Content
 from bot.errors import Problem
+from bot.handoff.texts import PERSON_TEXTS
 from bot.sms_text import segment_info
 
 
@@ -76,7 +78,9 @@ def check_system_sms(
     renderer = Renderer.from_config(content, config)
     budget = config.sms.segment_budget
     for locale in locales:
-        for name, plan in content.engine.system_pages(locale).items():
+        pages = dict(content.engine.system_pages(locale))
+        pages.update(_handoff_pages())
+        for name, plan in pages.items():
             reply = renderer.render(plan, locale)
             sms = render_sms(reply, fold_accents=config.sms.fold_accents.get(locale, False))
             info = segment_info(sms)
@@ -104,3 +108,17 @@ def check_system_sms(
                         code="sms_budget",
                     )
                 )
+
+
+_SAMPLE_VALUES = (("hours", "Mon-Fri 9:00-17:00, Sat 10:00-14:00"), ("text", ""))
+"""What fills the handoff texts' own placeholders when they are measured."""
+
+
+def _handoff_pages() -> dict[str, ReplyPlan]:
+    """What the handoff says to a person, each as a reply (the volunteer's words aside)."""
+    return {
+        f"system.handoff_{text.context.split(':', 1)[1]}": ReplyPlan(
+            (Line(text, values=_SAMPLE_VALUES),)
+        )
+        for text in PERSON_TEXTS
+    }

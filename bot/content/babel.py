@@ -15,6 +15,7 @@ KEYWORDS_NOTE = (
     "Comma-separated words and phrases people type when they mean this topic: slang, words "
     "without accents, Spanglish. One-letter typos are forgiven already; never shown."
 )
+VOICE_NOTE = "Said instead of the page's text on a phone call: plain spoken words, no links."
 LABEL_NOTE = "A menu choice: keep it short (it is numbered in SMS, a button in Telegram)."
 
 
@@ -43,6 +44,8 @@ def dialog_messages(
     for node in nodes:
         comments = [node.note] if node.note else []
         yield node.line, "pgettext", (node.say_context, node.say), comments
+        if node.voice:
+            yield node.voice_line, "pgettext", (node.voice_context, node.voice), [VOICE_NOTE]
         for choice in node.choices:
             notes = [LABEL_NOTE] + ([choice.note] if choice.note else [])
             yield choice.line, "pgettext", (node.choice_context(choice), choice.label), notes

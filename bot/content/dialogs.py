@@ -12,10 +12,12 @@ from bot.content.validate import validate_graph
 from bot.content.yaml_nodes import RawNode, placeholders_in, required_text, to_raw, unknown_keys
 from bot.errors import DialogError, Problem
 
-ACTIONS: frozenset[str] = frozenset({"subscribe", "unsubscribe", "show_updates"})
+ACTIONS: frozenset[str] = frozenset({"subscribe", "unsubscribe", "show_updates", "handoff"})
 
 _TOP_KEYS = frozenset({"dialog", "start", "main", "nodes"})
-_NODE_KEYS = frozenset({"say", "choices", "keywords", "note", "action", "more", "nav", "routable"})
+_NODE_KEYS = frozenset(
+    {"say", "voice", "choices", "keywords", "note", "action", "more", "nav", "routable"}
+)
 _CHOICE_KEYS = frozenset({"label", "go", "note"})
 
 ROLE_NODES = ("emergency", "help", "about", "updates", "greeting")
@@ -60,6 +62,9 @@ class Node:
     line: int = 0
     keywords_line: int = 0
     placeholders: frozenset[str] = frozenset()
+    voice: str = ""
+    """What a phone call says instead of ``say``, where the text reads badly aloud."""
+    voice_line: int = 0
 
     @property
     def say_context(self) -> str:
@@ -69,6 +74,11 @@ class Node:
     def choice_context(self, choice: ChoiceDef) -> str:
         """The msgctxt of one of this node's choice labels (keyed by target, not position)."""
         return f"{self.id}:choice:{choice.target}"
+
+    @property
+    def voice_context(self) -> str:
+        """The msgctxt of this node's spoken text."""
+        return f"{self.id}:voice"
 
     @property
     def keywords_context(self) -> str:
@@ -204,6 +214,12 @@ def _parse_node(
     placeholders = placeholders_in(
         say, file, fields["say"].line if "say" in fields else raw.line, problems
     )
+    voice_raw = fields.get("voice")
+    voice = required_text(voice_raw, "voice", file, problems)
+    if voice_raw is not None:
+        if not voice.strip():
+            problems.append(Problem(file, voice_raw.line, f"node {name!r} has an empty 'voice:'"))
+        placeholders |= placeholders_in(voice, file, voice_raw.line, problems)
     choices: list[ChoiceDef] = []
     choices_raw = fields.get("choices")
     if choices_raw is not None:
@@ -249,6 +265,8 @@ def _parse_node(
         line=raw.line,
         keywords_line=keywords_raw.line if keywords_raw is not None else 0,
         placeholders=placeholders,
+        voice=voice,
+        voice_line=voice_raw.line if voice_raw is not None else 0,
     )
 
 

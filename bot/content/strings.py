@@ -54,6 +54,12 @@ GROUP_CHAT = pgettext(
     "system:group_chat",
     "To protect your privacy I only answer in private chats. Please write to me directly.",
 )
+# Translators: said once in a Telegram group the bot was added to, just before it leaves.
+PRIVATE_CHATS_ONLY = pgettext(
+    "telegram:private_chats_only",
+    "I only work in private chats, so that what each person asks stays private. "
+    "Please write to me directly. I am leaving this group now.",
+)
 DISCLAIMER = pgettext("system:disclaimer", "General information, not legal advice.")
 # Translators: fills {legal_review} on the about page when a lawyer has reviewed the content.
 LEGAL_REVIEWED = pgettext("system:legal_reviewed", "Reviewed by a lawyer on {date}.")
@@ -101,6 +107,8 @@ COMMAND_EMERGENCY = pgettext(
     "command:emergency", "ice, help now, emergency, urgent, its happening now"
 )
 COMMAND_SUBSCRIBE = pgettext("command:subscribe", "join, subscribe")
+# Translators: whole-message words that ask to write with a volunteer (a person) here.
+COMMAND_PERSON = pgettext("command:person", "volunteer, agent, live person")
 COMMAND_UNSUBSCRIBE = pgettext(
     "command:unsubscribe", "stop updates, unsubscribe, no more updates, leave"
 )  # Translators: never a single word that also starts a question (not just "stop").

@@ -149,6 +149,9 @@ class Engine:
             return self._show(state, self.dialogs.role("emergency") or menu)
         if command == "language":
             return self._language_prompt(state, pending=state.node)
+        if command == "person":
+            node = self.dialogs.node_for_action("handoff")
+            return self._show(state, node.id if node is not None else menu)
         if command in ("subscribe", "unsubscribe"):
             node = self.dialogs.node_for_action(command)
             if node is not None:
@@ -295,10 +298,16 @@ class Engine:
         misses = state.misses + 1
         nav = self.options.way_to_menu(state.locale)
         lines = [Line(texts.OUT_OF_SCOPE if out_of_scope else texts.NOT_UNDERSTOOD)]
+        choices: tuple[ChoicePlan, ...] = ()
         if misses >= self.settings.misses_before_handoff:
             lines.append(Line(texts.HANDOFF))
-        reply = ReplyPlan(tuple(lines), (), nav)
-        return Step(evolve(state, misses=misses, offered=()), (reply,))
+            # The page where a volunteer takes over, when the content has one.
+            handoff = self.dialogs.node_for_action("handoff")
+            offer = self.options.topic_choice(handoff.id) if handoff is not None else None
+            choices = (offer,) if offer is not None else ()
+        reply = ReplyPlan(tuple(lines), choices, nav)
+        offered = tuple(plan.id for plan in choices)
+        return Step(evolve(state, misses=misses, offered=offered), (reply,))
 
     def _with_locale(self, state: State, event: Event, then: Any) -> Step:
         """Run ``then`` once the locale is known; otherwise ask for it first."""
@@ -346,7 +355,7 @@ class Engine:
             offered=(),
         )
         actions: tuple[str, ...] = ()
-        if node.action in ("subscribe", "unsubscribe"):
+        if node.action in ("subscribe", "unsubscribe", "handoff"):
             actions = (node.action,)
         return Step(new_state, (reply,), actions, topic=node.id)
 

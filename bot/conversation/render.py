@@ -72,7 +72,17 @@ class Renderer:
             nav=nav,
             locale=locale,
             node=plan.node,
+            spoken=self._spoken(plan, locale, paragraphs),
         )
+
+    def _spoken(self, plan: ReplyPlan, locale: str, paragraphs: list[str]) -> str | None:
+        """The page's ``voice:`` text in place of its written text, or None if it has none."""
+        node = self.content.dialogs.nodes.get(plan.node) if plan.node else None
+        if node is None or not node.voice or not paragraphs:
+            return None
+        translated = self.content.translator.gettext(locale, node.voice_context, node.voice)
+        spoken = self.fill(translated, locale, node.voice)
+        return "\n\n".join(p for p in (spoken, *paragraphs[1:]) if p)
 
     def placeholder_value(self, name: str, locale: str) -> str:
         """One placeholder's value for a reader: configured, or the content's fallback words."""

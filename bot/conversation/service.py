@@ -12,6 +12,7 @@ from typing import Final
 
 from bot.config import OrganizationConfig
 from bot.content import strings as texts
+from bot.conversation.hooks import ConversationHooks, PersonRequest, TakeOver
 from bot.conversation.render import Renderer
 from bot.conversation.state import Event, State, Step
 from bot.conversation.version import Content
@@ -29,6 +30,10 @@ UpdatesProvider = Callable[[], Awaitable[Sequence[tuple[date, dict[str, str]]]]]
 
 TURN_WAIT_SECONDS: Final = 10.0
 """How long a message waits for an earlier one of the same contact on another instance."""
+
+NOT_UNDERSTOOD_TOPIC = "system.not_understood"
+"""The topic counter of typed messages the bot could not answer with a page (it asked back
+or said it did not understand): counted like a topic, so organizers see how often it happens."""
 
 _COUNTER_FLUSH_AT = 256
 _UPDATES_SHOWN = 3
@@ -77,6 +82,7 @@ class ConversationService:
         legal_review: date | None = None,
         carrier_help: frozenset[str] = frozenset(),
         updates: UpdatesProvider | None = None,
+        window_channels: frozenset[str] = frozenset(),
     ) -> None:
         self._content = content
         self.storage = storage
@@ -86,12 +92,16 @@ class ConversationService:
         self._updates = updates
         self._carrier_help = carrier_help
         """Channels whose HELP is the carriers' service notice (from their capabilities)."""
+        self._window_channels = window_channels
+        """Channels with a reply window: each contact's last message time is kept there."""
         self._locks = _ContactLocks()
         self._counts: Counter[tuple[date, str, str, str]] = Counter()
         self._buffered = 0  # the sum of _counts, kept rather than summed on every message
         self._flush_scheduled = False
         self.errors = 0
         self._background: set[asyncio.Task[None]] = set()
+        self.hooks: ConversationHooks | None = None
+        """A layer above that may take messages over (the handoff); set by :mod:`bot.app`."""
 
     @property
     def content(self) -> Content:
@@ -188,6 +198,15 @@ class ConversationService:
             logger.exception("Storage failed before handling an event")
             self.errors += 1
             return (self._apology(content, None),)
+        hooks = self.hooks
+        taken: TakeOver | None = None
+        if hooks is not None:
+            try:
+                taken = await hooks.take_over(contact, inbound)
+            except Exception:
+                logger.exception("The handoff failed on a message; the conversation answers")
+            if taken is not None and taken.handled:
+                return taken.replies
         state = State.from_json(session.state if session else None, locale=contact.locale)
         event = Event(
             now=now,
@@ -205,7 +224,16 @@ class ConversationService:
         try:
             step = content.engine.step(state, event)
             replies = await self._render(step, state)
+            if inbound.address.channel in self._window_channels:
+                contact.last_inbound_at = now
             await self._apply(step, contact, now)
+            if hooks is not None and "handoff" in step.actions and step.state is not None:
+                pages = (*state.history, state.node) if state.node else state.history
+                locale = step.state.locale or content.translator.default_locale
+                request = PersonRequest(contact, locale, tuple(pages), now)
+                replies = list(await hooks.person_requested(request, replies))
+            if taken is not None and taken.replies:
+                replies = [*taken.replies, *replies]
         except StorageError:
             self.errors += 1
             raise
@@ -213,9 +241,13 @@ class ConversationService:
             logger.exception("Failed to handle an event from %s", address_hash(inbound.address))
             self.errors += 1
             return (self._apology(content, state.locale or contact.locale),)
-        if step.topic is not None and step.state is not None:
-            locale = step.state.locale or content.translator.default_locale
-            self._count(now.date(), step.topic, locale, inbound.address.channel)
+        if step.state is not None:
+            topic = step.topic
+            if topic is None and step.state.misses > state.misses:
+                topic = NOT_UNDERSTOOD_TOPIC
+            if topic is not None:
+                locale = step.state.locale or content.translator.default_locale
+                self._count(now.date(), topic, locale, inbound.address.channel)
         return replies
 
     async def _render(self, step: Step, before: State) -> list[Reply]:

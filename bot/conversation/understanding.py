@@ -30,6 +30,7 @@ COMMAND_TEXTS: dict[str, Text] = {
     "emergency": texts.COMMAND_EMERGENCY,
     "subscribe": texts.COMMAND_SUBSCRIBE,
     "unsubscribe": texts.COMMAND_UNSUBSCRIBE,
+    "person": texts.COMMAND_PERSON,
 }
 
 

@@ -9,7 +9,7 @@
     kyrbot broadcast status ID [--json]
     kyrbot broadcast list
     kyrbot broadcast cancel ID
-    kyrbot stats [--weeks N] [--json]
+    kyrbot stats [--weeks N] [--json [--tickets]]
 
 ``send`` shows the preview, asks for confirmation (unless ``--yes``), starts the broadcast
 and sends it from this process with a progress bar on stderr; a running ``kyrbot serve`` on
@@ -27,6 +27,7 @@ import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
@@ -114,6 +115,11 @@ def add_parsers(sub: Any) -> None:
     _add_config(stats)
     stats.add_argument("--weeks", type=int, default=8, help="how many weeks back (default 8)")
     stats.add_argument("--json", action="store_true", help="one JSON list of counts")
+    stats.add_argument(
+        "--tickets",
+        action="store_true",
+        help="with --json: the chats with volunteers (opened, answered, median first answer)",
+    )
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
@@ -201,9 +207,9 @@ def _pair(item: str, option: str) -> tuple[str, str]:
 
 async def _with_service(config: Config, action: Callable[[BroadcastService], Awaitable[_T]]) -> _T:
     from bot.broadcast.service import BroadcastService
-    from bot.storage import open_storage
+    from bot.storage import storage_for
 
-    storage = open_storage(config.database.url)
+    storage = storage_for(config)
     await storage.open()
     try:
         return await action(BroadcastService(storage, config))
@@ -233,26 +239,14 @@ async def _preview(service: BroadcastService, broadcast_id: int, words: Words) -
 
 
 async def _status(service: BroadcastService, args: argparse.Namespace, words: Words) -> int:
-    from bot.organizer.reports import format_report
+    from bot.organizer.reports import format_report, report_counts
 
     report = await service.report(args.id)
     if args.json:
-        _say(json.dumps(_report_json(report), ensure_ascii=False, indent=1))
+        _say(json.dumps(report_counts(report), ensure_ascii=False, indent=1))
     else:
         _say(format_report(report, words))
     return EXIT_OK
-
-
-def _report_json(report: Report) -> dict[str, Any]:
-    b = report.broadcast
-    return {
-        "id": b.id,
-        "status": b.status,
-        "total": report.total,
-        **report.summary(),
-        "channels": {ch: report.summary(ch) for ch in sorted(report.by_channel)},
-        "by_status": report.by_channel,
-    }
 
 
 async def _list(service: BroadcastService, limit: int, words: Words) -> int:
@@ -277,11 +271,27 @@ async def _cancel(service: BroadcastService, broadcast_id: int, words: Words) ->
 
 
 async def _stats(service: BroadcastService, args: argparse.Namespace, words: Words) -> int:
-    from bot.organizer.reports import format_stats
+    from bot.handoff.stats import ticket_counts
+    from bot.organizer.reports import format_stats, format_ticket_counts
 
     weeks = max(1, int(args.weeks))
     rows = await service.weekly_stats(weeks=weeks)
-    if args.json:
+    since = datetime.now(UTC) - timedelta(weeks=weeks)
+    tickets = await ticket_counts(service.storage, since=since)
+    if args.json and args.tickets:
+        median = tickets.median_first_answer
+        _say(
+            json.dumps(
+                {
+                    "opened": tickets.opened,
+                    "answered": tickets.answered,
+                    "median_first_answer_seconds": (
+                        median.total_seconds() if median is not None else None
+                    ),
+                }
+            )
+        )
+    elif args.json:
         _say(
             json.dumps(
                 [
@@ -299,6 +309,8 @@ async def _stats(service: BroadcastService, args: argparse.Namespace, words: Wor
         )
     else:
         _say(format_stats(rows, words, weeks=weeks, channels=service.channels))
+        _say()
+        _say(format_ticket_counts(tickets, words, weeks=weeks))
     return EXIT_OK
 
 
@@ -310,10 +322,10 @@ async def _send(config: Config, args: argparse.Namespace, words: Words) -> int:
     from bot.broadcast.service import BroadcastService
     from bot.channels import registry
     from bot.organizer.reports import format_preview, format_report
-    from bot.storage import open_storage
+    from bot.storage import storage_for
     from bot.storage.base import BroadcastStatus
 
-    storage = open_storage(config.database.url)
+    storage = storage_for(config)
     await storage.open()
     try:
         service = BroadcastService(storage, config)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 
-from babel.dates import format_date
+from babel.dates import format_date, format_timedelta
 
 from bot.broadcast.drafts import FALLBACK_LOCALE
 from bot.broadcast.outcomes import Report, WeekCount
@@ -14,6 +15,7 @@ from bot.broadcast.preview import Preview
 from bot.broadcast.words import Words
 from bot.channels.capabilities import Capabilities
 from bot.content.i18n import babel_locale
+from bot.handoff.stats import TicketCounts
 from bot.organizer import texts as T
 from bot.storage.base import (
     BroadcastStatus,
@@ -89,6 +91,7 @@ def format_preview_summary(preview: Preview, words: Words) -> str:
                     cost=words.money(preview.sms_cost(flipped=True)),
                 )
             )
+    lines.extend(_window_lines(preview, words))
     if preview.missing:
         lines.append("")
         lines.append(
@@ -98,6 +101,46 @@ def format_preview_summary(preview: Preview, words: Words) -> str:
             )
         )
     return "\n".join(lines)
+
+
+def _window_lines(preview: Preview, words: Words) -> list[str]:
+    """For each channel with a reply window: free-form, template and left out, with costs."""
+    lines: list[str] = []
+    for channel, split in sorted(preview.windows.items()):
+        caps = preview.channels.get(channel)
+        hours = f"{caps.reply_window_hours:g}" if caps and caps.reply_window_hours else "24"
+        name = _channel_name(channel, preview.channels)
+        lines.append("")
+        free, template = sum(split.free_form.values()), sum(split.template.values())
+        lines.append(
+            words(
+                T.WINDOW_FREE_FORM,
+                channel=name,
+                hours=hours,
+                count=words.number(free),
+                cost=words.money(split.free_form_cost),
+            )
+        )
+        lines.append(
+            words(
+                T.WINDOW_TEMPLATE,
+                channel=name,
+                hours=hours,
+                count=words.number(template),
+                cost=words.money(split.template_cost),
+            )
+        )
+        if split.left_out:
+            lines.append(
+                words(
+                    T.WINDOW_LEFT_OUT,
+                    channel=name,
+                    hours=hours,
+                    languages=", ".join(words.language(loc) for loc in sorted(split.left_out)),
+                    count=words.number(sum(split.left_out.values())),
+                )
+            )
+    return lines
 
 
 def preview_texts(preview: Preview, words: Words) -> list[str]:
@@ -197,3 +240,34 @@ def format_stats(
                 f"{_channel_name(r.channel, names)}"
             )
     return "\n".join(lines)
+
+
+def report_counts(report: Report) -> dict[str, Any]:
+    """A report's counts as plain data: ``kyrbot broadcast status --json`` and the console."""
+    b = report.broadcast
+    return {
+        "id": b.id,
+        "status": b.status,
+        "total": report.total,
+        "done": report.done,
+        **report.summary(),
+        "channels": {ch: report.summary(ch) for ch in sorted(report.by_channel)},
+        "by_status": report.by_channel,
+    }
+
+
+def format_ticket_counts(counts: TicketCounts, words: Words, *, weeks: int) -> str:
+    """One line on the chats with volunteers: opened, answered, median wait for an answer."""
+    median = counts.median_first_answer
+    said = (
+        format_timedelta(median, threshold=1.5, locale=babel_locale(words.locale))
+        if median is not None
+        else words(T.STATS_NO_MEDIAN)
+    )
+    return words(
+        T.STATS_TICKETS,
+        weeks=weeks,
+        opened=words.number(counts.opened),
+        answered=words.number(counts.answered),
+        median=said,
+    )

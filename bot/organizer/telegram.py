@@ -1,4 +1,4 @@
-"""The organizers' Telegram console: /broadcast (write, preview, send, watch) and /stats.
+"""The organizers' Telegram console: /broadcast (write, preview, send, watch), /stats, /console.
 
 It uses the console seam the Telegram channel offers (:class:`bot.channels.console.ConsoleHost`):
 the channel hands it the private-chat messages and button presses of allow-listed organizers
@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -39,6 +39,7 @@ from bot.organizer.reports import (
     format_stats,
     preview_texts,
 )
+from bot.organizer.web import texts as WEB
 from bot.sms_text import MAX_MESSAGE_CHARS
 from bot.storage.base import Broadcast, BroadcastStatus
 
@@ -78,6 +79,8 @@ class OrganizerConsole:
         default_locale: the organizer language when Telegram gives no hint.
         wake: called after a broadcast starts, so this process's runner begins at once.
         report_chat_id: a chat that also gets each finished broadcast's report.
+        login_link: makes a web console login link for an organizer (``/console``); without
+            it (the web console is off) ``/console`` goes on to the conversation.
         progress_seconds: how often the progress message is edited.
     """
 
@@ -90,6 +93,7 @@ class OrganizerConsole:
         default_locale: str = FALLBACK_LOCALE,
         wake: Callable[[], None] | None = None,
         report_chat_id: int | None = None,
+        login_link: Callable[[int], Awaitable[str | None]] | None = None,
         progress_seconds: float = 2.0,
     ) -> None:
         self.service = service
@@ -98,6 +102,7 @@ class OrganizerConsole:
         self._default_locale = default_locale
         self._wake = wake
         self._report_chat_id = report_chat_id
+        self._login_link = login_link
         self._progress_seconds = progress_seconds
         self._drafts: dict[int, _Draft] = {}
         self._watchers: dict[int, asyncio.Task[None]] = {}
@@ -156,6 +161,11 @@ class OrganizerConsole:
         name = event.command
         if name == "broadcast":
             await self._begin(chat_id, words, None)
+        elif name == "console" and self._login_link is not None:
+            url = await self._login_link(event.user_id)
+            if url is None:
+                return False
+            await self._send(chat_id, words(WEB.LINK_MESSAGE, url=url))
         elif name == "stats":
             rows = await self.service.weekly_stats(weeks=STATS_WEEKS)
             text = format_stats(rows, words, weeks=STATS_WEEKS, channels=self.service.channels)

@@ -73,6 +73,20 @@ SMS_COST_FOLDED = pgettext(
 SMS_COST_ACCENTS = pgettext(
     "organizer:sms_cost_accents", "Keeping every accent: {cost} (segments: {segments})"
 )
+# Translators: a broadcast preview line for WhatsApp; the window opens when a person writes.
+WINDOW_FREE_FORM = pgettext(
+    "organizer:window_free_form",
+    "{channel}, wrote in the last {hours} hours: {count} get the text as written ({cost})",
+)
+WINDOW_TEMPLATE = pgettext(
+    "organizer:window_template",
+    "{channel}, outside the {hours}-hour window: {count} get the approved template ({cost})",
+)
+WINDOW_LEFT_OUT = pgettext(
+    "organizer:window_left_out",
+    "{channel}, outside the {hours}-hour window with no template in {languages}: "
+    "{count} left out (not sent)",
+)
 MISSING_FALLBACK = pgettext(
     "organizer:missing_fallback",
     "No text in {languages}: those people get the English text (fallback allowed).",
@@ -125,6 +139,13 @@ STATS_TITLE = pgettext(
 )
 STATS_WEEK = pgettext("organizer:stats_week", "Week of {date}: {total}")
 STATS_NONE = pgettext("organizer:stats_none", "No topics were counted in the last {weeks} weeks.")
+# Translators: {median} is a duration the bot writes, such as "4 minutes", or "none" (below).
+STATS_TICKETS = pgettext(
+    "organizer:stats_tickets",
+    "Chats with volunteers in the last {weeks} weeks: {opened} opened, {answered} answered; "
+    "median time to a first answer: {median}.",
+)
+STATS_NO_MEDIAN = pgettext("organizer:stats_no_median", "none yet")
 
 # -- content reloads --------------------------------------------------------------------------
 

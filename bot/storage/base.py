@@ -31,6 +31,8 @@ from bot.storage.models import (
     DeliveryTally,
     PruneResult,
     SessionRecord,
+    Ticket,
+    TicketStatus,
     WorkerRow,
 )
 from bot.storage.outbox import OutboxStore
@@ -57,6 +59,9 @@ __all__ = [
     "PruneResult",
     "SessionRecord",
     "Storage",
+    "Ticket",
+    "TicketStatus",
+    "TicketStore",
     "WorkerRow",
 ]
 
@@ -117,8 +122,8 @@ class ConversationStore(abc.ABC):
     async def forget(self, address: Address) -> bool:
         """Erase the contact and every row tied to it; True if there was one.
 
-        Sessions and deliveries go; dedup ids and topic counters carry no contact reference
-        and stay. The address, if it writes again, starts over as a new contact.
+        Sessions, deliveries and tickets go; dedup ids and topic counters carry no contact
+        reference and stay. The address, if it writes again, starts over as a new contact.
         """
 
     @abc.abstractmethod
@@ -141,6 +146,14 @@ class ConversationStore(abc.ABC):
         Sessions saved before ``sessions_before`` and dedup ids seen before
         ``inbound_before`` go; contacts are never pruned by age. A pruned id counts as new.
         Returns how many of each went (``deliveries`` is 0).
+        """
+
+    @abc.abstractmethod
+    async def prune_contacts(self, *, seen_before: date, limit: int = 500) -> int:
+        """Erase up to ``limit`` contacts that are not subscribers, last seen before that day.
+
+        Each goes as :meth:`forget` erases it, with every row tied to it; subscribers stay
+        however long they are silent. Returns how many went (call again until 0).
         """
 
 
@@ -180,10 +193,12 @@ class BroadcastStore(abc.ABC):
         """Ids of the broadcasts being sent (status ``sending``), oldest first."""
 
     @abc.abstractmethod
-    async def count_audience(self) -> list[AudienceRow]:
+    async def count_audience(self, *, recent_since: datetime | None = None) -> list[AudienceRow]:
         """Current subscribers counted per channel and contact locale (counts, not a list).
 
-        A subscriber is subscribed, not opted out and reachable.
+        A subscriber is subscribed, not opted out and reachable. With ``recent_since``,
+        :attr:`AudienceRow.recent` counts those whose last message (``last_inbound_at``, kept
+        on channels with a reply window) is at or after it.
         """
 
     @abc.abstractmethod
@@ -350,8 +365,81 @@ class FanoutStore(abc.ABC):
         """Delete delivery rows last changed before ``before``; returns how many."""
 
 
-class Storage(ConversationStore, BroadcastStore, FanoutStore):
-    """Everything the bot persists: the three consumer interfaces behind one lifecycle.
+class TicketStore(abc.ABC):
+    """What the handoff to volunteers keeps: tickets, by id and contact reference only.
+
+    Contract: a ticket row holds its id, channel, locale, the contact's row id, the page it
+    came from, times and message counts, and who claimed it; never a message text and never
+    an address. A contact has at most one open ticket. :meth:`claim_ticket` is atomic across
+    instances: exactly one volunteer wins a ticket. :meth:`ConversationStore.forget` erases a
+    contact's tickets with the contact; :meth:`prune_tickets` applies retention.
+    """
+
+    @abc.abstractmethod
+    async def open_ticket(
+        self,
+        *,
+        ticket_id: str,
+        contact_id: int,
+        channel: str,
+        locale: str,
+        page: str | None,
+        now: datetime,
+    ) -> Ticket | None:
+        """Open a ticket for the contact; None when ``ticket_id`` is taken (pick another).
+
+        If the contact already has an open ticket, that one is returned unchanged.
+        """
+
+    @abc.abstractmethod
+    async def get_ticket(self, ticket_id: str) -> Ticket | None:
+        """The ticket with this id (open or closed), or None."""
+
+    @abc.abstractmethod
+    async def open_ticket_of(self, contact_id: int) -> Ticket | None:
+        """The contact's open ticket, or None."""
+
+    @abc.abstractmethod
+    async def open_tickets(self) -> list[Ticket]:
+        """Every open ticket, oldest first."""
+
+    @abc.abstractmethod
+    async def claim_ticket(self, ticket_id: str, volunteer: str, now: datetime) -> Ticket | None:
+        """Let ``volunteer`` answer an open ticket: the first to claim it keeps it.
+
+        Returns the ticket as it now stands (``claimed_by`` says who holds it), or None when
+        it is not open. The first claim also sets ``first_answer_at``.
+        """
+
+    @abc.abstractmethod
+    async def count_ticket_message(
+        self, ticket_id: str, *, to_person: bool, now: datetime
+    ) -> None:
+        """Count one relayed message (to the person, or to the volunteers) and note the time."""
+
+    @abc.abstractmethod
+    async def close_ticket(self, ticket_id: str, *, reason: str, now: datetime) -> bool:
+        """Close an open ticket; False when it was not open (already closed, or unknown)."""
+
+    @abc.abstractmethod
+    async def idle_tickets(self, *, before: datetime) -> list[Ticket]:
+        """Open tickets with no message since ``before``, oldest first."""
+
+    @abc.abstractmethod
+    async def tickets_since(self, since: datetime) -> list[Ticket]:
+        """Tickets opened at or after ``since``, oldest first (for counts and medians)."""
+
+    @abc.abstractmethod
+    async def ticket_contact(self, contact_id: int) -> Contact | None:
+        """The contact a ticket refers to (to send an answer on its channel), or None."""
+
+    @abc.abstractmethod
+    async def prune_tickets(self, *, closed_before: datetime) -> int:
+        """Delete tickets closed before ``closed_before``; returns how many went."""
+
+
+class Storage(ConversationStore, BroadcastStore, FanoutStore, TicketStore):
+    """Everything the bot persists: the four consumer interfaces behind one lifecycle.
 
     Lifecycle: ``await open()`` -> calls -> ``await close()``, or ``async with storage:``.
     A store that is not open refuses every call with StorageError.
@@ -399,11 +487,17 @@ class Storage(ConversationStore, BroadcastStore, FanoutStore):
         """
 
     async def prune(
-        self, *, sessions_before: datetime, inbound_before: datetime, deliveries_before: datetime
+        self,
+        *,
+        sessions_before: datetime,
+        inbound_before: datetime,
+        deliveries_before: datetime,
+        contacts_seen_before: date | None = None,
     ) -> PruneResult:
         """Apply the retention windows; returns how many rows each removed.
 
-        Sessions, dedup ids and deliveries older than their window are deleted.
+        Sessions, dedup ids and deliveries older than their window are deleted, and, given
+        ``contacts_seen_before``, the contacts :meth:`prune_contacts` erases.
         """
         for name, value in (
             ("sessions_before", sessions_before),
@@ -414,14 +508,21 @@ class Storage(ConversationStore, BroadcastStore, FanoutStore):
         result = await self.prune_conversations(
             sessions_before=sessions_before, inbound_before=inbound_before
         )
+        erased = 0
+        if contacts_seen_before is not None:
+            while batch := await self.prune_contacts(seen_before=contacts_seen_before):
+                erased += batch
         result = dataclasses.replace(
-            result, deliveries=await self.prune_deliveries(before=deliveries_before)
+            result,
+            deliveries=await self.prune_deliveries(before=deliveries_before),
+            contacts=erased,
         )
-        if result.sessions or result.inbound_ids or result.deliveries:
+        if result.sessions or result.inbound_ids or result.deliveries or result.contacts:
             logger.info(
-                "pruned %d sessions, %d dedup ids, %d deliveries",
+                "pruned %d sessions, %d dedup ids, %d deliveries, %d contacts",
                 result.sessions,
                 result.inbound_ids,
                 result.deliveries,
+                result.contacts,
             )
         return result

@@ -9,7 +9,7 @@ from typing import Any
 from typing_extensions import override
 
 from bot.messages import Address
-from bot.storage.base import BroadcastStore, ConversationStore, FanoutStore, Storage
+from bot.storage.base import BroadcastStore, ConversationStore, FanoutStore, Storage, TicketStore
 from bot.storage.models import (
     AudienceRow,
     AuditEntry,
@@ -21,6 +21,7 @@ from bot.storage.models import (
     DeliveryTally,
     PruneResult,
     SessionRecord,
+    Ticket,
     WorkerRow,
 )
 from bot.storage.outbox import OutboxStore
@@ -28,7 +29,7 @@ from bot.storage.turns import TurnStore
 
 
 class ComposedStorage(Storage):
-    """:class:`Storage` that delegates to a conversation, a broadcast and a fan-out store.
+    """:class:`Storage` that delegates to conversation, broadcast, fan-out and ticket stores.
 
     A subclass builds the parts on one shared connection (or data) and implements
     :meth:`open` and :meth:`close` for them.
@@ -39,6 +40,7 @@ class ComposedStorage(Storage):
         fanout: the part the senders use.
         outbox: the replies waiting to be sent (:attr:`Storage.outbox`).
         turns: the per-contact message numbers (:attr:`Storage.turns`).
+        tickets: the part the handoff to volunteers uses.
     """
 
     def __init__(
@@ -48,12 +50,14 @@ class ComposedStorage(Storage):
         fanout: FanoutStore,
         outbox: OutboxStore,
         turns: TurnStore,
+        tickets: TicketStore,
     ) -> None:
         self._conversations = conversations
         self._broadcasts = broadcasts
         self._fanout = fanout
         self._outbox = outbox
         self._turns = turns
+        self._tickets = tickets
 
     @property
     @override
@@ -111,6 +115,10 @@ class ComposedStorage(Storage):
             sessions_before=sessions_before, inbound_before=inbound_before
         )
 
+    @override
+    async def prune_contacts(self, *, seen_before: date, limit: int = 500) -> int:
+        return await self._conversations.prune_contacts(seen_before=seen_before, limit=limit)
+
     # -- broadcasts ------------------------------------------------------------------------
 
     @override
@@ -146,8 +154,8 @@ class ComposedStorage(Storage):
         return await self._broadcasts.unfinished_broadcasts()
 
     @override
-    async def count_audience(self) -> list[AudienceRow]:
-        return await self._broadcasts.count_audience()
+    async def count_audience(self, *, recent_since: datetime | None = None) -> list[AudienceRow]:
+        return await self._broadcasts.count_audience(recent_since=recent_since)
 
     @override
     async def subscribers(self, *, after: int, limit: int) -> list[Contact]:
@@ -258,3 +266,67 @@ class ComposedStorage(Storage):
     @override
     async def prune_deliveries(self, *, before: datetime) -> int:
         return await self._fanout.prune_deliveries(before=before)
+
+    # -- tickets ---------------------------------------------------------------------------
+
+    @override
+    async def open_ticket(
+        self,
+        *,
+        ticket_id: str,
+        contact_id: int,
+        channel: str,
+        locale: str,
+        page: str | None,
+        now: datetime,
+    ) -> Ticket | None:
+        return await self._tickets.open_ticket(
+            ticket_id=ticket_id,
+            contact_id=contact_id,
+            channel=channel,
+            locale=locale,
+            page=page,
+            now=now,
+        )
+
+    @override
+    async def get_ticket(self, ticket_id: str) -> Ticket | None:
+        return await self._tickets.get_ticket(ticket_id)
+
+    @override
+    async def open_ticket_of(self, contact_id: int) -> Ticket | None:
+        return await self._tickets.open_ticket_of(contact_id)
+
+    @override
+    async def open_tickets(self) -> list[Ticket]:
+        return await self._tickets.open_tickets()
+
+    @override
+    async def claim_ticket(self, ticket_id: str, volunteer: str, now: datetime) -> Ticket | None:
+        return await self._tickets.claim_ticket(ticket_id, volunteer, now)
+
+    @override
+    async def count_ticket_message(
+        self, ticket_id: str, *, to_person: bool, now: datetime
+    ) -> None:
+        await self._tickets.count_ticket_message(ticket_id, to_person=to_person, now=now)
+
+    @override
+    async def close_ticket(self, ticket_id: str, *, reason: str, now: datetime) -> bool:
+        return await self._tickets.close_ticket(ticket_id, reason=reason, now=now)
+
+    @override
+    async def idle_tickets(self, *, before: datetime) -> list[Ticket]:
+        return await self._tickets.idle_tickets(before=before)
+
+    @override
+    async def tickets_since(self, since: datetime) -> list[Ticket]:
+        return await self._tickets.tickets_since(since)
+
+    @override
+    async def ticket_contact(self, contact_id: int) -> Contact | None:
+        return await self._tickets.ticket_contact(contact_id)
+
+    @override
+    async def prune_tickets(self, *, closed_before: datetime) -> int:
+        return await self._tickets.prune_tickets(closed_before=closed_before)

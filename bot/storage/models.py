@@ -1,4 +1,4 @@
-"""The plain records the stores take and give back: contacts, sessions, broadcasts, deliveries."""
+"""The plain records the stores take and give back: contacts, sessions, broadcasts, tickets."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ class Contact:
     unreachable: bool = False
     """Sending failed for good (blocked the bot, invalid number)."""
     last_seen_day: date | None = None
+    last_inbound_at: datetime | None = None
+    """When the person last wrote; kept only on channels with a reply window (WhatsApp)."""
 
 
 @dataclass(slots=True)
@@ -52,6 +54,8 @@ class PruneResult:
     sessions: int = 0
     inbound_ids: int = 0
     deliveries: int = 0
+    contacts: int = 0
+    """Contacts erased for silence (``privacy.retention_days``), with their rows."""
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -97,6 +101,7 @@ class DeliveryNote:
     OPTED_OUT = "opted out before their turn"
     LEFT = "no longer subscribed"
     WORKER_STOPPED = "the sending process stopped mid-send"
+    NO_TEMPLATE = "outside the reply window, and no template for this language"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,8 @@ class AudienceRow:
     channel: str
     locale: str | None
     count: int
+    recent: int = 0
+    """Of those, how many wrote at or after the ``recent_since`` asked about (reply windows)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +146,8 @@ class ClaimedDelivery:
     """Attempts so far, this one included."""
     first_attempt_at: datetime | None = None
     """When it was first tried (this attempt, the first time); retries are counted from it."""
+    last_inbound_at: datetime | None = None
+    """When the person last wrote, on a channel with a reply window (WhatsApp); else None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,3 +196,42 @@ class AuditEntry:
     actor: str
     action: str
     detail: dict[str, Any]
+
+
+class TicketStatus:
+    """Where a handoff ticket stands."""
+
+    OPEN = "open"
+    """Messages between the person and the volunteers' group are relayed."""
+    CLOSED = "closed"
+    """Nothing is relayed any more (a volunteer closed it, the person left, or it went idle)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """One person's conversation with the volunteers: who (by contact id only), when, how many.
+
+    Never the text of a message, never an address: the contact reference is the contact's row
+    id, so a volunteer's tools can reach the person without anyone seeing who they are.
+    """
+
+    id: str
+    """The short random id volunteers use ("K7P")."""
+    contact_id: int
+    channel: str
+    locale: str
+    page: str | None
+    """The page the person asked from (``kyr.arrested``), if any."""
+    opened_at: datetime
+    last_activity_at: datetime
+    status: str = TicketStatus.OPEN
+    claimed_by: str | None = None
+    """The volunteer who answered first (``telegram:<user id>``); nobody else may answer."""
+    first_answer_at: datetime | None = None
+    closed_at: datetime | None = None
+    close_reason: str | None = None
+    """``volunteer``, ``person``, ``idle`` or ``forgotten``."""
+    to_volunteers: int = 0
+    """Messages relayed from the person to the group."""
+    to_person: int = 0
+    """Answers relayed from a volunteer to the person."""

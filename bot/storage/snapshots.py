@@ -20,10 +20,11 @@ FIELD_NAMES: Final = (
     "opted_out",
     "unreachable",
     "last_seen_day",
+    "last_inbound_at",
 )
 """The contact fields a conversation may change, in :func:`fields` order."""
 
-ContactFields = tuple[str | None, bool, datetime | None, bool, bool, date | None]
+ContactFields = tuple[str | None, bool, datetime | None, bool, bool, date | None, datetime | None]
 
 _UNKNOWN: Final = (object(),) * len(FIELD_NAMES)
 """Compares unequal to anything: every field counts as changed when nothing was read."""
@@ -41,6 +42,7 @@ def fields(contact: Contact) -> ContactFields:
         contact.opted_out,
         contact.unreachable,
         contact.last_seen_day,
+        contact.last_inbound_at,
     )
 
 
@@ -60,6 +62,8 @@ class ContactSnapshots:
         """
         if contact.consent_at is not None:
             aware(contact.consent_at, "contact.consent_at")
+        if contact.last_inbound_at is not None:
+            aware(contact.last_inbound_at, "contact.last_inbound_at")
         known = self._known.get(contact.id, _UNKNOWN)
         return {
             name: value

@@ -19,6 +19,7 @@ from bot.app import App
 from bot.config import parse_config
 from bot.messages import Address, Inbound
 from bot.storage import open_storage
+from tests.support.keys import TEST_PRIVACY, TEST_VAULT
 from tests.support.paths import NOW, ROOT
 
 PERSON = Address("telegram", "4242")
@@ -33,7 +34,13 @@ def project(tmp_path: Path) -> Path:
 
 def config_for(root: Path):
     return parse_config(
-        {"content": {"dialogs_dir": str(root / "dialogs"), "locales_dir": str(root / "locales")}}
+        {
+            "content": {
+                "dialogs_dir": str(root / "dialogs"),
+                "locales_dir": str(root / "locales"),
+            },
+            "privacy": TEST_PRIVACY,
+        }
     )
 
 
@@ -48,7 +55,7 @@ def edit_dialog(root: Path, change) -> None:
 async def app(project: Path):
     application = App(
         config_for(project),
-        storage=open_storage(f"sqlite+aiosqlite:///{project / 'db.sqlite3'}"),
+        storage=open_storage(f"sqlite+aiosqlite:///{project / 'db.sqlite3'}", vault=TEST_VAULT),
     )
     await application.open()
     try:
@@ -138,6 +145,7 @@ def test_serve_reloads_on_sighup_and_survives_bad_content(project, tmp_path):
                 },
                 "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'serve.sqlite3'}"},
                 "server": {"port": port},
+                "privacy": TEST_PRIVACY,
             }
         ),
         encoding="utf-8",
@@ -210,7 +218,10 @@ async def test_a_refused_reload_is_reported_to_the_organizers_chat(project: Path
                 "organizers": {"telegram_ids": [777], "report_chat_id": 777},
             }
         )
-        app = App(config, storage=open_storage(f"sqlite+aiosqlite:///{project / 'r.sqlite3'}"))
+        app = App(
+            config,
+            storage=open_storage(f"sqlite+aiosqlite:///{project / 'r.sqlite3'}", vault=TEST_VAULT),
+        )
         await app.open()
         channel = TelegramChannel(config)
         app.channels = [channel]

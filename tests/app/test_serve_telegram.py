@@ -16,22 +16,14 @@ import yaml
 from bot.config import parse_config
 from bot.conversation.version import load_content
 from tests.fakes.telegram_server import FakeBotApi
-from tests.support.paths import ROOT
+from tests.support.keys import TEST_PRIVACY
+from tests.support.paths import CONTENT_DIRS, ROOT
 
 CHAT = 5150
 
 
 async def test_serve_with_a_fake_bot_api_holds_a_spanish_conversation(tmp_path: Path):
-    content = load_content(
-        parse_config(
-            {
-                "content": {
-                    "dialogs_dir": str(ROOT / "dialogs"),
-                    "locales_dir": str(ROOT / "locales"),
-                }
-            }
-        )
-    )
+    content = load_content(parse_config({"content": dict(CONTENT_DIRS)}))
     menu = content.dialogs.node("kyr.menu")
     spanish_menu = content.translator.gettext("es", menu.say_context, menu.say)
     async with FakeBotApi() as fake:
@@ -42,10 +34,8 @@ async def test_serve_with_a_fake_bot_api_holds_a_spanish_conversation(tmp_path: 
                     "telegram": {"token": fake.token, "base_url": f"{fake.base_url}"},
                     "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"},
                     "server": {"port": 0},
-                    "content": {
-                        "dialogs_dir": str(ROOT / "dialogs"),
-                        "locales_dir": str(ROOT / "locales"),
-                    },
+                    "privacy": TEST_PRIVACY,
+                    "content": dict(CONTENT_DIRS),
                 }
             ),
             encoding="utf-8",

@@ -11,6 +11,7 @@ from bot.content import strings as texts
 from bot.conversation.render import Renderer
 from bot.conversation.state import Event, State
 from bot.conversation.version import Content
+from tests.support.keys import TEST_ENCRYPTION_KEY, TEST_HASH_KEY
 from tests.support.paths import NOW, ROOT
 
 KYRBOT = [sys.executable, "-m", "bot"]
@@ -99,7 +100,8 @@ def test_serve_warns_loudly_when_the_hotline_is_not_set(tmp_path: Path):
     config = tmp_path / "config.yaml"
     config.write_text(
         f"server: {{port: 0}}\ndatabase: {{url: 'sqlite+aiosqlite:///{tmp_path}/db.sqlite3'}}\n"
-        f"content: {{dialogs_dir: {ROOT / 'dialogs'}, locales_dir: {ROOT / 'locales'}}}\n",
+        f"content: {{dialogs_dir: {ROOT / 'dialogs'}, locales_dir: {ROOT / 'locales'}}}\n"
+        f"privacy: {{encryption_key: '{TEST_ENCRYPTION_KEY}', hash_key: '{TEST_HASH_KEY}'}}\n",
         encoding="utf-8",
     )
     server = subprocess.Popen(

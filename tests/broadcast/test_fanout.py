@@ -51,6 +51,7 @@ from tests.support.broadcast import (
     on_fake_time,
     with_public_url,
 )
+from tests.support.keys import TEST_VAULT
 
 ORGANIZER = "cli:ana"
 RETRYING = RunnerSettings(backoff=0.05, max_backoff=0.2, poll=0.05, heartbeat=0.2)
@@ -96,7 +97,7 @@ async def tw() -> AsyncIterator[FakeTwilioServer]:
 @pytest.fixture
 async def bot(tg, tw, tmp_path: Path, content: Content) -> AsyncIterator[Bot]:
     config = broadcast_config(tg=tg, tw=tw)
-    storage = open_storage(f"sqlite+aiosqlite:///{tmp_path / 'kyrbot.sqlite3'}")
+    storage = open_storage(f"sqlite+aiosqlite:///{tmp_path / 'kyrbot.sqlite3'}", vault=TEST_VAULT)
     await storage.open()
     broadcasts = BroadcastService(storage, config)
     service = ConversationService(content=content, storage=storage, updates=broadcasts.updates)

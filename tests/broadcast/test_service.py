@@ -41,6 +41,7 @@ from bot.organizer.reports import format_preview, format_report, format_stats
 from bot.storage import SqlStorage, open_storage
 from tests.fakes.timer import FakeTimer
 from tests.support.broadcast import TEXTS, add_subscribers, broadcast_config, on_fake_time
+from tests.support.keys import TEST_VAULT
 
 ORGANIZER = "cli:ana"
 
@@ -116,7 +117,7 @@ def bc_config() -> Config:
 
 @pytest.fixture
 async def store(tmp_path) -> AsyncIterator[SqlStorage]:
-    storage = open_storage(f"sqlite+aiosqlite:///{tmp_path / 'bc.sqlite3'}")
+    storage = open_storage(f"sqlite+aiosqlite:///{tmp_path / 'bc.sqlite3'}", vault=TEST_VAULT)
     await storage.open()
     try:
         yield storage
@@ -545,7 +546,7 @@ def test_no_address_or_message_text_reaches_the_log(caplog) -> None:
     """The runner logs hashes and error classes only (checked over a whole failing run)."""
 
     async def scenario() -> None:
-        storage = open_storage("sqlite+aiosqlite://")
+        storage = open_storage("sqlite+aiosqlite://", vault=TEST_VAULT)
         await storage.open()
         config = broadcast_config()
         bc = BroadcastService(storage, config)

@@ -47,9 +47,29 @@ def test_every_channel_is_described_without_credentials():
     assert {name: c.display_name for name, c in described.items()} == {
         "telegram": "Telegram",
         "sms": "SMS",
+        "whatsapp": "WhatsApp",
+        "voice": "Voice",
         "terminal": "Terminal",
     }
-    assert [name for name, c in described.items() if c.delivery_reports] == ["sms"]
+    assert [name for name, c in described.items() if c.delivery_reports] == ["sms", "whatsapp"]
+    assert registry.window_channels(parse_config({})) == {"whatsapp"}
+
+
+def test_a_whatsapp_sender_and_voice_build_their_channels_next_to_sms():
+    config = parse_config(
+        {
+            "twilio": {
+                "account_sid": FAKE_ACCOUNT_SID,
+                "auth_token": FAKE_AUTH_TOKEN,
+                "whatsapp": {"from_number": "+15550100100", "messages_per_second": 20},
+                "voice": {"enabled": True},
+            },
+        }
+    )
+
+    names = [channel.name for channel in registry.build_channels(config)]
+
+    assert names == ["sms", "whatsapp", "voice"]
 
 
 @pytest.mark.parametrize("fold", [False, True])

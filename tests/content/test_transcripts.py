@@ -18,6 +18,7 @@ import yaml
 
 from bot.app import channel_callbacks
 from bot.channels.terminal import TerminalChannel
+from bot.channels.voice.words import translated
 from bot.conversation.service import ConversationService
 from tests.support.content import STABLE as STABLE_TOPICS
 
@@ -39,8 +40,13 @@ yaml.SafeDumper.add_representer(_Literal, _literal)
 async def replay(service: ConversationService, transcript: dict[str, Any]) -> list[dict[str, Any]]:
     lines = "".join(f"{turn['in']}\n" for turn in transcript["turns"])
     out = io.StringIO()
+    render = transcript.get("render", "terminal")
+    words = None
+    if render == "voice":
+        words = translated(service.content.translator.text, service.content.engine.locales)
     channel = TerminalChannel(
-        render_as=transcript.get("render", "terminal"),
+        render_as=render,
+        voice_words=words,
         as_json=True,
         locale_hint=transcript.get("lang"),
         stdin=io.StringIO(lines),
@@ -84,7 +90,7 @@ def test_transcripts_visit_every_topic_in_both_languages() -> None:
             if turn.get("node") and turn.get("locale"):
                 key = (render, turn["locale"])
                 seen.setdefault(key, set()).add(turn["node"].split(".", 1)[1])
-    for render in ("sms", "telegram"):
+    for render in ("sms", "telegram", "whatsapp", "voice"):
         for locale in ("en", "es"):
             missing = stable - seen.get((render, locale), set())
             assert not missing, f"{render}/{locale} transcripts never show {sorted(missing)}"

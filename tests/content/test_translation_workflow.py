@@ -19,6 +19,7 @@ from bot.conversation.state import Event, State
 from bot.conversation.version import load_content
 from bot.messages import Address, Inbound
 from bot.storage import open_storage
+from tests.support.keys import TEST_VAULT
 from tests.support.paths import NOW, ROOT
 
 PO = Path("locales/es/LC_MESSAGES/messages.po")
@@ -281,7 +282,7 @@ async def test_a_new_language_is_offered_with_english_fallback(project):
     chosen = engine.step(prompt.state, Event(now=NOW, text="3"))
     assert chosen.state.locale == "hmn" and chosen.topic == "kyr.menu"
 
-    storage = open_storage(f"sqlite+aiosqlite:///{project / 'db.sqlite3'}")
+    storage = open_storage(f"sqlite+aiosqlite:///{project / 'db.sqlite3'}", vault=TEST_VAULT)
     app = App(config, storage=storage)
     await app.open()
     try:

@@ -3,8 +3,8 @@
 It speaks just enough of the Bot API for python-telegram-bot's real ``Application`` to run
 against it (``ApplicationBuilder().base_url(fake.base_url)``): getMe, deleteWebhook,
 getUpdates (long polling with a short wait), sendMessage, editMessageText,
-editMessageReplyMarkup, answerCallbackQuery, setWebhook, setMyCommands. It records what the
-bot sent, so a test asserts what the person would see, and can be scripted to fail
+editMessageReplyMarkup, answerCallbackQuery, setWebhook, setMyCommands, leaveChat. It records
+what the bot sent, so a test asserts what the person would see, and can be scripted to fail
 (a 429 flood limit with ``retry_after``, a 403 from a person who blocked the bot, a 502,
 an answer lost after the message was delivered), made slow (``send_delay``), and taken
 down altogether for a while (``down``).
@@ -133,6 +133,8 @@ class FakeBotApi:
         self.edits: list[SentMessage] = []
         """Every editMessageText / editMessageReplyMarkup, in order."""
         self.answered_callbacks: list[str] = []
+        self.left_chats: list[int] = []
+        """Every chat the bot left (leaveChat), in order."""
         self.commands: dict[str | None, list[dict[str, str]]] = {}
         """setMyCommands by language_code (``None`` for the default)."""
         self.webhook: dict[str, Any] | None = None
@@ -277,10 +279,18 @@ class FakeBotApi:
         chat_type: str = "private",
         user_id: int | None = None,
         update_id: int | None = None,
+        reply_to: SentMessage | None = None,
     ) -> dict[str, Any]:
-        """An update with a text message; ``/commands`` get their ``bot_command`` entity."""
+        """An update with a text message; ``/commands`` get their ``bot_command`` entity.
+
+        ``reply_to``: a message the bot sent in this chat, which this one replies to.
+        """
         message = self._message_base(chat_id, chat_type, user_id, language_code)
         message["text"] = text
+        if reply_to is not None:
+            message["reply_to_message"] = self._message_json(
+                self._messages[(reply_to.chat_id, reply_to.message_id)]
+            )
         if text.startswith("/"):
             length = len(text.split()[0].encode("utf-16-le")) // 2
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
@@ -315,10 +325,61 @@ class FakeBotApi:
             message["voice"] = {"file_id": "vo1", "file_unique_id": "u3", "duration": 3}
         elif kind == "location":
             message["location"] = {"latitude": 43.04, "longitude": -87.91}
+        elif kind == "dice":
+            message["dice"] = {"emoji": "🎲", "value": 4}
         else:
             raise ValueError(f"unknown media kind {kind!r}")
         if caption is not None:
             message["caption"] = caption
+        return {"update_id": self.next_update_id(), "message": message}
+
+    def added_update(
+        self, chat_id: int, *, chat_type: str = "group", by: int = 4242, status: str = "member"
+    ) -> dict[str, Any]:
+        """A ``my_chat_member`` update: someone added the bot to a group or channel."""
+        bot_user = {"id": self.bot_id, "is_bot": True, "first_name": "KYR Test"}
+        new_member: dict[str, Any] = {"status": status, "user": bot_user}
+        if status == "administrator":
+            new_member.update(
+                dict.fromkeys(
+                    (
+                        "can_be_edited",
+                        "is_anonymous",
+                        "can_manage_chat",
+                        "can_delete_messages",
+                        "can_manage_video_chats",
+                        "can_restrict_members",
+                        "can_promote_members",
+                        "can_change_info",
+                        "can_invite_users",
+                        "can_post_stories",
+                        "can_edit_stories",
+                        "can_delete_stories",
+                    ),
+                    False,
+                )
+            )
+        return {
+            "update_id": self.next_update_id(),
+            "my_chat_member": {
+                "chat": {"id": chat_id, "type": chat_type, "title": "Vecinos"},
+                "from": self._user(by, "es"),
+                "date": int(time.time()),
+                "old_chat_member": {"status": "left", "user": bot_user},
+                "new_chat_member": new_member,
+            },
+        }
+
+    def topic_update(self, chat_id: int, text: str | None = None) -> dict[str, Any]:
+        """A message in a forum topic of a supergroup: a text, or the topic being opened."""
+        message = self._message_base(chat_id, "supergroup", 4242, "es")
+        message["chat"]["is_forum"] = True
+        message["message_thread_id"] = 77
+        message["is_topic_message"] = True
+        if text is None:
+            message["forum_topic_created"] = {"name": "Vecinos", "icon_color": 7322096}
+        else:
+            message["text"] = text
         return {"update_id": self.next_update_id(), "message": message}
 
     def edited_update(self, chat_id: int, text: str) -> dict[str, Any]:
@@ -485,6 +546,13 @@ class FakeBotApi:
         self._messages[key] = edited
         self.edits.append(edited)
         return _ok(self._message_json(edited))
+
+    async def _api_leaveChat(self, params: dict[str, Any]) -> web.Response:
+        chat_id = _int(params.get("chat_id"))
+        if chat_id is None:
+            return _error(400, "Bad Request: chat_id is empty")
+        self.left_chats.append(chat_id)
+        return _ok(True)
 
     async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> web.Response:
         query_id = str(params.get("callback_query_id"))

@@ -99,6 +99,11 @@ class FakeTwilioServer:
     """Scripted answers for one 'To' number, used before the shared script."""
     clock: Callable[[], float] = time.monotonic
     """What stamps each request (``at``); a test on a fake timer passes its clock."""
+    whatsapp_window: set[str] | None = None
+    """When set, the ``whatsapp:`` numbers inside their 24-hour window: a free-form ``Body``
+    to any other WhatsApp number gets 63016, as Twilio answers."""
+    approved_templates: set[str] = field(default_factory=set)
+    """Content SIDs approved for WhatsApp; a ``ContentSid`` not among them gets 63027."""
     _runner: web.AppRunner | None = None
     _port: int = 0
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -136,8 +141,11 @@ class FakeTwilioServer:
         )
         self.requests.append(recorded)
         to = form.get("To", "")
+        whatsapp_refusal = self._whatsapp_refusal(form)
         if to in self.opted_out:
             answer = twilio_error(21610, message="Attempt to send to unsubscribed recipient")
+        elif whatsapp_refusal is not None:
+            answer = whatsapp_refusal
         elif self.per_number.get(to):
             answer = self.per_number[to].popleft()
         else:
@@ -155,6 +163,27 @@ class FakeTwilioServer:
             assert request.transport is not None
             request.transport.close()  # accepted, but the client never hears so
         return web.Response(status=answer.status, text=text, content_type="application/json")
+
+    def _whatsapp_refusal(self, form: Mapping[str, str]) -> FakeResponse | None:
+        """What Twilio refuses on WhatsApp: Body outside the window, a bad template."""
+        if not form.get("To", "").startswith("whatsapp:"):
+            return None
+        sid = form.get("ContentSid")
+        if sid is not None:
+            if "Body" in form:  # a template goes without Body, or not at all
+                return twilio_error(63016, message="Outside messaging window")
+            if self.approved_templates and sid not in self.approved_templates:
+                return twilio_error(63027, message="Template does not exist")
+            try:
+                variables = json.loads(form.get("ContentVariables") or "{}")
+            except ValueError:
+                variables = None
+            if not isinstance(variables, dict):
+                return twilio_error(21656, message="The ContentVariables Parameter is invalid")
+            return None
+        if self.whatsapp_window is not None and form["To"] not in self.whatsapp_window:
+            return twilio_error(63016, message="Outside messaging window")
+        return None
 
     def _message_resource(self, account_sid: str, form: Mapping[str, str]) -> dict[str, Any]:
         return {

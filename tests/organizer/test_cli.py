@@ -26,7 +26,7 @@ import yaml
 from bot.broadcast.service import BroadcastService
 from bot.cli import main
 from bot.config import load_config
-from bot.storage import open_storage
+from bot.storage import storage_for
 from tests.fakes.telegram_server import FakeBotApi
 from tests.fakes.twilio_server import (
     FAKE_ACCOUNT_SID,
@@ -36,7 +36,8 @@ from tests.fakes.twilio_server import (
     FakeTwilioServer,
 )
 from tests.support.broadcast import TEXTS, add_subscribers
-from tests.support.paths import ROOT
+from tests.support.keys import TEST_PRIVACY
+from tests.support.paths import CONTENT_DIRS
 
 
 def write_config(tmp_path: Path, **extra: Any) -> Path:
@@ -44,9 +45,10 @@ def write_config(tmp_path: Path, **extra: Any) -> Path:
         "locales": ["en", "es"],
         "default_locale": "en",
         "database": {"url": f"sqlite+aiosqlite:///{tmp_path / 'kyrbot.sqlite3'}"},
-        "content": {"dialogs_dir": str(ROOT / "dialogs"), "locales_dir": str(ROOT / "locales")},
+        "content": dict(CONTENT_DIRS),
         "server": {"host": "127.0.0.1", "port": 0},
         "sms": {"price_per_segment": 0.0079},
+        "privacy": TEST_PRIVACY,
     }
     data.update(extra)
     path = tmp_path / "kyrbot.yaml"
@@ -56,7 +58,7 @@ def write_config(tmp_path: Path, **extra: Any) -> Path:
 
 def with_subscribers(config: Path, *, telegram: int = 0, sms: int = 0) -> None:
     async def add() -> None:
-        async with open_storage(load_config(config).database.url) as storage:
+        async with storage_for(load_config(config)) as storage:
             await add_subscribers(storage, telegram=telegram, sms=sms)
 
     asyncio.run(add())
@@ -146,7 +148,7 @@ def test_stats_show_topic_counts_per_week_and_nothing_else(tmp_path: Path, capsy
     config = write_config(tmp_path)
 
     async def count() -> None:
-        async with open_storage(load_config(config).database.url) as storage:
+        async with storage_for(load_config(config)) as storage:
             today = datetime.now(UTC).date()
             await storage.add_topic_counts({(today, "kyr.warrants", "es", "sms"): 7})
 
@@ -156,6 +158,9 @@ def test_stats_show_topic_counts_per_week_and_nothing_else(tmp_path: Path, capsy
     assert code == 0
     assert "Topics people opened, per week (counts only; nobody can be identified):" in out
     assert "     7  kyr.warrants  es  SMS" in out
+    assert "Chats with volunteers in the last 8 weeks: 0 opened, 0 answered;" in out
+    code, out, _ = run(capsys, "stats", "--json", "--tickets", "--config", str(config))
+    assert json.loads(out) == {"opened": 0, "answered": 0, "median_first_answer_seconds": None}
     code, out, _ = run(capsys, "stats", "--json", "--config", str(config))
     [row] = json.loads(out)
     assert {k: row[k] for k in ("node", "locale", "channel", "count")} == {
@@ -218,7 +223,7 @@ async def kyrbot(
 async def test_send_with_yes_shows_progress_and_the_report(fakes, tmp_path: Path):
     telegram, twilio = fakes
     config = write_config(tmp_path, **fake_channels(telegram, twilio, 1000))
-    async with open_storage(load_config(config).database.url) as storage:
+    async with storage_for(load_config(config)) as storage:
         audience = await add_subscribers(storage, telegram=10, sms=10)
         broadcast = await BroadcastService(storage, load_config(config)).create("cli:t", TEXTS)
     out, err = tmp_path / "out.txt", tmp_path / "err.txt"
@@ -252,7 +257,7 @@ async def test_killing_the_server_mid_broadcast_sends_nobody_a_second_copy(fakes
     config_path = write_config(tmp_path, **fake_channels(telegram, twilio, 40))
     config = load_config(config_path)
     log = tmp_path / "serve.log"
-    async with open_storage(config.database.url) as storage:
+    async with storage_for(config) as storage:
         audience = await add_subscribers(storage, telegram=100, sms=100)
         broadcast = await BroadcastService(storage, config).create("cli:t", TEXTS)
     await kyrbot(
@@ -273,7 +278,7 @@ async def test_killing_the_server_mid_broadcast_sends_nobody_a_second_copy(fakes
 
     second = await kyrbot("serve", "--config", str(config_path), cwd=tmp_path, log=log, wait=False)
     try:
-        async with open_storage(config.database.url) as storage:
+        async with storage_for(config) as storage:
             deadline = time.monotonic() + 30
             while (await storage.get_broadcast(broadcast.id)).status != "done":  # type: ignore[union-attr]
                 assert time.monotonic() < deadline, log.read_text(encoding="utf-8")[-3000:]

@@ -20,6 +20,7 @@ from bot.organizer.telegram import OrganizerConsole
 from bot.storage import SqlStorage, open_storage
 from tests.fakes.telegram_server import FakeBotApi, SentMessage
 from tests.support.broadcast import ORGANIZER, TEXTS, Audience, add_subscribers, broadcast_config
+from tests.support.keys import TEST_VAULT
 
 REPORT_CHAT = -100_555
 
@@ -62,7 +63,9 @@ class Console:
 async def console(tmp_path: Path, content: Content) -> AsyncIterator[Console]:
     async with FakeBotApi() as fake:
         config = broadcast_config(tg=fake, organizers={"report_chat_id": REPORT_CHAT})
-        storage = open_storage(f"sqlite+aiosqlite:///{tmp_path / 'kyrbot.sqlite3'}")
+        storage = open_storage(
+            f"sqlite+aiosqlite:///{tmp_path / 'kyrbot.sqlite3'}", vault=TEST_VAULT
+        )
         await storage.open()
         broadcasts = BroadcastService(storage, config)
         service = ConversationService(content=content, storage=storage)

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import StorageError
+from bot.errors import ConfigError, StorageError
 from bot.storage import MemoryStorage, SqlStorage, open_storage
+from tests.support.keys import TEST_VAULT
 from tests.support.storage import ALICE, TODAY
 
 
 def test_sql_urls_give_a_sql_storage_and_other_urls_are_refused() -> None:
-    assert isinstance(open_storage("sqlite+aiosqlite:///x.sqlite3"), SqlStorage)
-    assert isinstance(open_storage("postgresql+asyncpg://u@h/db"), SqlStorage)
+    sqlite = open_storage("sqlite+aiosqlite:///x.sqlite3", vault=TEST_VAULT)
+    assert isinstance(sqlite, SqlStorage)
+    assert isinstance(open_storage("postgresql+asyncpg://u@h/db", vault=TEST_VAULT), SqlStorage)
     with pytest.raises(StorageError, match="unsupported database 'mysql"):
-        open_storage("mysql+aiomysql://u:secret@h/db")
+        open_storage("mysql+aiomysql://u:secret@h/db", vault=TEST_VAULT)
     with pytest.raises(StorageError, match="not a database URL"):
-        open_storage("data/kyrbot.sqlite3")
+        open_storage("data/kyrbot.sqlite3", vault=TEST_VAULT)
+
+
+def test_a_database_without_keys_is_refused() -> None:
+    with pytest.raises(ConfigError, match="encryption_key"):
+        open_storage("sqlite+aiosqlite:///x.sqlite3")
 
 
 async def test_memory_url_gives_a_store_of_its_own() -> None:
@@ -29,4 +36,4 @@ async def test_memory_url_gives_a_store_of_its_own() -> None:
 
 def test_a_memory_url_with_a_name_is_refused() -> None:
     with pytest.raises(StorageError, match="unsupported database 'memory'"):
-        open_storage("memory://shared")
+        open_storage("memory://shared", vault=TEST_VAULT)

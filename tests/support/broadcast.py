@@ -29,7 +29,8 @@ from tests.fakes.twilio_server import (
     PUBLIC_URL,
     FakeTwilioServer,
 )
-from tests.support.paths import ROOT
+from tests.support.keys import TEST_PRIVACY, TEST_VAULT
+from tests.support.paths import CONTENT_DIRS
 
 POSTGRES_URL = os.environ.get("KYRBOT_TEST_POSTGRES_URL")
 TEXTS = {
@@ -61,8 +62,9 @@ def broadcast_config(
     data: dict[str, Any] = {
         "locales": ["en", "es"],
         "default_locale": "en",
-        "content": {"dialogs_dir": str(ROOT / "dialogs"), "locales_dir": str(ROOT / "locales")},
+        "content": dict(CONTENT_DIRS),
         "organizers": {"telegram_ids": [ORGANIZER]},
+        "privacy": dict(TEST_PRIVACY),
         "telegram": {"messages_per_second": 5000},
         "twilio": {"segments_per_second": 5000},
         # Accents kept, so the tests compare the texts organizers wrote, letter for letter.
@@ -159,7 +161,7 @@ class Database:
     engine_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def storage(self) -> SqlStorage:
-        return SqlStorage(self.url, engine_kwargs=self.engine_kwargs)
+        return SqlStorage(self.url, vault=TEST_VAULT, engine_kwargs=self.engine_kwargs)
 
 
 async def database(kind: str, tmp_path: Path) -> AsyncIterator[Database]:

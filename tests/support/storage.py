@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 from bot.messages import Address
 from bot.storage import Contact, MemoryStorage, SqlStorage, Storage
 from bot.storage.memory import MemoryDatabase
+from tests.support.keys import TEST_VAULT
 
 POSTGRES_URL = os.environ.get("KYRBOT_TEST_POSTGRES_URL")
 
@@ -32,7 +33,8 @@ EXPECTED_COLUMNS = {
     "contacts": {
         "id",
         "channel",
-        "address",
+        "address_hash",
+        "address_cipher",
         "locale",
         "subscribed",
         "consent_at",
@@ -41,6 +43,7 @@ EXPECTED_COLUMNS = {
         "last_seen_day",
         "inbound_seq",
         "handled_seq",
+        "last_inbound_at",
     },
     "sessions": {"contact_id", "state", "updated_at"},
     "inbound_ids": {"channel", "message_id", "seen_at"},
@@ -92,6 +95,23 @@ EXPECTED_COLUMNS = {
     "audit_log": {"id", "at", "actor", "action", "detail"},
     "broadcast_workers": {"id", "host", "pid", "started_at", "heartbeat_at"},
     "send_rate": {"channel", "next_free_at"},
+    "console_tokens": {"token_hash", "kind", "organizer", "created_at", "expires_at"},
+    "tickets": {
+        "id",
+        "contact_id",
+        "channel",
+        "locale",
+        "page",
+        "status",
+        "opened_at",
+        "last_activity_at",
+        "claimed_by",
+        "first_answer_at",
+        "closed_at",
+        "close_reason",
+        "to_volunteers",
+        "to_person",
+    },
 }
 """Every table and column the SQL store may have (DESIGN.md: what is stored, and no more)."""
 
@@ -119,7 +139,7 @@ class SqlBackend:
 
     def storage(self) -> SqlStorage:
         """A new, unopened storage on this database (a second one acts like another process)."""
-        return SqlStorage(self.url, engine_kwargs=self.engine_kwargs)
+        return SqlStorage(self.url, vault=TEST_VAULT, engine_kwargs=self.engine_kwargs)
 
     @property
     def engine(self) -> AsyncEngine:

@@ -21,13 +21,12 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar, cast
+from typing import ClassVar
 
 from aiohttp import web
 from multidict import MultiDictProxy
-from twilio.request_validator import RequestValidator
 
 from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt
 from bot.channels.pacing import LOOP_TIMER, Timer
@@ -36,15 +35,10 @@ from bot.channels.sms.capabilities import SMS_CAPABILITIES, fold_for, measure, s
 from bot.channels.sms.keywords import KeywordAction
 from bot.channels.sms.render import render_sms_parts
 from bot.channels.sms.send import OPTED_OUT_CODES, TwilioRest, map_send_error, message_params
-from bot.channels.sms.webhook import (
-    FORM_TYPE,
-    SIGNATURE_HEADER,
-    SMS_PATH,
-    STATUS_PATH,
-    parse_sms,
-    signature_ok,
-    twiml,
-)
+from bot.channels.sms.webhook import SMS_PATH, STATUS_PATH, parse_sms, twiml
+from bot.channels.twilio.numbers import is_whatsapp
+from bot.channels.twilio.signed import SignedWebhooks
+from bot.channels.twilio.status import report_status
 from bot.config import Config
 from bot.errors import (
     ChannelUnavailable,
@@ -54,11 +48,14 @@ from bot.errors import (
     SendError,
     StorageError,
 )
-from bot.messages import Address, DeliveryReport, Reply
+from bot.messages import Address, Reply
 from bot.privacy import address_hash
 from bot.routes import Route
 
 logger = logging.getLogger(__name__)
+
+FormHandler = Callable[[MultiDictProxy[str]], Awaitable[web.StreamResponse]]
+"""Answers a signed Twilio form (another channel's messages that reach this route)."""
 
 
 class SmsChannel(Channel):
@@ -103,13 +100,18 @@ class SmsChannel(Channel):
         self._from_number = twilio.from_number
         self._messaging_service_sid = twilio.messaging_service_sid
         self._provider_handles_opt_out = twilio.provider_handles_opt_out
-        self._public_url = (
-            config.server.public_url.rstrip("/") if config.server.public_url else None
+        self._webhooks = SignedWebhooks(
+            config.server.public_url,
+            twilio.auth_token,
+            max_body_bytes=config.server.max_body_bytes,
+            paths=(SMS_PATH, STATUS_PATH),
         )
-        self._max_body_bytes = config.server.max_body_bytes
+        self._public_url = self._webhooks.public_url
+        self._default_region = twilio.default_region
+        self._plain_http = config.server.public_url_is_plain_http()
+        self._whatsapp: FormHandler | None = None
         self._fold: dict[str, bool] = dict(config.sms.fold_accents)
         self._segment_budget = config.sms.segment_budget
-        self._validator = RequestValidator(twilio.auth_token)
         self._budget = ReplyBudget(
             replies=config.sms.reply_budget.replies,
             window_seconds=config.sms.reply_budget.window_minutes * 60.0,
@@ -122,8 +124,15 @@ class SmsChannel(Channel):
             request_timeout=request_timeout,
         )
         self._now = now
-        self._said_no_public_url = False
         self._over_budget_nodes: set[str] = set()
+
+    def hand_whatsapp_to(self, handler: FormHandler) -> None:
+        """Pass signed forms from ``whatsapp:`` senders to ``handler`` (the WhatsApp channel).
+
+        Until one is set such messages get no answer: they are not SMS, and answering them as
+        SMS would make a WhatsApp user an SMS contact.
+        """
+        self._whatsapp = handler
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -136,7 +145,14 @@ class SmsChannel(Channel):
         """Create the REST client, to send without receiving."""
         self._rest.open()
         if self._public_url is None:
-            self._say_no_public_url()
+            self._webhooks.say_no_public_url()
+        elif self._plain_http:
+            logger.warning(
+                "server.public_url is http://, not https://: Twilio signs the exact address "
+                "it posts to, so webhooks sent to the https address will not match their "
+                "signatures and are refused with 403 (and plain http carries messages "
+                "unencrypted); set the https address"
+            )
         if not self._from_number and not self._messaging_service_sid:
             logger.warning(
                 "SMS channel: neither twilio.from_number nor twilio.messaging_service_sid is "
@@ -197,11 +213,16 @@ class SmsChannel(Channel):
     # -- inbound -----------------------------------------------------------------------------
 
     async def _handle_sms(self, request: web.Request) -> web.StreamResponse:
-        form = await self._signed_form(request)
+        form = await self._webhooks.form(request)
         if isinstance(form, web.Response):
             return form
+        if is_whatsapp(form.get("From") or ""):
+            if self._whatsapp is None:
+                logger.warning("a WhatsApp message reached %s; twilio.whatsapp is off", SMS_PATH)
+                return _twiml_response(())
+            return await self._whatsapp(form)
         try:
-            parsed = parse_sms(form, received_at=self._now())
+            parsed = parse_sms(form, received_at=self._now(), default_region=self._default_region)
         except MalformedWebhook:
             return _status(400)
         callbacks = self._callbacks
@@ -238,47 +259,16 @@ class SmsChannel(Channel):
         return _twiml_response(bodies)
 
     async def _handle_status(self, request: web.Request) -> web.StreamResponse:
-        form = await self._signed_form(request)
+        form = await self._webhooks.form(request)
         if isinstance(form, web.Response):
             return form
-        sid = form.get("MessageSid") or form.get("SmsSid")
-        status = form.get("MessageStatus") or form.get("SmsStatus")
-        if not sid or not status:
-            return _status(400)
-        callbacks = self._callbacks
-        if callbacks is None:
-            return _status(503)
-        code = form.get("ErrorCode") or None
-        report = DeliveryReport(self.name, sid, status, code, opted_out=code in OPTED_OUT_CODES)
-        try:
-            await callbacks.on_delivery_report(report)
-        except Exception:
-            logger.exception("SMS delivery status for %s could not be recorded", sid)
-            return _status(500)
-        return web.Response(status=204)
-
-    async def _signed_form(self, request: web.Request) -> MultiDictProxy[str] | web.Response:
-        """The request's form if Twilio signed it; otherwise the error response to give."""
-        if self._public_url is None:
-            self._say_no_public_url()
-            return _status(403)
-        if request.content_length is not None and request.content_length > self._max_body_bytes:
-            return _status(413)
-        if request.content_type != FORM_TYPE:  # Twilio only ever posts plain forms
-            return _status(400)
-        try:
-            raw = await request.post()
-        except web.HTTPRequestEntityTooLarge:
-            return _status(413)
-        except (ValueError, LookupError):  # undecodable bytes, an unknown charset...
-            return _status(400)
-        form = cast("MultiDictProxy[str]", raw)  # a urlencoded form holds only strings
-        signature = request.headers.get(SIGNATURE_HEADER)
-        url = self._public_url + request.raw_path
-        if not signature or not signature_ok(self._validator, url, form, signature):
-            logger.warning("refused a %s webhook with a missing or wrong signature", request.path)
-            return _status(403)
-        return form
+        return await report_status(
+            form,
+            channel=self.name,
+            label=self.label,
+            opted_out_codes=OPTED_OUT_CODES,
+            callbacks=self._callbacks,
+        )
 
     def _reply_bodies(self, replies: Sequence[Reply]) -> list[str]:
         bodies: list[str] = []
@@ -296,16 +286,6 @@ class SmsChannel(Channel):
                 )
             bodies.extend(parts)
         return bodies
-
-    def _say_no_public_url(self) -> None:
-        if not self._said_no_public_url:
-            self._said_no_public_url = True
-            logger.error(
-                "server.public_url is not set: Twilio webhooks cannot be verified, so every "
-                "request to %s and %s is refused with 403",
-                SMS_PATH,
-                STATUS_PATH,
-            )
 
 
 @functools.lru_cache(maxsize=512)

@@ -12,10 +12,13 @@ class ReplyBudget:
     """A sliding-window count of replies per sender key, kept in memory.
 
     Keys are keyed hashes (:func:`bot.privacy.address_hash`), never numbers. Idle keys are
-    pruned as the table grows, so memory stays proportional to recently active senders.
+    pruned as the table grows, and at most :attr:`MAX_SENDERS` are kept (the least recently
+    answered go first), so a flood from ever new numbers cannot grow memory without end. A
+    loop with another bot is one number, answered often: it stays among the most recent.
     """
 
     _PRUNE_EVERY: ClassVar[int] = 1024
+    MAX_SENDERS: ClassVar[int] = 10_000
 
     def __init__(
         self, *, replies: int, window_seconds: float, clock: Callable[[], float] = time.monotonic
@@ -39,7 +42,12 @@ class ReplyBudget:
     def spend(self, key: str) -> None:
         """Record one reply to ``key``."""
         now = self._clock()
-        times = self._sent.setdefault(key, deque())
+        times = self._sent.pop(key, None)  # back in at the end: the least recent go first
+        if times is None:
+            times = deque()
+            if len(self._sent) >= self.MAX_SENDERS:
+                self._make_room()
+        self._sent[key] = times
         self._expire(times, now)
         times.append(now)
         self._spends += 1
@@ -52,6 +60,9 @@ class ReplyBudget:
         last = self._warned.get(key)
         if last is not None and now - last < self._window:
             return False
+        self._warned.pop(key, None)
+        if len(self._warned) >= self.MAX_SENDERS:
+            self._make_room()
         self._warned[key] = now
         return True
 
@@ -59,6 +70,17 @@ class ReplyBudget:
         horizon = now - self._window
         while times and times[0] <= horizon:
             times.popleft()
+
+    def __len__(self) -> int:
+        """How many entries the budget holds (senders answered, and refusals noted)."""
+        return len(self._sent) + len(self._warned)
+
+    def _make_room(self) -> None:
+        # The least recent entries go; expired ones are swept every _PRUNE_EVERY spends.
+        while len(self._sent) >= self.MAX_SENDERS:
+            del self._sent[next(iter(self._sent))]
+        while len(self._warned) >= self.MAX_SENDERS:
+            del self._warned[next(iter(self._warned))]
 
     def _prune(self, now: float) -> None:
         horizon = now - self._window

@@ -84,4 +84,9 @@ def sms_capabilities(config: Config) -> Capabilities:
         price_per_segment=config.sms.price_per_segment,
         fold_accents=tuple(sorted(config.sms.fold_accents.items())),
     )
-    return replace(SMS_CAPABILITIES, send_rate=config.twilio.segments_per_second, costs=costs)
+    return replace(
+        SMS_CAPABILITIES,
+        send_rate=config.twilio.segments_per_second,
+        costs=costs,
+        reply_units_limit=float(config.sms.segment_budget),
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Final
 
@@ -140,11 +141,19 @@ def message_params(
     return params
 
 
-def map_send_error(error: Exception, attempt: DeliveryAttempt) -> SendError | None:
-    """The send error for what the REST call raised (logged without the number); None: a bug."""
+def map_send_error(
+    error: Exception,
+    attempt: DeliveryAttempt,
+    classify: Callable[[TwilioException], SendError] | None = None,
+) -> SendError | None:
+    """The send error for what the REST call raised (logged without the number); None: a bug.
+
+    ``classify`` maps Twilio's error codes (default :func:`send_error_from_twilio`; the
+    WhatsApp channel passes its own, which knows the 63xxx codes).
+    """
     who = address_hash(attempt.address)
     if isinstance(error, TwilioException):
-        mapped = send_error_from_twilio(error)
+        mapped = (classify or send_error_from_twilio)(error)
         logger.info("SMS to %s refused: %s (code %s)", who, type(mapped).__name__, mapped.code)
         return mapped
     if isinstance(error, ValueError):  # Twilio's answer was not the JSON it should be

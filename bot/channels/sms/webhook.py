@@ -21,12 +21,16 @@ from bot.channels.sms.capabilities import CHANNEL
 from bot.channels.sms.keywords import KeywordMatch, classify
 from bot.errors import MalformedWebhook
 from bot.messages import Address, Inbound, InboundKind
+from bot.phone_numbers import to_e164
 
 SMS_PATH: Final = "/twilio/sms"
 STATUS_PATH: Final = "/twilio/status"
 SIGNATURE_HEADER: Final = "X-Twilio-Signature"
 FORM_TYPE: Final = "application/x-www-form-urlencoded"
 
+_SENDER: Final = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
+"""What a ``From`` can be: a phone number, a short code or ``whatsapp:+1...``; never control
+characters, never more than a few dozen characters."""
 _XML_DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8"?>'
 # Characters XML 1.0 cannot carry at all (form feed, a GSM-7 extension character, among them).
 _XML_ILLEGAL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -45,30 +49,36 @@ class ParsedSms:
     keyword: KeywordMatch | None
 
 
-def parse_sms(form: Mapping[str, str], *, received_at: datetime) -> ParsedSms:
+def parse_sms(
+    form: Mapping[str, str], *, received_at: datetime, default_region: str = "US"
+) -> ParsedSms:
     """Translate Twilio's incoming-message form into an :class:`Inbound`.
 
     * A whole-message compliance keyword becomes ``COMMAND`` with ``command`` set to
       ``"opt_out"``, ``"opt_in"``, ``"opt_in_if_opted_out"`` (YES) or ``"help"``, and
       ``text`` the message as sent (stripped).
     * Media with no text (``NumMedia`` > 0, empty ``Body``) becomes ``MEDIA``.
-    * Anything else is ``TEXT`` with the body unchanged.
+    * Anything else is ``TEXT`` with the body unchanged. A form without ``Body`` (an MMS
+      with only a picture may come so) counts as an empty message.
 
     Args:
         form: the webhook's form fields (``From``, ``Body``, ``MessageSid``, ``NumMedia``...).
         received_at: when the webhook arrived (timezone-aware).
+        default_region: the country of a number without ``+`` (``twilio.default_region``);
+            the sender is stored in E.164 (:mod:`bot.phone_numbers`), or as given when it is
+            no phone number.
 
     Returns:
         The inbound event and the matched keyword.
 
     Raises:
-        MalformedWebhook: ``From`` is missing or empty, or ``Body`` is missing.
+        MalformedWebhook: ``From`` is missing, empty, or not a sender's address.
     """
     sender = form.get("From")
-    body = form.get("Body")
-    if not sender or body is None:
-        raise MalformedWebhook("From and Body are required")
-    address = Address(channel=CHANNEL, id=sender)
+    body = form.get("Body") or ""  # an MMS may carry no Body: an empty message, not an error
+    if not sender or not _SENDER.fullmatch(sender):
+        raise MalformedWebhook("From must be the sender's address")
+    address = Address(channel=CHANNEL, id=to_e164(sender, default_region) or sender)
     message_id = form.get("MessageSid") or form.get("SmsSid") or None
     try:
         num_media = int(form.get("NumMedia") or "0")
@@ -114,6 +124,15 @@ def twiml(bodies: Sequence[str]) -> str:
         f"<Message>{escape(_XML_ILLEGAL.sub('', body))}</Message>" for body in bodies
     )
     return f"{_XML_DECLARATION}<Response>{messages}</Response>"
+
+
+def repeated_key(form: MultiDictProxy[str]) -> bool:
+    """Whether a field appears twice in ``form``.
+
+    Twilio never repeats a field. Its signature covers every value of a repeated one, but a
+    handler reading the form would act on only the first, so such a form is refused.
+    """
+    return len(set(form.keys())) != len(form)
 
 
 def signature_ok(

@@ -3,10 +3,11 @@
 Receiving is long polling by default (no public address needed) or, when
 ``server.public_url`` is set, a webhook at ``POST /telegram/webhook`` on the bot's one
 aiohttp server (:mod:`.webhook`). Either way every update goes through one PTB
-``TypeHandler``: once per update id (:mod:`.updates`), to an operator console first if one is
-attached (:mod:`.console`), then through :func:`~bot.channels.telegram.render.update_to_inbound`
-to ``on_inbound``, and the replies back out as messages. The adapter decides nothing about
-the conversation.
+``TypeHandler``: its fields' types checked (:mod:`.shape`), once per update id
+(:mod:`.updates`), groups and channels kept out (:mod:`.groups`), to an operator console first
+if one is attached (:mod:`.console`), then through
+:func:`~bot.channels.telegram.render.update_to_inbound` to ``on_inbound``, and the replies back
+out as messages. The adapter decides nothing about the conversation.
 
 Seams for other features:
 
@@ -39,11 +40,13 @@ from telegram.ext import Application, CallbackContext, ExtBot, TypeHandler
 
 from bot.channels.base import Channel, ChannelCallbacks, DeliveryAttempt, log_failure
 from bot.channels.console import ConsoleHost
+from bot.channels.desk import DeskHandler
 from bot.channels.pacing import LOOP_TIMER, Timer
 from bot.channels.telegram import bootstrap
 from bot.channels.telegram.capabilities import TELEGRAM_CAPABILITIES, telegram_capabilities
 from bot.channels.telegram.console import TelegramConsole
 from bot.channels.telegram.errors import send_error
+from bot.channels.telegram.groups import GroupGate, named_chats
 from bot.channels.telegram.render import (
     CHANNEL,
     MAX_TEXT_LENGTH,
@@ -55,9 +58,17 @@ from bot.channels.telegram.render import (
     update_to_inbound,
     utf16_length,
 )
-from bot.channels.telegram.updates import PerChatUpdateProcessor, RecentUpdates, chat_key
+from bot.channels.telegram.shape import kind_of, press_is_ours, update_problem
+from bot.channels.telegram.updates import (
+    ForgetfulApplication,
+    PerChatUpdateProcessor,
+    RecentUpdates,
+    chat_key,
+)
+from bot.channels.telegram.volunteers import VolunteersGroup
 from bot.channels.telegram.webhook import WEBHOOK_PATH, read_update, validate_webhook_secret
 from bot.config import Config
+from bot.content.strings import PRIVATE_CHATS_ONLY
 from bot.errors import (
     ChannelUnavailable,
     ConfigError,
@@ -98,6 +109,8 @@ class TelegramChannel(Channel):
             the catalogs; English built-ins fill any gap.
         command_interceptors: ``{command: coroutine}`` that see a command before the
             conversation (see the module docstring).
+        private_chats_notice: what the bot says before it leaves a group, in every language
+            (from the catalogs; English by default). See :mod:`.groups`.
         poll_timeout: long-polling timeout passed to ``getUpdates``.
         max_concurrent_updates: updates processed at once (across different chats).
         timer: for pacing and retries (tests pass a fake).
@@ -116,6 +129,7 @@ class TelegramChannel(Channel):
         *,
         command_descriptions: Mapping[str, Mapping[str, str]] | None = None,
         command_interceptors: Mapping[str, CommandInterceptor] | None = None,
+        private_chats_notice: str | None = None,
         poll_timeout: timedelta = timedelta(seconds=10),
         max_concurrent_updates: int = 64,
         timer: Timer = LOOP_TIMER,
@@ -144,6 +158,7 @@ class TelegramChannel(Channel):
 
         builder = (
             Application.builder()
+            .application_class(ForgetfulApplication)
             .token(telegram.token)
             .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates))
             .connection_pool_size(_MAX_IN_FLIGHT + 4)
@@ -158,6 +173,15 @@ class TelegramChannel(Channel):
         self._app.add_handler(TypeHandler(Update, self._on_update))
         self._app.add_error_handler(self._on_error)
         self._console = TelegramConsole(lambda: self._app.bot)
+        group = config.handoff.telegram_chat_id
+        self._volunteers = (
+            VolunteersGroup(group, config.volunteer_ids()) if group is not None else None
+        )
+        self._groups = GroupGate(
+            lambda: self._app.bot,
+            named=named_chats(config),
+            notice=private_chats_notice or PRIVATE_CHATS_ONLY.msgid,
+        )
 
     @property
     def webhook_mode(self) -> bool:
@@ -173,6 +197,18 @@ class TelegramChannel(Channel):
     def console(self) -> ConsoleHost:
         """The operator-console seam: allow-listed people's events first, messages out."""
         return self._console
+
+    @property
+    def group(self) -> Address | None:
+        """The volunteers' group (``handoff.telegram_chat_id``), if one is configured."""
+        if self._volunteers is None:
+            return None
+        return Address(CHANNEL, str(self._volunteers.chat_id))
+
+    def attach_desk(self, handler: DeskHandler) -> None:
+        """Hand volunteers' messages in their group to ``handler`` (see :mod:`.volunteers`)."""
+        if self._volunteers is not None:
+            self._volunteers.attach(handler)
 
     async def start(self, callbacks: ChannelCallbacks) -> None:
         """Connect, register the command menu, and start receiving updates.
@@ -279,11 +315,26 @@ class TelegramChannel(Channel):
 
     async def _on_update(self, update: Update, _context: _Context) -> None:
         callbacks = self._callbacks
-        if callbacks is None or not self._recent.first(update.update_id):
+        if callbacks is None:
+            return
+        problem = update_problem(update)
+        if problem is not None:
+            logger.warning(
+                "Ignored a Telegram %s update: %s has the wrong type", kind_of(update), problem
+            )
+            return
+        if not self._recent.first(update.update_id):
             return
         query = update.callback_query
         if query is not None:
             await self._answer(query)
+        if self._volunteers is not None and self._volunteers.owns(update):
+            await self._to_volunteers(self._volunteers, update)
+            return
+        if await self._groups.screen(update):
+            return
+        if query is not None and not press_is_ours(query):
+            return  # not a button the bot sent: nothing to answer, nothing to edit
         if await self._offer_console(update):
             return
         blocked = blocked_address(update)
@@ -301,6 +352,13 @@ class TelegramChannel(Channel):
         delivered = await self.reply(inbound.address, replies)
         if query is not None and replies and delivered:
             await self._close_keyboard(query)
+
+    async def _to_volunteers(self, group: VolunteersGroup, update: Update) -> None:
+        bot = self._app.bot
+        try:
+            await group.take(update, bot_id=bot.id, bot_username=bot.username)
+        except Exception as exc:  # a volunteer's message failed; the group hears nothing
+            log_failure(logger, "The volunteers' group", exc, None)
 
     async def _offer_console(self, update: Update) -> bool:
         try:

@@ -97,11 +97,18 @@ class MemoryBroadcasts(BroadcastStore):
         )
 
     @override
-    async def count_audience(self) -> list[AudienceRow]:
-        contacts = self._connection.rows().contacts.values()
-        counts = Counter((c.address.channel, c.locale) for c in contacts if is_subscriber(c))
+    async def count_audience(self, *, recent_since: datetime | None = None) -> list[AudienceRow]:
+        contacts = [c for c in self._connection.rows().contacts.values() if is_subscriber(c)]
+        counts = Counter((c.address.channel, c.locale) for c in contacts)
+        recent = Counter(
+            (c.address.channel, c.locale)
+            for c in contacts
+            if recent_since is not None
+            and c.last_inbound_at is not None
+            and c.last_inbound_at >= recent_since
+        )
         ordered = sorted(counts.items(), key=lambda item: (item[0][0], item[0][1] or ""))
-        return [AudienceRow(channel, locale, n) for (channel, locale), n in ordered]
+        return [AudienceRow(ch, loc, n, recent[ch, loc]) for (ch, loc), n in ordered]
 
     @override
     async def subscribers(self, *, after: int, limit: int) -> list[Contact]:

@@ -13,7 +13,7 @@ from typing_extensions import override
 
 from bot.messages import Address
 from bot.storage.base import ConversationStore
-from bot.storage.memory.database import MemoryConnection, utc
+from bot.storage.memory.database import MemoryConnection, is_subscriber, utc
 from bot.storage.models import Contact, CounterRow, PruneResult, SessionRecord
 from bot.storage.snapshots import ContactSnapshots
 from bot.storage.values import aware, dumps
@@ -110,19 +110,38 @@ class MemoryConversations(ConversationStore):
     @override
     async def forget(self, address: Address) -> bool:
         rows = self._connection.rows()
-        contact_id = rows.contact_ids.pop((address.channel, address.id), None)
+        contact_id = rows.contact_ids.get((address.channel, address.id))
         if contact_id is None:
             return False
-        del rows.contacts[contact_id]
+        self._erase(contact_id)
+        return True
+
+    def _erase(self, contact_id: int) -> None:
+        rows = self._connection.rows()
+        contact = rows.contacts.pop(contact_id)
+        rows.contact_ids.pop((contact.address.channel, contact.address.id), None)
         rows.sessions.pop(contact_id, None)
         rows.turns.pop(contact_id, None)
+        for ticket_id in [t.id for t in rows.tickets.values() if t.contact_id == contact_id]:
+            del rows.tickets[ticket_id]
         rows.drop_deliveries(
             [d.id for d in rows.deliveries.values() if d.contact_id == contact_id]
         )
         for row_id in [i for i, row in rows.outbox.items() if row.contact_id == contact_id]:
             del rows.outbox[row_id]  # the SQL store's ON DELETE CASCADE
         self._known.drop(contact_id)
-        return True
+
+    @override
+    async def prune_contacts(self, *, seen_before: date, limit: int = 500) -> int:
+        stale = [
+            contact.id
+            for contact in sorted(self._connection.rows().contacts.values(), key=_by_id)
+            if not is_subscriber(contact)
+            and (contact.last_seen_day is None or contact.last_seen_day < seen_before)
+        ][:limit]
+        for contact_id in stale:
+            self._erase(contact_id)
+        return len(stale)
 
     @override
     async def add_topic_counts(self, counts: Mapping[tuple[date, str, str, str], int]) -> None:
@@ -156,3 +175,7 @@ class MemoryConversations(ConversationStore):
         for key in old_ids:
             del rows.inbound_ids[key]
         return PruneResult(sessions=len(old_sessions), inbound_ids=len(old_ids))
+
+
+def _by_id(contact: Contact) -> int:
+    return contact.id

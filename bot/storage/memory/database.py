@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.errors import StorageError
-from bot.storage.models import AuditEntry, Broadcast, Contact, WorkerRow
+from bot.storage.models import AuditEntry, Broadcast, Contact, Ticket, WorkerRow
 from bot.storage.values import aware
 
 
@@ -93,6 +93,10 @@ class MemoryDatabase:
     """Contact id -> (numbers taken, highest number handled) (:mod:`bot.storage.turns`)."""
     outbox: dict[int, Any] = field(default_factory=dict)
     """Outbox row id -> the row (:class:`~bot.storage.memory.outbox.OutboxRow`)."""
+    console_tokens: dict[str, tuple[str, int, datetime]] = field(default_factory=dict)
+    """Token hash -> (kind, organizer, expires at): the web console's links and sessions."""
+    tickets: dict[str, Ticket] = field(default_factory=dict)
+    """Ticket id -> handoff ticket (no text, no address)."""
     _ids: dict[str, itertools.count[int]] = field(default_factory=dict)
 
     def next_id(self, table: str) -> int:

@@ -121,6 +121,7 @@ class MemoryFanout(FanoutStore):
                         delivery.locale,
                         delivery.attempts,
                         delivery.first_attempt_at,
+                        contact.last_inbound_at,
                     )
                 )
         return claimed

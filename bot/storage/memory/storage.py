@@ -10,6 +10,7 @@ from bot.storage.memory.conversations import MemoryConversations
 from bot.storage.memory.database import MemoryConnection, MemoryDatabase
 from bot.storage.memory.fanout import MemoryFanout
 from bot.storage.memory.outbox import MemoryOutbox
+from bot.storage.memory.tickets import MemoryTickets
 from bot.storage.memory.turns import MemoryTurns
 
 
@@ -34,7 +35,13 @@ class MemoryStorage(ComposedStorage):
             MemoryFanout(self._connection),
             MemoryOutbox(self._connection),
             MemoryTurns(self._connection),
+            MemoryTickets(self._connection),
         )
+
+    @property
+    def connection(self) -> MemoryConnection:
+        """This store's way to its rows (open while the store is), for stores beside it."""
+        return self._connection
 
     @property
     def database(self) -> MemoryDatabase:

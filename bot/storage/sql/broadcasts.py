@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from typing_extensions import override
 
-from bot.messages import Address
+from bot.privacy import AddressVault
 from bot.storage.base import BroadcastStore
 from bot.storage.models import (
     AudienceRow,
@@ -37,19 +37,24 @@ _BROADCAST_COLUMNS: Final = (
 )
 
 _SUBSCRIBERS: Final = (
-    sa.select(contacts.c.channel, contacts.c.address, *CONTACT_COLUMNS)
+    sa.select(contacts.c.channel, contacts.c.address_cipher, *CONTACT_COLUMNS)
     .where(SUBSCRIBER, contacts.c.id > sa.bindparam("after"))
     .order_by(contacts.c.id)
     .limit(sa.bindparam("limit"))
 )
 
 
-def _broadcast(row: Any) -> Broadcast:
+AUTHOR_FIELD: Final = "broadcasts.author"
+ACTOR_FIELD: Final = "audit_log.actor"
+"""What organizer names are encrypted for (the cipher's context)."""
+
+
+def _broadcast(row: Any, vault: AddressVault) -> Broadcast:
     texts = row[4]
     return Broadcast(
         id=int(row[0]),
         created_at=row[1],
-        author=row[2],
+        author=vault.reveal_text(row[2], AUTHOR_FIELD),
         status=row[3],
         texts={str(k): str(v) for k, v in (texts or {}).items()},
         allow_fallback=bool(row[5]),
@@ -74,7 +79,7 @@ class SqlBroadcasts(BroadcastStore):
         self, *, author: str, texts: Mapping[str, str], allow_fallback: bool, now: datetime
     ) -> Broadcast:
         return await self._db.run(
-            "create_broadcast", _create, author, dict(texts), allow_fallback, now
+            "create_broadcast", _create, self._db.vault, author, dict(texts), allow_fallback, now
         )
 
     @override
@@ -82,19 +87,19 @@ class SqlBroadcasts(BroadcastStore):
         self, broadcast_id: int, *, texts: Mapping[str, str], allow_fallback: bool
     ) -> Broadcast | None:
         return await self._db.run(
-            "edit_broadcast", _edit, broadcast_id, dict(texts), allow_fallback
+            "edit_broadcast", _edit, self._db.vault, broadcast_id, dict(texts), allow_fallback
         )
 
     @override
     async def get_broadcast(self, broadcast_id: int) -> Broadcast | None:
         query = sa.select(*_BROADCAST_COLUMNS).where(broadcasts.c.id == broadcast_id)
-        found = await self._db.run("get_broadcast", _select_broadcasts, query)
+        found = await self._db.run("get_broadcast", _select_broadcasts, self._db.vault, query)
         return found[0] if found else None
 
     @override
     async def list_broadcasts(self, *, limit: int = 20) -> list[Broadcast]:
         query = sa.select(*_BROADCAST_COLUMNS).order_by(broadcasts.c.id.desc()).limit(limit)
-        return await self._db.run("list_broadcasts", _select_broadcasts, query)
+        return await self._db.run("list_broadcasts", _select_broadcasts, self._db.vault, query)
 
     @override
     async def sent_broadcasts(self, *, limit: int = 5) -> list[Broadcast]:
@@ -104,19 +109,19 @@ class SqlBroadcasts(BroadcastStore):
             .order_by(broadcasts.c.started_at.desc(), broadcasts.c.id.desc())
             .limit(limit)
         )
-        return await self._db.run("sent_broadcasts", _select_broadcasts, query)
+        return await self._db.run("sent_broadcasts", _select_broadcasts, self._db.vault, query)
 
     @override
     async def unfinished_broadcasts(self) -> list[int]:
         return await self._db.run("unfinished_broadcasts", _unfinished)
 
     @override
-    async def count_audience(self) -> list[AudienceRow]:
-        return await self._db.run("count_audience", _audience)
+    async def count_audience(self, *, recent_since: datetime | None = None) -> list[AudienceRow]:
+        return await self._db.run("count_audience", _audience, recent_since)
 
     @override
     async def subscribers(self, *, after: int, limit: int) -> list[Contact]:
-        return await self._db.run("iter_subscribers", _subscribers, after, limit)
+        return await self._db.run("iter_subscribers", _subscribers, self._db.vault, after, limit)
 
     @override
     async def start_broadcast(self, broadcast_id: int, now: datetime) -> bool:
@@ -134,36 +139,50 @@ class SqlBroadcasts(BroadcastStore):
     async def add_audit(
         self, *, actor: str, action: str, detail: Mapping[str, Any], now: datetime
     ) -> None:
-        values = {"at": now, "actor": actor, "action": action, "detail": dict(detail)}
+        values = {
+            "at": now,
+            "actor": self._db.vault.seal_text(actor, ACTOR_FIELD),
+            "action": action,
+            "detail": dict(detail),
+        }
         await self._db.run("add_audit", _add_audit, values)
 
     @override
     async def audit_log(self, *, limit: int = 100) -> list[AuditEntry]:
-        return await self._db.run("audit_log", _audit_entries, limit)
+        return await self._db.run("audit_log", _audit_entries, self._db.vault, limit)
 
 
 # -- the functions that run inside one transaction ---------------------------------------------
 
 
 def _create(
-    conn: Connection, author: str, texts: dict[str, str], allow_fallback: bool, now: datetime
+    conn: Connection,
+    vault: AddressVault,
+    author: str,
+    texts: dict[str, str],
+    allow_fallback: bool,
+    now: datetime,
 ) -> Broadcast:
     query = (
         broadcasts.insert()
         .values(
             created_at=now,
-            author=author,
+            author=vault.seal_text(author, AUTHOR_FIELD),
             status=BroadcastStatus.DRAFT,
             texts=texts,
             allow_fallback=allow_fallback,
         )
         .returning(*_BROADCAST_COLUMNS)
     )
-    return _broadcast(conn.execute(query).one())
+    return _broadcast(conn.execute(query).one(), vault)
 
 
 def _edit(
-    conn: Connection, broadcast_id: int, texts: dict[str, str], allow_fallback: bool
+    conn: Connection,
+    vault: AddressVault,
+    broadcast_id: int,
+    texts: dict[str, str],
+    allow_fallback: bool,
 ) -> Broadcast | None:
     query = (
         broadcasts.update()
@@ -172,11 +191,13 @@ def _edit(
         .returning(*_BROADCAST_COLUMNS)
     )
     row = conn.execute(query).first()
-    return None if row is None else _broadcast(row)
+    return None if row is None else _broadcast(row, vault)
 
 
-def _select_broadcasts(conn: Connection, query: sa.Select[Any]) -> list[Broadcast]:
-    return [_broadcast(row) for row in conn.execute(query)]
+def _select_broadcasts(
+    conn: Connection, vault: AddressVault, query: sa.Select[Any]
+) -> list[Broadcast]:
+    return [_broadcast(row, vault) for row in conn.execute(query)]
 
 
 def _unfinished(conn: Connection) -> list[int]:
@@ -188,19 +209,26 @@ def _unfinished(conn: Connection) -> list[int]:
     return [int(bid) for (bid,) in conn.execute(query)]
 
 
-def _audience(conn: Connection) -> list[AudienceRow]:
+def _audience(conn: Connection, recent_since: datetime | None) -> list[AudienceRow]:
+    recent: sa.ColumnElement[Any] = sa.literal(0)
+    if recent_since is not None:
+        wrote = contacts.c.last_inbound_at >= recent_since
+        recent = sa.func.sum(sa.case((wrote, 1), else_=0))
     query = (
-        sa.select(contacts.c.channel, contacts.c.locale, sa.func.count())
+        sa.select(contacts.c.channel, contacts.c.locale, sa.func.count(), recent)
         .where(SUBSCRIBER)
         .group_by(contacts.c.channel, contacts.c.locale)
         .order_by(contacts.c.channel, contacts.c.locale)
     )
-    return [AudienceRow(channel, locale, int(n)) for channel, locale, n in conn.execute(query)]
+    return [
+        AudienceRow(channel, locale, int(n), int(r or 0))
+        for channel, locale, n, r in conn.execute(query)
+    ]
 
 
-def _subscribers(conn: Connection, after: int, limit: int) -> list[Contact]:
+def _subscribers(conn: Connection, vault: AddressVault, after: int, limit: int) -> list[Contact]:
     rows = conn.execute(_SUBSCRIBERS, {"after": after, "limit": limit})
-    return [contact_from_row(Address(row[0], row[1]), row[2:]) for row in rows]
+    return [contact_from_row(vault.reveal(row[0], row[1]), row[2:]) for row in rows]
 
 
 def _start(conn: Connection, broadcast_id: int, now: datetime) -> bool:
@@ -262,7 +290,7 @@ def _add_audit(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(audit_log.insert().values(values))
 
 
-def _audit_entries(conn: Connection, limit: int) -> list[AuditEntry]:
+def _audit_entries(conn: Connection, vault: AddressVault, limit: int) -> list[AuditEntry]:
     query = (
         sa.select(
             audit_log.c.id,
@@ -275,6 +303,6 @@ def _audit_entries(conn: Connection, limit: int) -> list[AuditEntry]:
         .limit(limit)
     )
     return [
-        AuditEntry(int(i), at, actor, action, dict(detail or {}))
+        AuditEntry(int(i), at, vault.reveal_text(actor, ACTOR_FIELD), action, dict(detail or {}))
         for i, at, actor, action, detail in conn.execute(query)
     ]

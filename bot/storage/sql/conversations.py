@@ -26,22 +26,18 @@ from bot.storage.models import Contact, CounterRow, PruneResult, SessionRecord
 from bot.storage.snapshots import ContactSnapshots
 from bot.storage.sql import fastpath
 from bot.storage.sql.database import Database, begin_write, driver, upsert
-from bot.storage.sql.rows import CONTACT_COLUMNS, contact_from_row, session_from_row
-from bot.storage.sql.tables import (
-    contacts,
-    deliveries,
-    inbound_ids,
-    outbox,
-    sessions,
-    topic_counters,
-)
+from bot.storage.sql.erasure import erase_contacts, inactive_contacts
+from bot.storage.sql.rows import CONTACT_COLUMNS, CONTACT_WIDTH, contact_from_row, session_from_row
+from bot.storage.sql.tables import contacts, inbound_ids, sessions, topic_counters
 from bot.storage.values import aware, dumps
 
 logger = logging.getLogger(__name__)
 
 _BY_ADDRESS: Final = sa.and_(
-    contacts.c.channel == sa.bindparam("channel"), contacts.c.address == sa.bindparam("address")
+    contacts.c.channel == sa.bindparam("channel"),
+    contacts.c.address_hash == sa.bindparam("address_hash"),
 )
+"""A contact is found by its blind index; its address is decrypted only to send to it."""
 
 
 def _contact_gone(exc: StorageError) -> bool:
@@ -70,7 +66,7 @@ class SqlConversations(ConversationStore):
         self._q_get = sa.select(*CONTACT_COLUMNS).where(_BY_ADDRESS)
         self._q_create = (
             upsert(db.dialect_name, contacts)
-            .on_conflict_do_nothing(index_elements=[contacts.c.channel, contacts.c.address])
+            .on_conflict_do_nothing(index_elements=[contacts.c.channel, contacts.c.address_hash])
             .returning(contacts.c.id)
         )
         self._q_touch = (
@@ -118,23 +114,28 @@ class SqlConversations(ConversationStore):
         self, address: Address, today: date
     ) -> tuple[Contact, SessionRecord | None]:
         found = None
+        lookup = self._db.vault.lookup(address)
         if self._db.sqlite:  # a known contact in one or two statements; a new one below
-            found = self._db.on_driver("load_conversation", fastpath.load, address, today)
+            found = self._db.on_driver("load_conversation", fastpath.load, address, lookup, today)
         if found is None:
-            found = await self._db.run("load_conversation", self._load, address, today)
+            found = await self._db.run("load_conversation", self._load, address, lookup, today)
         contact, session = found
         self._known.remember(contact)
         return contact, session
 
     def _load(
-        self, conn: Connection, address: Address, today: date
+        self, conn: Connection, address: Address, lookup: bytes, today: date
     ) -> tuple[Contact, SessionRecord | None]:
-        key = {"channel": address.channel, "address": address.id}
+        key = {
+            "channel": address.channel,
+            "address_hash": lookup,
+            "address_cipher": self._db.vault.seal(address),
+        }
         for _ in range(3):
             found = (
-                fastpath.load(driver(conn), address, today)
+                fastpath.load(driver(conn), address, lookup, today)
                 if self._db.sqlite
-                else self._core_load(conn, address, today)
+                else self._core_load(conn, address, lookup, today)
             )
             if found is not None:
                 return found
@@ -145,11 +146,11 @@ class SqlConversations(ConversationStore):
         raise StorageError("load_conversation: the contact kept disappearing while loading")
 
     def _core_load(
-        self, conn: Connection, address: Address, today: date
+        self, conn: Connection, address: Address, lookup: bytes, today: date
     ) -> tuple[Contact, SessionRecord | None] | None:
         """As :func:`fastpath.load`, in Core statements."""
         row = conn.execute(
-            self._q_load, {"channel": address.channel, "address": address.id}
+            self._q_load, {"channel": address.channel, "address_hash": lookup}
         ).first()
         if row is None:
             return None
@@ -157,7 +158,7 @@ class SqlConversations(ConversationStore):
         if contact.last_seen_day != today:
             conn.execute(self._q_touch, {"contact": contact.id, "day": today})
             contact.last_seen_day = today
-        return contact, session_from_row(row[7], row[8])
+        return contact, session_from_row(row[CONTACT_WIDTH], row[CONTACT_WIDTH + 1])
 
     @override
     async def save_conversation(
@@ -238,18 +239,29 @@ class SqlConversations(ConversationStore):
         return contact
 
     def _get(self, conn: Connection, address: Address) -> Contact | None:
+        lookup = self._db.vault.lookup(address)
         row = conn.execute(
-            self._q_get, {"channel": address.channel, "address": address.id}
+            self._q_get, {"channel": address.channel, "address_hash": lookup}
         ).first()
         return None if row is None else contact_from_row(address, row)
 
     @override
     async def forget(self, address: Address) -> bool:
-        contact_id = await self._db.run("forget", _forget, address)
+        contact_id = await self._db.run(
+            "forget", _forget, address.channel, self._db.vault.lookup(address)
+        )
         if contact_id is None:
             return False
         self._known.drop(contact_id)
+        self._db.scrub_after_erase()
         return True
+
+    @override
+    async def prune_contacts(self, *, seen_before: date, limit: int = 500) -> int:
+        erased = await self._db.run("prune_contacts", _prune_contacts, seen_before, limit)
+        for contact_id in erased:
+            self._known.drop(contact_id)
+        return len(erased)
 
     @override
     async def add_topic_counts(self, counts: Mapping[tuple[date, str, str, str], int]) -> None:
@@ -283,21 +295,24 @@ class SqlConversations(ConversationStore):
         )
 
 
-def _forget(conn: Connection, address: Address) -> int | None:
+def _forget(conn: Connection, channel: str, lookup: bytes) -> int | None:
     begin_write(conn)
     contact_id = conn.execute(
         sa.select(contacts.c.id).where(
-            contacts.c.channel == address.channel, contacts.c.address == address.id
+            contacts.c.channel == channel, contacts.c.address_hash == lookup
         )
     ).scalar()
     if contact_id is None:
         return None
-    # The foreign keys cascade too; deleting explicitly keeps erasure independent of that.
-    conn.execute(sa.delete(deliveries).where(deliveries.c.contact_id == contact_id))
-    conn.execute(sa.delete(outbox).where(outbox.c.contact_id == contact_id))
-    conn.execute(sa.delete(sessions).where(sessions.c.contact_id == contact_id))
-    conn.execute(sa.delete(contacts).where(contacts.c.id == contact_id))
+    erase_contacts(conn, [int(contact_id)])
     return int(contact_id)
+
+
+def _prune_contacts(conn: Connection, seen_before: date, limit: int) -> list[int]:
+    begin_write(conn)
+    stale = inactive_contacts(conn, seen_before, limit)
+    erase_contacts(conn, stale)
+    return stale
 
 
 def _counts(conn: Connection, since: date, until: date) -> list[CounterRow]:

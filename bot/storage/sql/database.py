@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bot.errors import StorageError
+from bot.privacy import AddressVault
 from bot.storage.sql import files, migrations
 from bot.storage.values import dumps
 
@@ -130,6 +131,11 @@ def _probe_write(conn: Connection) -> None:
     )
 
 
+def _checkpoint(connection: sqlite3.Connection) -> tuple[int, int, int]:
+    row = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+
+
 def _prepare_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     # The driver must not BEGIN on its own (see the module docstring).
     dbapi_connection.isolation_level = None
@@ -158,6 +164,7 @@ class Database:
 
     Args:
         url: the SQLAlchemy database URL (``database.url`` in the config).
+        vault: the keys addresses are found and encrypted with (:mod:`bot.privacy`).
         engine_kwargs: extra engine arguments (``create_engine`` for SQLite,
             ``create_async_engine`` for PostgreSQL).
 
@@ -165,7 +172,11 @@ class Database:
         StorageError: the URL cannot be parsed or names an unsupported database.
     """
 
-    def __init__(self, url: str, *, engine_kwargs: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, url: str, *, vault: AddressVault, engine_kwargs: Mapping[str, Any] | None = None
+    ) -> None:
+        self.vault: Final = vault
+        """How the store's parts hash and encrypt every identifier they keep."""
         try:
             parsed = sa.make_url(url)
         except sa_exc.ArgumentError:
@@ -413,6 +424,28 @@ class Database:
             return fn(driver(conn), *args, **kwargs)
         except (sa_exc.SQLAlchemyError, sqlite3.Error, OSError) as exc:
             raise StorageError(f"{what}: database error: {describe(exc)}") from exc
+
+    def scrub_after_erase(self) -> None:
+        """Leave no copy of erased rows in SQLite's write-ahead log (``-wal`` file).
+
+        ``secure_delete`` zeroes erased rows in the pages it writes, but with WAL those pages
+        are appended to the ``-wal`` file, whose older frames still hold the rows as they
+        were. A ``TRUNCATE`` checkpoint copies the latest pages into the database and empties
+        the log. Nothing to do on PostgreSQL (its dead rows go at the next vacuum; see
+        docs/PRIVACY.md). A checkpoint that another process's open read holds back is
+        logged, and the next erase or a clean stop completes it.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        if not self.sqlite:
+            return
+        busy, _log_frames, _copied = self.on_driver("erase checkpoint", _checkpoint)
+        if busy:
+            logger.warning(
+                "SQLite checkpoint after an erase was held back by another connection; the "
+                "erased rows stay in the -wal file until the next checkpoint"
+            )
 
     def sqlite_now(self, now: datetime) -> str:
         """:func:`sqlite_time` of ``now``; one message's calls share ``now``, formatted once."""

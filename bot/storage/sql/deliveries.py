@@ -21,7 +21,7 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.messages import Address
+from bot.privacy import AddressVault
 from bot.storage.models import (
     BroadcastStatus,
     ClaimedDelivery,
@@ -107,9 +107,18 @@ def materialize(
 
 
 def claim(
-    conn: Connection, broadcast_id: int, channel: str, worker: str, limit: int, now: datetime
+    conn: Connection,
+    vault: AddressVault,
+    broadcast_id: int,
+    channel: str,
+    worker: str,
+    limit: int,
+    now: datetime,
 ) -> list[ClaimedDelivery]:
-    """Take due pending rows for ``worker``; close those of people who left meanwhile."""
+    """Take due pending rows for ``worker``; close those of people who left meanwhile.
+
+    Addresses are decrypted here, for the rows about to be sent only.
+    """
     begin_write(conn)
     d, c = deliveries, contacts
     query = (
@@ -120,10 +129,11 @@ def claim(
             d.c.attempts,
             d.c.first_attempt_at,
             c.c.channel,
-            c.c.address,
+            c.c.address_cipher,
             c.c.subscribed,
             c.c.opted_out,
             c.c.unreachable,
+            c.c.last_inbound_at,
         )
         .select_from(d.join(c, c.c.id == d.c.contact_id))
         .where(
@@ -151,6 +161,7 @@ def claim(
         subscribed,
         is_opted_out,
         unreachable,
+        last_inbound_at,
     ) in conn.execute(query):
         if is_opted_out:
             opted_out.append(did)
@@ -161,10 +172,11 @@ def claim(
                 ClaimedDelivery(
                     did,
                     cid,
-                    Address(ch, address),
+                    vault.reveal(ch, address),
                     locale,
                     int(attempts) + 1,
                     first_attempt_at or now,
+                    last_inbound_at,
                 )
             )
     if claimed:

@@ -56,7 +56,14 @@ class SqlFanout(FanoutStore):
         self, broadcast_id: int, *, channel: str, worker: str, limit: int, now: datetime
     ) -> list[ClaimedDelivery]:
         return await self._db.run(
-            "claim_deliveries", deliveries.claim, broadcast_id, channel, worker, limit, now
+            "claim_deliveries",
+            deliveries.claim,
+            self._db.vault,
+            broadcast_id,
+            channel,
+            worker,
+            limit,
+            now,
         )
 
     @override

@@ -18,7 +18,7 @@ from typing import Any, Final
 from bot.messages import Address
 from bot.storage.models import Contact, SessionRecord
 from bot.storage.sql.database import sqlite_time
-from bot.storage.sql.rows import contact_from_row, session_from_row
+from bot.storage.sql.rows import CONTACT_WIDTH, contact_from_row, session_from_row
 
 _CLAIM: Final = (
     "INSERT INTO inbound_ids (channel, message_id, seen_at) VALUES (?, ?, ?) "
@@ -26,9 +26,11 @@ _CLAIM: Final = (
 )
 _LOAD: Final = (
     "SELECT contacts.id, contacts.locale, contacts.subscribed, contacts.consent_at, "
-    "contacts.opted_out, contacts.unreachable, contacts.last_seen_day, sessions.state, "
+    "contacts.opted_out, contacts.unreachable, contacts.last_seen_day, "
+    "contacts.last_inbound_at, sessions.state, "
     "sessions.updated_at FROM contacts LEFT OUTER JOIN sessions "
-    "ON sessions.contact_id = contacts.id WHERE contacts.channel = ? AND contacts.address = ?"
+    "ON sessions.contact_id = contacts.id "
+    "WHERE contacts.channel = ? AND contacts.address_hash = ?"
 )
 _TOUCH: Final = "UPDATE contacts SET last_seen_day = ? WHERE contacts.id = ?"
 _PUT_SESSION: Final = (
@@ -56,11 +58,11 @@ def claim(driver: sqlite3.Connection, params: tuple[str, str, str]) -> bool:
     return bool(driver.execute(_CLAIM, params).rowcount == 1)
 
 
-def _load_row(driver: sqlite3.Connection, address: Address) -> tuple[Any, ...] | None:
-    raw = driver.execute(_LOAD, (address.channel, address.id)).fetchone()
+def _load_row(driver: sqlite3.Connection, channel: str, lookup: bytes) -> tuple[Any, ...] | None:
+    raw = driver.execute(_LOAD, (channel, lookup)).fetchone()
     if raw is None:
         return None
-    cid, locale, subscribed, consent_at, opted_out, unreachable, day, state, updated = raw
+    cid, locale, subscribed, consent_at, opted_out, unreachable, day, inbound, state, updated = raw
     return (
         cid,
         locale,
@@ -69,16 +71,20 @@ def _load_row(driver: sqlite3.Connection, address: Address) -> tuple[Any, ...] |
         bool(opted_out),
         bool(unreachable),
         date.fromisoformat(day) if day else None,
+        _from_sqlite_time(inbound),
         state,
         _from_sqlite_time(updated),
     )
 
 
 def load(
-    driver: sqlite3.Connection, address: Address, today: date
+    driver: sqlite3.Connection, address: Address, lookup: bytes, today: date
 ) -> tuple[Contact, SessionRecord | None] | None:
-    """A known contact and its session, its last-seen day set to ``today``; None if unknown."""
-    row = _load_row(driver, address)
+    """A known contact and its session, its last-seen day set to ``today``; None if unknown.
+
+    The contact is found by ``lookup``, the blind index of ``address``.
+    """
+    row = _load_row(driver, address.channel, lookup)
     if row is None:
         return None
     contact = contact_from_row(address, row)
@@ -86,7 +92,7 @@ def load(
         # Setting a day is idempotent, so no transaction is needed around read and write.
         driver.execute(_TOUCH, (today.isoformat(), contact.id))
         contact.last_seen_day = today
-    return contact, session_from_row(row[7], row[8])
+    return contact, session_from_row(row[CONTACT_WIDTH], row[CONTACT_WIDTH + 1])
 
 
 def save(

@@ -139,10 +139,97 @@ def _inbound_ids_without_rowid(conn: Connection) -> None:
     conn.exec_driver_sql("DROP TABLE inbound_ids_v2")
 
 
+def _console_tokens(conn: Connection) -> None:
+    # The web console's login links and sessions, by hash (written out in full, as tables.py
+    # may change again).
+    table = sa.Table(
+        "console_tokens",
+        sa.MetaData(naming_convention=tables.metadata.naming_convention),
+        sa.Column("token_hash", sa.String, primary_key=True),
+        sa.Column("kind", sa.String, nullable=False),
+        sa.Column("organizer", sa.BigInteger, nullable=False),
+        sa.Column("created_at", tables.UtcDateTime, nullable=False),
+        sa.Column("expires_at", tables.UtcDateTime, nullable=False, index=True),
+    )
+    table.create(conn)
+
+
+def _last_inbound_at(conn: Connection) -> None:
+    # Version 5: WhatsApp's 24-hour window needs the time of a person's last message, not
+    # just the day. Nullable, so existing rows need no value (their window is closed).
+    if "last_inbound_at" in {c["name"] for c in sa.inspect(conn).get_columns("contacts")}:
+        return
+    _add_columns(
+        conn, "contacts", sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True)
+    )
+
+
+def _handoff_tickets(conn: Connection) -> None:
+    # Handoff tickets: one row per conversation with the volunteers (no text, no address).
+    # Written out in full so this step stays what it was when tables.py changes again.
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    metadata = sa.MetaData(naming_convention=tables.metadata.naming_convention)
+    sa.Table("contacts", metadata, sa.Column("id", big_id, primary_key=True))
+    sa.Table(
+        "tickets",
+        metadata,
+        sa.Column("id", sa.String, primary_key=True),
+        sa.Column(
+            "contact_id",
+            big_id,
+            sa.ForeignKey("contacts.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("channel", sa.String, nullable=False),
+        sa.Column("locale", sa.String, nullable=False),
+        sa.Column("page", sa.String, nullable=True),
+        sa.Column("status", sa.String, nullable=False),
+        sa.Column("opened_at", tables.UtcDateTime, nullable=False),
+        sa.Column("last_activity_at", tables.UtcDateTime, nullable=False),
+        sa.Column("claimed_by", sa.String, nullable=True),
+        sa.Column("first_answer_at", tables.UtcDateTime, nullable=True),
+        sa.Column("closed_at", tables.UtcDateTime, nullable=True),
+        sa.Column("close_reason", sa.String, nullable=True),
+        sa.Column("to_volunteers", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("to_person", sa.Integer, nullable=False, server_default="0"),
+    ).create(conn)
+
+
+def _encrypted_addresses(conn: Connection) -> None:
+    # Version 7: room for encrypted addresses and their blind index. Filling them needs the
+    # keys, which schema steps do not have: bot.storage.sql.plaintext does that in batches
+    # when the store opens with keys, then drops the plain-text column.
+    _add_columns(
+        conn,
+        "contacts",
+        sa.Column("address_hash", sa.LargeBinary, nullable=True),
+        sa.Column("address_cipher", sa.LargeBinary, nullable=True),
+    )
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "ALTER TABLE contacts ADD CONSTRAINT uq_contacts_channel_address_hash "
+            "UNIQUE (channel, address_hash)"
+        )
+        # Organizer names become ciphertexts; until encrypted they are their UTF-8 bytes.
+        for table, column in (("broadcasts", "author"), ("audit_log", "actor")):
+            conn.exec_driver_sql(
+                f"ALTER TABLE {table} ALTER COLUMN {column} TYPE bytea "
+                f"USING convert_to({column}, 'UTF8')"
+            )
+    else:
+        # SQLite stores a blob in a TEXT column as it is; the rebuild at the end of the
+        # encryption gives contacts its final shape.
+        conn.exec_driver_sql(
+            "CREATE UNIQUE INDEX uq_contacts_channel_address_hash "
+            "ON contacts (channel, address_hash)"
+        )
+
+
 def _outbox(conn: Connection) -> None:
-    # The durable outbox: replies stored until sent; the per-contact message numbers that
-    # keep one person's messages in order (bot.storage.turns); the first attempt of a
-    # delivery (broadcast retries are counted from it). Self-contained: written out in full.
+    # Version 8: the durable outbox (replies stored until sent); the per-contact message
+    # numbers that keep one person's messages in order (bot.storage.turns); the first attempt
+    # of a delivery (broadcast retries are counted from it). Self-contained: written out in full.
     _add_columns(
         conn, "deliveries", sa.Column("first_attempt_at", tables.UtcDateTime, nullable=True)
     )
@@ -188,7 +275,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         2, "broadcast fan-out: claims, retries, workers, shared send rate", _broadcast_fan_out
     ),
     Migration(3, "dedup ids in one B-tree on SQLite (WITHOUT ROWID)", _inbound_ids_without_rowid),
-    Migration(4, "the outbox, per-contact message numbers, a delivery's first attempt", _outbox),
+    Migration(4, "web console login links and sessions, by hash", _console_tokens),
+    Migration(5, "contacts: time of the last inbound message (reply windows)", _last_inbound_at),
+    Migration(6, "handoff tickets (no message text, no address)", _handoff_tickets),
+    Migration(7, "encrypted addresses and their blind index", _encrypted_addresses),
+    Migration(8, "the outbox, per-contact message numbers, a delivery's first attempt", _outbox),
 )
 
 LATEST: int = MIGRATIONS[-1].version

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from typing_extensions import override
 
 from bot.messages import Address
+from bot.privacy import AddressVault
 from bot.storage.outbox import Enqueued, OutboxItem, OutboxStatus, OutboxStore
 from bot.storage.sql.database import Database, begin_write
 from bot.storage.sql.tables import contacts, outbox
@@ -32,6 +33,7 @@ _NO_EARLIER_UNSENT = ~sa.exists().where(
 
 def _enqueue(
     conn: Connection,
+    lookup: bytes,
     address: Address,
     payloads: list[str],
     worker: str,
@@ -40,7 +42,7 @@ def _enqueue(
 ) -> Enqueued | None:
     begin_write(conn)
     query = sa.select(contacts.c.id).where(
-        contacts.c.channel == address.channel, contacts.c.address == address.id
+        contacts.c.channel == address.channel, contacts.c.address_hash == lookup
     )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()  # one enqueue per contact at a time: ids stay in order
@@ -76,12 +78,20 @@ def _enqueue(
 
 
 def _claim(
-    conn: Connection, worker: str, channels: list[str], now: datetime, limit: int
+    conn: Connection,
+    vault: AddressVault,
+    worker: str,
+    channels: list[str],
+    now: datetime,
+    limit: int,
 ) -> list[OutboxItem]:
+    """Take due rows for ``worker``; addresses are decrypted for these rows only."""
     begin_write(conn)
     o, c = outbox, contacts
     query = (
-        sa.select(o.c.id, o.c.contact_id, c.c.channel, c.c.address, o.c.payload, o.c.attempts)
+        sa.select(
+            o.c.id, o.c.contact_id, c.c.channel, c.c.address_cipher, o.c.payload, o.c.attempts
+        )
         .add_columns(o.c.expires_at)
         .select_from(o.join(c, c.c.id == o.c.contact_id))
         .where(
@@ -99,7 +109,7 @@ def _claim(
         OutboxItem(
             int(row_id),
             int(contact_id),
-            Address(channel, address),
+            vault.reveal(channel, address),
             payload,
             int(attempts) + 1,
             expires_at,
@@ -220,7 +230,14 @@ class SqlOutbox(OutboxStore):
         aware(now, "now")
         aware(expires_at, "expires_at")
         return await self._db.run(
-            "enqueue", _enqueue, address, list(payloads), worker, now, expires_at
+            "enqueue",
+            _enqueue,
+            self._db.vault.lookup(address),
+            address,
+            list(payloads),
+            worker,
+            now,
+            expires_at,
         )
 
     @override
@@ -230,7 +247,9 @@ class SqlOutbox(OutboxStore):
         aware(now, "now")
         if not channels:
             return []
-        return await self._db.run("claim_outbox", _claim, worker, list(channels), now, limit)
+        return await self._db.run(
+            "claim_outbox", _claim, self._db.vault, worker, list(channels), now, limit
+        )
 
     @override
     async def outbox_sent(self, worker: str, ids: Sequence[int]) -> None:

@@ -21,13 +21,18 @@ CONTACT_COLUMNS: Final = (
     contacts.c.opted_out,
     contacts.c.unreachable,
     contacts.c.last_seen_day,
+    contacts.c.last_inbound_at,
 )
 """A contact's id and changeable fields, in the order :func:`contact_from_row` reads them."""
+CONTACT_WIDTH: Final = len(CONTACT_COLUMNS)
+"""How many leading columns of a row :func:`contact_from_row` reads."""
 
 
 def contact_from_row(address: Address, row: Any) -> Contact:
     """A contact from a row that starts with the :data:`CONTACT_COLUMNS`."""
-    cid, locale, subscribed, consent_at, opted_out, unreachable, last_seen_day = row[:7]
+    cid, locale, subscribed, consent_at, opted_out, unreachable, last_seen_day, inbound_at = row[
+        :CONTACT_WIDTH
+    ]
     return Contact(
         id=cid,
         address=address,
@@ -37,6 +42,7 @@ def contact_from_row(address: Address, row: Any) -> Contact:
         opted_out=opted_out,
         unreachable=unreachable,
         last_seen_day=last_seen_day,
+        last_inbound_at=inbound_at,
     )
 
 

@@ -1,9 +1,12 @@
 """The database tables: every column the bot may store, and nothing more (DESIGN.md, Storage).
 
 No table holds a message body from a person. ``outbox`` holds a reply to one only until it
-is sent (see :mod:`bot.storage.outbox`). Only ``contacts`` holds an address; ``inbound_ids`` and
-``topic_counters`` deliberately carry no contact reference, so dedup ids and analytics cannot
-be tied back to a person.
+is sent (see :mod:`bot.storage.outbox`), by contact row id. Only ``contacts`` holds an
+address, and only encrypted (``address_cipher``, AES-256-GCM) beside its blind index
+(``address_hash``, a keyed hash that finds it); organizer names (``broadcasts.author``,
+``audit_log.actor``) are encrypted too (:mod:`bot.privacy`). ``inbound_ids`` and
+``topic_counters`` deliberately carry no contact reference, so dedup ids and analytics
+cannot be tied back to a person.
 
 Changing a table here needs a new step in :mod:`bot.storage.sql.migrations` for databases that
 already exist (a fresh database is built from this module directly).
@@ -73,17 +76,23 @@ contacts = sa.Table(
     metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("channel", sa.String, nullable=False),
-    sa.Column("address", sa.String, nullable=False),
+    # The keyed hash of (channel, address): how a contact is found. Never decrypted.
+    sa.Column("address_hash", sa.LargeBinary, nullable=False),
+    # The address encrypted (bot.privacy.cipher): read only to send to the person.
+    sa.Column("address_cipher", sa.LargeBinary, nullable=False),
     sa.Column("locale", sa.String, nullable=True),
     sa.Column("subscribed", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("consent_at", UtcDateTime, nullable=True),
     sa.Column("opted_out", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("unreachable", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("last_seen_day", sa.Date, nullable=True),
+    # When the person last wrote, kept only on channels with a reply window (WhatsApp's 24
+    # hours): whether a broadcast may go free-form or needs the approved template.
+    sa.Column("last_inbound_at", UtcDateTime, nullable=True),
     # Added by the outbox step: the per-contact message numbers (bot.storage.turns).
     sa.Column("inbound_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("handled_seq", sa.BigInteger, nullable=False, server_default="0"),
-    sa.UniqueConstraint("channel", "address"),
+    sa.UniqueConstraint("channel", "address_hash"),
 )
 
 SUBSCRIBER = sa.and_(contacts.c.subscribed, ~contacts.c.opted_out, ~contacts.c.unreachable)
@@ -137,7 +146,7 @@ broadcasts = sa.Table(
     metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("author", sa.String, nullable=False),
+    sa.Column("author", sa.LargeBinary, nullable=False),  # encrypted organizer name
     sa.Column("status", sa.String, nullable=False),
     sa.Column("texts", sa.JSON, nullable=False),
     sa.Column("allow_fallback", sa.Boolean, nullable=False, server_default=sa.false()),
@@ -230,9 +239,49 @@ audit_log = sa.Table(
     metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("at", UtcDateTime, nullable=False),
-    sa.Column("actor", sa.String, nullable=False),
+    sa.Column("actor", sa.LargeBinary, nullable=False),  # encrypted organizer name
     sa.Column("action", sa.String, nullable=False),
     sa.Column("detail", sa.JSON, nullable=False),
+)
+
+console_tokens = sa.Table(
+    "console_tokens",
+    metadata,
+    # The web console's login links and sessions. Only a SHA-256 hash of each token is kept,
+    # so the database cannot be used to log in; the organizer is an allow-listed Telegram id.
+    sa.Column("token_hash", sa.String, primary_key=True),
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("organizer", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+tickets = sa.Table(
+    "tickets",
+    metadata,
+    # A handoff to volunteers (schema step "handoff tickets"). Never a message text, never an
+    # address: the person is the contact's row id, erased with the contact.
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column(
+        "contact_id",
+        Id,
+        sa.ForeignKey("contacts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("locale", sa.String, nullable=False),
+    sa.Column("page", sa.String, nullable=True),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("last_activity_at", UtcDateTime, nullable=False),
+    # The volunteer who answered first ("telegram:<user id>"): a volunteer, not the person.
+    sa.Column("claimed_by", sa.String, nullable=True),
+    sa.Column("first_answer_at", UtcDateTime, nullable=True),
+    sa.Column("closed_at", UtcDateTime, nullable=True),
+    sa.Column("close_reason", sa.String, nullable=True),
+    sa.Column("to_volunteers", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("to_person", sa.Integer, nullable=False, server_default="0"),
 )
 
 outbox = sa.Table(

@@ -17,13 +17,16 @@ from typing_extensions import override
 
 from bot.errors import StorageError
 from bot.messages import Address
+from bot.privacy import AddressVault
 from bot.storage.sql.database import Database, upsert
 from bot.storage.sql.tables import contacts
 from bot.storage.turns import Turn, TurnStore
 
 _TAKE = (
     sa.update(contacts)
-    .where(contacts.c.channel == sa.bindparam("ch"), contacts.c.address == sa.bindparam("addr"))
+    .where(
+        contacts.c.channel == sa.bindparam("ch"), contacts.c.address_hash == sa.bindparam("lookup")
+    )
     .values(inbound_seq=contacts.c.inbound_seq + 1)
     .returning(contacts.c.id, contacts.c.inbound_seq, contacts.c.handled_seq)
 )
@@ -37,14 +40,14 @@ _DONE = (
 # The same two statements in SQLite's SQL, run on the driver (every message runs both; see
 # bot.storage.sql.fastpath for why).
 _SQLITE_TAKE: Final = (
-    "UPDATE contacts SET inbound_seq = inbound_seq + 1 WHERE channel = ? AND address = ? "
+    "UPDATE contacts SET inbound_seq = inbound_seq + 1 WHERE channel = ? AND address_hash = ? "
     "RETURNING id, inbound_seq, handled_seq"
 )
 _SQLITE_DONE: Final = "UPDATE contacts SET handled_seq = ? WHERE id = ? AND handled_seq < ?"
 
 
-def _sqlite_take(driver: sqlite3.Connection, address: Address) -> Turn | None:
-    row = driver.execute(_SQLITE_TAKE, (address.channel, address.id)).fetchone()
+def _sqlite_take(driver: sqlite3.Connection, channel: str, lookup: bytes) -> Turn | None:
+    row = driver.execute(_SQLITE_TAKE, (channel, lookup)).fetchone()
     return None if row is None else Turn(int(row[0]), int(row[1]), int(row[2]))
 
 
@@ -52,16 +55,22 @@ def _sqlite_done(driver: sqlite3.Connection, contact_id: int, number: int) -> No
     driver.execute(_SQLITE_DONE, (number, contact_id, number))
 
 
-def _take(conn: Connection, address: Address, today: date) -> Turn:
-    key = {"ch": address.channel, "addr": address.id}
+def _take(conn: Connection, vault: AddressVault, address: Address, today: date) -> Turn:
+    lookup = vault.lookup(address)
+    key = {"ch": address.channel, "lookup": lookup}
     for _ in range(3):
         row = conn.execute(_TAKE, key).first()
         if row is not None:
             return Turn(int(row[0]), int(row[1]), int(row[2]))
         conn.execute(
             upsert(conn.dialect.name, contacts)
-            .values(channel=address.channel, address=address.id, last_seen_day=today)
-            .on_conflict_do_nothing(index_elements=[contacts.c.channel, contacts.c.address])
+            .values(
+                channel=address.channel,
+                address_hash=lookup,
+                address_cipher=vault.seal(address),
+                last_seen_day=today,
+            )
+            .on_conflict_do_nothing(index_elements=[contacts.c.channel, contacts.c.address_hash])
         )
     raise StorageError("take_turn: the contact kept disappearing")
 
@@ -91,10 +100,11 @@ class SqlTurns(TurnStore):
     @override
     async def take_turn(self, address: Address, today: date) -> Turn:
         if self._db.sqlite:  # a known contact: one statement on the driver
-            turn = self._db.on_driver("take_turn", _sqlite_take, address)
+            lookup = self._db.vault.lookup(address)
+            turn = self._db.on_driver("take_turn", _sqlite_take, address.channel, lookup)
             if turn is not None:
                 return turn
-        return await self._db.run("take_turn", _take, address, today)
+        return await self._db.run("take_turn", _take, self._db.vault, address, today)
 
     @override
     async def turn_done(self, turn: Turn) -> None:

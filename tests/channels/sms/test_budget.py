@@ -52,3 +52,18 @@ def test_twiml_escapes_text_and_drops_characters_xml_cannot_carry():
         '<?xml version="1.0" encoding="UTF-8"?>'
         "<Response><Message>a &amp; b &lt; c</Message><Message>xy</Message></Response>"
     )
+
+
+def test_a_flood_of_new_numbers_keeps_the_table_bounded_and_the_looping_one_counted():
+    clock = FakeClock()
+    budget = ReplyBudget(replies=3, window_seconds=600, clock=clock)
+    for _ in range(3):
+        budget.spend("looping-bot")
+    for i in range(3 * ReplyBudget.MAX_SENDERS):
+        budget.spend(f"new{i}")
+        budget.first_refusal(f"new{i}")
+        if i % 1000 == 0:
+            budget.spend("looping-bot")  # still answered now and then: stays recent
+
+    assert len(budget) <= 2 * ReplyBudget.MAX_SENDERS
+    assert budget.exhausted("looping-bot")

@@ -166,7 +166,15 @@ def test_media_without_text_is_media_and_media_with_text_is_text():
     assert captioned.inbound.kind is InboundKind.TEXT
 
 
-@pytest.mark.parametrize("form", [{"Body": "hi"}, {"From": "+1555"}, {"From": "", "Body": "x"}])
-def test_missing_from_or_body_is_malformed(form):
+@pytest.mark.parametrize(
+    "form", [{"Body": "hi"}, {"From": "", "Body": "x"}, {"From": "+1\n555", "Body": "x"}]
+)
+def test_a_form_without_a_plausible_sender_is_malformed(form):
     with pytest.raises(MalformedWebhook):
         parse_sms(form, received_at=RECEIVED)
+
+
+def test_a_form_without_body_is_an_empty_message():
+    parsed = parse_sms({"From": "+15550100"}, received_at=RECEIVED)
+
+    assert (parsed.inbound.kind, parsed.inbound.text) == (InboundKind.TEXT, "")

@@ -325,13 +325,14 @@ async def test_json_body_is_refused_with_400(harness):
     "form",
     [
         {"Body": "hola", "MessageSid": "SMtest1"},
-        {"From": "+15551230001", "MessageSid": "SMtest1"},
         {"From": "", "Body": "hola"},
+        {"From": "+1555\x000001", "Body": "hola"},
+        {"From": "+1" + "5" * 80, "Body": "hola"},
         {},
     ],
-    ids=["no-from", "no-body", "empty-from", "empty-form"],
+    ids=["no-from", "empty-from", "control-character", "too-long", "empty-form"],
 )
-async def test_signed_webhook_without_from_or_body_is_refused_with_400(harness, form):
+async def test_signed_webhook_without_a_sender_is_refused_with_400(harness, form):
     answer = await harness.post("/twilio/sms", form)
 
     assert answer.status == 400

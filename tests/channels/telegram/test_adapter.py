@@ -33,7 +33,6 @@ from tests.fakes.timer import FakeTimer
 
 ANA = 4242
 """A person's private chat (a chat id equals the user id in private chats)."""
-GROUP = -100777
 
 SECRET = "s3cret_TOKEN-for-tests"
 
@@ -371,24 +370,11 @@ async def test_photo_gets_a_translated_only_text_reply(
     assert bot.inbounds[-1].kind is InboundKind.MEDIA
 
 
-async def test_group_chat_gets_one_polite_line_and_nothing_else(
-    fake: FakeBotApi, polling: TelegramChannel, bot: TinyBot
-) -> None:
-    [line] = await say(
-        fake, fake.text_update(GROUP, "/start@kyr_test_bot", chat_type="group", user_id=ANA)
-    )
-
-    assert line.chat_id == GROUP
-    assert line.text == TEXTS["group"]["es"]
-    assert line.reply_markup is None
-    assert bot.inbounds[-1].group_chat is True
-
-
 async def test_edited_message_and_other_bots_commands_get_no_reply(
     fake: FakeBotApi, polling: TelegramChannel, bot: TinyBot
 ) -> None:
     fake.push_update(fake.edited_update(ANA, "hola editado"))
-    fake.push_update(fake.text_update(GROUP, "/start@other_bot", chat_type="group", user_id=5))
+    fake.push_update(fake.text_update(ANA, "/start@other_bot"))
     [menu] = await say(fake, fake.text_update(ANA, "hola"))
 
     assert menu.text == TEXTS["menu"]["es"]

@@ -16,6 +16,7 @@ import pytest
 from bot.errors import StorageError
 from bot.messages import Address
 from bot.storage import SqlStorage
+from tests.support.keys import TEST_VAULT
 from tests.support.storage import (
     ALICE,
     NOW,
@@ -31,9 +32,9 @@ from tests.support.storage import (
 async def contact_row(backend: SqlBackend, address: Address) -> dict[str, Any] | None:
     rows = await backend.rows(
         "SELECT id, locale, subscribed, consent_at, opted_out, unreachable, last_seen_day "
-        "FROM contacts WHERE channel = :channel AND address = :address",
+        "FROM contacts WHERE channel = :channel AND address_hash = :address_hash",
         channel=address.channel,
-        address=address.id,
+        address_hash=TEST_VAULT.lookup(address),
     )
     if not rows:
         return None

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from bot.errors import StorageError
 from bot.storage import SqlStorage, open_storage
 from bot.storage.sql import database as database_module
+from tests.support.keys import TEST_VAULT
 from tests.support.storage import ALICE, NOW, TODAY, SqlBackend
 
 
@@ -40,16 +41,18 @@ async def test_an_unusable_sqlite_path_is_a_storage_error(tmp_path: Path) -> Non
     blocker.write_text("not a directory")
 
     with pytest.raises(StorageError, match="cannot create the directory"):
-        await open_storage(f"sqlite+aiosqlite:///{blocker / 'sub' / 'db.sqlite3'}").open()
+        await open_storage(
+            f"sqlite+aiosqlite:///{blocker / 'sub' / 'db.sqlite3'}", vault=TEST_VAULT
+        ).open()
 
     garbage = tmp_path / "garbage.sqlite3"
     garbage.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StorageError, match="cannot open the database"):
-        await open_storage(f"sqlite+aiosqlite:///{garbage}").open()
+        await open_storage(f"sqlite+aiosqlite:///{garbage}", vault=TEST_VAULT).open()
 
 
 async def test_an_unreachable_postgresql_is_a_storage_error() -> None:
-    store = open_storage("postgresql+asyncpg://kyrbot:secret@127.0.0.1:1/none")
+    store = open_storage("postgresql+asyncpg://kyrbot:secret@127.0.0.1:1/none", vault=TEST_VAULT)
     with pytest.raises(StorageError, match="cannot open the database") as info:
         await store.open()
     assert "secret" not in str(info.value)
@@ -96,7 +99,7 @@ async def test_a_failed_commit_on_sqlite_leaves_no_transaction_open(
 
 
 async def test_an_in_memory_sqlite_database_works() -> None:
-    async with open_storage("sqlite+aiosqlite://") as store:
+    async with open_storage("sqlite+aiosqlite://", vault=TEST_VAULT) as store:
         contact, _ = await store.load_conversation(ALICE, TODAY)
         await store.save_conversation(contact, {"node": "a"}, NOW)
         _, session = await store.load_conversation(ALICE, TODAY)

@@ -1,0 +1,1 @@
+"""What the Twilio channels (SMS, WhatsApp, voice) share: signed webhooks, sender numbers."""

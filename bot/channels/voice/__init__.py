@@ -1,0 +1,1 @@
+"""The voice channel (Twilio Voice): pages read aloud, answers by keypad or by speech."""

@@ -1,0 +1,1 @@
+"""Talking to a person: tickets relayed between a person and the volunteers' Telegram group."""
