@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import faulthandler
+import io
 import logging
 import os
 import signal
@@ -196,7 +197,10 @@ class App:
 
     async def serve(self, *, ready: Callable[[App], None] | None = None) -> None:
         """Run channels and the web server until SIGINT/SIGTERM; SIGHUP reloads content."""
-        faulthandler.enable()  # a fatal signal (SIGBUS from a broken -shm file) leaves a line
+        # A fatal signal (SIGBUS from a broken -shm file) then leaves a line; a stderr with no
+        # file descriptor (captured, embedded) cannot take one, and serving goes on without.
+        with contextlib.suppress(io.UnsupportedOperation):
+            faulthandler.enable()
         await self.open()
         self.channels = self.build_channels()
         by_name = channels_by_name(self.channels)
