@@ -29,6 +29,7 @@ from bot.web import WebServer, build_web_app
 from tests.fakes.telegram_server import FakeBotApi
 from tests.fakes.timer import FakeTimer
 from tests.support.broadcast import TEXTS, add_subscribers, broadcast_config, on_fake_time
+from tests.support.keys import TEST_VAULT
 
 SECRET = "outage_SECRET-for-tests"
 PEOPLE = [7100 + n for n in range(12)]
@@ -36,7 +37,7 @@ PEOPLE = [7100 + n for n in range(12)]
 
 @pytest.fixture
 async def sqlite(tmp_path: Path) -> AsyncIterator[Storage]:
-    store = open_storage(f"sqlite+aiosqlite:///{tmp_path / 'kyrbot.sqlite3'}")
+    store = open_storage(f"sqlite+aiosqlite:///{tmp_path / 'kyrbot.sqlite3'}", vault=TEST_VAULT)
     await store.open()
     try:
         yield store
