@@ -23,6 +23,7 @@ import yaml
 
 from tests.fakes.telegram_server import FakeBotApi
 from tests.fakes.twilio_server import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, sign
+from tests.support.keys import TEST_PRIVACY
 from tests.support.paths import ROOT
 
 PUBLIC_URL = "https://kyrbot.example.org"
@@ -72,6 +73,7 @@ async def serve(tmp_path: Path, tg: FakeBotApi | None = None) -> AsyncIterator[S
     db = tmp_path / "data" / "bot.sqlite3"
     config: dict[str, Any] = {
         "database": {"url": f"sqlite+aiosqlite:///{db}"},
+        "privacy": TEST_PRIVACY,
         "server": {"port": port, "public_url": PUBLIC_URL},
         "content": {
             "dialogs_dir": str(ROOT / "dialogs"),
