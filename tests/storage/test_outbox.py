@@ -78,3 +78,17 @@ async def test_turns_number_a_persons_messages_in_the_order_they_are_taken(stora
     assert (sixth.number, sixth.done_before, sixth.next_up) == (6, 1, False)
     assert await storage.forget(ALICE)
     assert (await turns.take_turn(ALICE, TODAY)).number == 1  # a new contact starts again
+
+
+async def test_a_silent_contact_erased_by_retention_takes_its_waiting_replies_along(
+    storage: Storage,
+):
+    await storage.load_conversation(ALICE, TODAY)
+    await storage.load_conversation(BOB, TODAY + timedelta(days=1))
+    await storage.outbox.enqueue(ALICE, ["a1"], worker="w", now=NOW, expires_at=LATER)
+    await storage.outbox.enqueue(BOB, ["b1"], worker="w", now=NOW, expires_at=LATER)
+
+    assert await storage.prune_contacts(seen_before=TODAY + timedelta(days=1)) == 1
+
+    assert await storage.get_contact(ALICE) is None
+    assert await storage.outbox.outbox_counts() == {OutboxStatus.SENDING: 1}  # Bob's only
