@@ -6,7 +6,8 @@ One process, one event loop, one aiohttp server with two routes:
 * ``POST /telegram/webhook``: the real :class:`~bot.channels.telegram.adapter.TelegramChannel` in
   webhook mode: secret check, JSON parsing, python-telegram-bot's ``Application``, the sink
   (by default the project's conversation service on a fresh SQLite file), and every reply
-  sent to a fake Bot API server on 127.0.0.1 over HTTP.
+  sent to a fake Bot API server on 127.0.0.1 over HTTP, through the outbox (stored, sent,
+  erased) as ``kyrbot serve`` sends them (``--no-outbox``: directly, as before).
 
 The same client (aiohttp, ``--concurrency`` requests in flight) sends ``--updates`` requests to
 each. The bare figure is requests answered per second; the full figure counts an update only
@@ -19,7 +20,7 @@ Usage::
 
     .venv/bin/python bench/telegram.py [--updates 2000] [--concurrency 32] [--chats 100]
                                        [--sink conversation|sqlite-echo|null|MODULE:CALLABLE]
-                                       [--fake process|loop] [--verbose]
+                                       [--fake process|loop] [--verbose] [--no-outbox]
 
 A custom sink is ``MODULE:CALLABLE`` where ``CALLABLE(config, workdir)`` returns an async context
 manager yielding a sink: anything with the conversation service's ``handle`` and
@@ -57,6 +58,7 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 from bot.app import channel_callbacks  # noqa: E402
+from bot.channels.outbox import OutboxSender  # noqa: E402
 from bot.channels.telegram.adapter import TelegramChannel  # noqa: E402
 from bot.channels.telegram.webhook import SECRET_HEADER, WEBHOOK_PATH  # noqa: E402
 from bot.config import Config, parse_config  # noqa: E402
@@ -352,7 +354,11 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                     connector=aiohttp.TCPConnector(limit=args.concurrency)
                 ) as session,
             ):
-                await channel.start(channel_callbacks(sink))
+                outbox = None
+                storage = getattr(sink, "storage", None)
+                if storage is not None and not args.no_outbox:  # replies as serve sends them
+                    outbox = OutboxSender(storage.outbox, {"telegram": channel})
+                await channel.start(channel_callbacks(sink, outbox=outbox))
 
                 # Warm up connection pools, SQLite and the content caches.
                 warmup = make_updates(builder, 50, 10, first_chat=10_000_000)
@@ -402,6 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--fake", choices=["process", "loop"], default="process")
     parser.add_argument("--verbose", action="store_true", help="show warnings from the bot")
+    parser.add_argument(
+        "--no-outbox", action="store_true", help="send replies directly, as before the outbox"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
+import io
 import logging
 import os
 import signal
@@ -12,24 +14,28 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.broadcast.pacing import RunnerSettings
 from bot.broadcast.runner import BroadcastRunner, channels_by_name
 from bot.broadcast.service import BroadcastService
 from bot.channels import registry
-from bot.channels.base import Channel, ChannelCallbacks
-from bot.channels.desk import DeskHost
+from bot.channels.base import Channel
+from bot.channels.outbox import OutboxSender, OutboxSettings
 from bot.channels.pacing import LOOP_TIMER, Timer
 from bot.config import Config
 from bot.content.strings import TELEGRAM_COMMANDS
 from bot.conversation.service import ConversationService
 from bot.conversation.version import Content, load_content
-from bot.errors import BotError, ConfigError, ContentError
+from bot.errors import BotError, ChannelUnavailable, ConfigError, ContentError
 from bot.handoff.relay import ChannelRelay
 from bot.handoff.service import HandoffService
-from bot.messages import Address, DeliveryReport, Reply
+from bot.health import ChannelState, Health
+from bot.messages import Address, Reply
 from bot.organizer import texts as organizer_texts
 from bot.privacy import set_hash_key
 from bot.storage import Storage, storage_for
 from bot.web import WebServer, build_web_app
+from bot.wiring import build_handoff as build_handoff
+from bot.wiring import channel_callbacks as channel_callbacks
 
 if TYPE_CHECKING:
     from bot.organizer.telegram import OrganizerConsole
@@ -40,11 +46,22 @@ logger = logging.getLogger(__name__)
 
 COUNTER_FLUSH_SECONDS = 10.0
 PRUNE_SECONDS = 3600.0
+CHANNEL_RETRY_SECONDS = (1.0, 60.0)
+"""A channel whose provider was down at start-up is registered again after the first of
+these, doubling up to the second."""
 IDLE_TICKETS_SECONDS = 60.0
 
 
 class App:
-    """The running bot: storage, content, conversation service, channels and web server."""
+    """The running bot: storage, content, conversation service, channels and web server.
+
+    Args:
+        config: the validated configuration.
+        storage: the store to use (default: the one the configuration names).
+        content_status: runs ``kyrbot check`` for the web console's content page.
+        clock: what time it is, for retention and the web console (tests pass their own).
+        timer: where the outbox and channel registration retries wait (tests pass a fake).
+    """
 
     def __init__(
         self,
@@ -53,8 +70,10 @@ class App:
         storage: Storage | None = None,
         content_status: StatusSource | None = None,
         clock: Callable[[], datetime] | None = None,
+        timer: Timer = LOOP_TIMER,
     ) -> None:
         self.config = config
+        self.timer = timer
         self._content_status = content_status
         """Runs ``kyrbot check`` for the web console's content page (given by the command line)."""
         self._clock = clock
@@ -77,7 +96,19 @@ class App:
             carrier_help=registry.carrier_help_channels(config),
             window_channels=registry.window_channels(config),
         )
-        self.callbacks = channel_callbacks(self.service, self.broadcasts)
+        self._stopping = asyncio.Event()
+        self.health = Health(self.storage, stopping=self._stopping.is_set)
+        """What /healthz and /readyz report; refuses messages while the storage fails."""
+        self.outbox = OutboxSender(
+            self.storage.outbox,
+            {},
+            settings=OutboxSettings(reply_retry=config.outbox.reply_retry_minutes * 60.0),
+            timer=timer,
+        )
+        """Stores replies sent outside a webhook response, and retries them."""
+        self.callbacks = channel_callbacks(
+            self.service, self.broadcasts, outbox=self.outbox, health=self.health
+        )
         """What every channel is given at start: the conversation, and delivery tracking."""
         self.runner: BroadcastRunner | None = None
         """Sends broadcasts while :meth:`serve` runs (and resumes unfinished ones)."""
@@ -87,7 +118,6 @@ class App:
         self.relay: ChannelRelay | None = None
         self.web: WebServer | None = None
         self.reload_listeners: list[Callable[[Content | None, ContentError | None], None]] = []
-        self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- content ------------------------------------------------------------------------
@@ -168,12 +198,19 @@ class App:
 
     async def serve(self, *, ready: Callable[[App], None] | None = None) -> None:
         """Run channels and the web server until SIGINT/SIGTERM; SIGHUP reloads content."""
+        # A fatal signal (SIGBUS from a broken -shm file) then leaves a line; a stderr with no
+        # file descriptor (captured, embedded) cannot take one, and serving goes on without.
+        with contextlib.suppress(io.UnsupportedOperation):
+            faulthandler.enable()
         await self.open()
         self.channels = self.build_channels()
+        by_name = channels_by_name(self.channels)
+        self.outbox.channels = by_name
         self.handoff, self.relay = build_handoff(
             self.config, self.storage, self.service, self.channels
         )
-        self.runner = BroadcastRunner(self.storage, channels_by_name(self.channels), self.config)
+        settings = RunnerSettings(retry_for=self.config.outbox.broadcast_retry_hours * 3600.0)
+        self.runner = BroadcastRunner(self.storage, by_name, self.config, settings=settings)
         self.web_console = self._build_web_console(self.runner)
         console = self._organizer_console(self.runner)
         routes = [route for channel in self.channels for route in channel.routes()]
@@ -181,7 +218,10 @@ class App:
             routes.extend(self.web_console.routes())
         self.web = WebServer(
             build_web_app(
-                routes, max_body_bytes=self.config.server.max_body_bytes, health=self._healthy
+                routes,
+                max_body_bytes=self.config.server.max_body_bytes,
+                health=self._healthy,
+                readiness=self.health.readiness,
             ),
             host=self.config.server.host,
             port=self.config.server.port,
@@ -191,9 +231,12 @@ class App:
             loop.add_signal_handler(sig, self._stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         try:
+            await self.health.probe()
+            self._spawn(self.health.run())
             await self.web.start()
-            for channel in self.channels:
-                await channel.start(self.callbacks)
+            # Together: a provider slow to answer (or down) does not hold the others back.
+            await asyncio.gather(*(self._start_channel(c) for c in self.channels))
+            self.outbox.start()
             self.runner.start()
             self._spawn(self._every(COUNTER_FLUSH_SECONDS, self.service.flush_counters))
             self._spawn(self._every(PRUNE_SECONDS, self.prune))
@@ -208,6 +251,7 @@ class App:
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             await self.runner.stop()  # before the channels: sends in flight finish first
+            await self.outbox.stop()
             if console is not None:
                 await console.close()
             await self.broadcasts.close()
@@ -222,6 +266,41 @@ class App:
                 await self.web.stop()
             await self.close()
             self._remove_pid()
+
+    async def _start_channel(self, channel: Channel) -> None:
+        """Start a channel; if its provider is down, serve without it and retry meanwhile."""
+        self.health.channels[channel.name] = ChannelState.STARTING
+        try:
+            await channel.start(self.callbacks)
+        except ChannelUnavailable as exc:
+            self.health.channels[channel.name] = ChannelState.DOWN
+            logger.error(
+                "The %s channel could not start (%s): serving without it and retrying; "
+                "its replies wait in the outbox",
+                channel.label,
+                exc,
+            )
+            self._spawn(self._start_later(channel))
+            return
+        self.health.channels[channel.name] = ChannelState.UP
+
+    async def _start_later(self, channel: Channel) -> None:
+        delay, longest = CHANNEL_RETRY_SECONDS
+        while not self._stopping.is_set():
+            await self.timer.sleep(delay)
+            try:
+                await channel.start(self.callbacks)
+            except ChannelUnavailable as exc:
+                logger.warning("The %s channel is still down (%s)", channel.label, exc)
+                delay = min(delay * 2.0, longest)
+                continue
+            except Exception:
+                logger.exception("The %s channel failed to start; not retrying", channel.label)
+                return
+            self.health.channels[channel.name] = ChannelState.UP
+            logger.warning("The %s channel is up after all", channel.label)
+            self.outbox.wake()
+            return
 
     def _organizer_console(self, runner: BroadcastRunner) -> OrganizerConsole | None:
         """Give organizers /broadcast and /stats on the Telegram channel, if there is one."""
@@ -282,14 +361,19 @@ class App:
         """Apply the retention windows, including erasing contacts silent for too long."""
         now = self.clock()
         result = await self.storage.prune(**self.config.retention_cutoffs(now))
+        failed_replies = await self.storage.outbox.prune_outbox(
+            before=now - timedelta(days=self.config.retention.delivery_days)
+        )
         if self.web_console is not None:
             await self.web_console.logins.prune()
         logger.info(
-            "Pruned %d sessions, %d inbound ids, %d deliveries, %d silent contacts",
+            "Pruned %d sessions, %d inbound ids, %d deliveries, %d silent contacts, "
+            "%d failed replies",
             result.sessions,
             result.inbound_ids,
             result.deliveries,
             result.contacts,
+            failed_replies,
         )
         tickets = await self.storage.prune_tickets(
             closed_before=now - timedelta(days=self.config.retention.ticket_days)
@@ -333,68 +417,8 @@ class App:
                 self.pid_path.unlink()
 
 
-def build_handoff(
-    config: Config,
-    storage: Storage,
-    service: ConversationService,
-    channels: list[Channel],
-    *,
-    timer: Timer = LOOP_TIMER,
-    clock: Callable[[], datetime] | None = None,
-) -> tuple[HandoffService, ChannelRelay | None]:
-    """The handoff to volunteers on these channels, hooked into the conversation.
-
-    With a volunteers' group (``handoff.telegram_chat_id``) on a channel that hosts it, the
-    relay sends through the channels and the group's messages reach the service; without
-    one, asking for a person gives the phone numbers.
-    """
-    host = next((c for c in channels if isinstance(c, DeskHost) and c.group is not None), None)
-    relay: ChannelRelay | None = None
-    if host is not None and isinstance(host, Channel) and host.group is not None:
-        relay = ChannelRelay(
-            channels={c.name: c for c in channels},
-            group_channel=host,
-            group=host.group,
-            contacts=storage,
-            per_minute=config.handoff.group_messages_per_minute,
-            timer=timer,
-        )
-    handoff = HandoffService(
-        storage=storage,
-        config=config,
-        conversation=service,
-        sender=relay,
-        capabilities={c.name: c.capabilities for c in channels},
-        clock=clock or (lambda: datetime.now(UTC)),
-    )
-    if host is not None and relay is not None:
-        host.attach_desk(handoff.on_volunteer)
-        relay.on_lost = handoff.relay_lost
-    service.hooks = handoff
-    return handoff, relay
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def channel_callbacks(
-    service: ConversationService, broadcasts: BroadcastService | None = None
-) -> ChannelCallbacks:
-    """What channels call: the conversation, and the broadcasts' delivery tracking.
-
-    Events and unreachable people go to ``service``; delivery reports to ``broadcasts``
-    (ignored without it).
-    """
-
-    async def ignore(_report: DeliveryReport) -> None:
-        return None
-
-    return ChannelCallbacks(
-        on_inbound=service.handle,
-        on_delivery_report=broadcasts.on_delivery_report if broadcasts is not None else ignore,
-        on_unreachable=service.contact_unreachable,
-    )
 
 
 def pid_file(config: Config) -> Path:

@@ -1,4 +1,4 @@
-"""The one HTTP server: channel webhook routes plus ``GET /healthz``, calm under bad HTTP.
+"""The one HTTP server: webhook routes, ``GET /healthz`` and ``/readyz``, calm under bad HTTP.
 
 Anyone can send the server anything. aiohttp answers bytes that are not HTTP, and bodies cut
 short or badly chunked, with 400 (or by closing the connection), but logs each at ERROR with a
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -56,15 +57,22 @@ async def _broken_bodies(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 HealthCheck = Callable[[], Awaitable[bool]]
+ReadinessCheck = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
 def build_web_app(
-    routes: Iterable[Route], *, max_body_bytes: int = 65536, health: HealthCheck | None = None
+    routes: Iterable[Route],
+    *,
+    max_body_bytes: int = 65536,
+    health: HealthCheck | None = None,
+    readiness: ReadinessCheck | None = None,
 ) -> web.Application:
-    """An aiohttp application serving ``routes`` and ``/healthz``.
+    """An aiohttp application serving ``routes``, ``/healthz`` and ``/readyz``.
 
-    Bodies larger than ``max_body_bytes`` are refused with 413 by aiohttp before any
-    handler reads them (``client_max_size``).
+    ``/healthz`` is liveness (``health``); ``/readyz`` is readiness (``readiness``: 503
+    with the reasons in the body when not ready; without one it follows ``health``). Bodies
+    larger than ``max_body_bytes`` are refused with 413 by aiohttp before any handler
+    reads them (``client_max_size``).
     """
     app = web.Application(client_max_size=max_body_bytes, middlewares=[_broken_bodies])
 
@@ -72,7 +80,14 @@ def build_web_app(
         ok = True if health is None else await health()
         return web.json_response({"ok": ok}, status=200 if ok else 503)
 
+    async def readyz(request: web.Request) -> web.Response:
+        if readiness is None:
+            return await healthz(request)
+        ready, body = await readiness()
+        return web.json_response(body, status=200 if ready else 503)
+
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     for route in routes:
         app.router.add_route(route.method, route.path, route.handler)
     return app

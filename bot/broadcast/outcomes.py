@@ -107,6 +107,7 @@ def failure_outcome(
     retry: RetryPolicy,
     *,
     now: Callable[[], datetime] = utcnow,
+    retry_for: float | None = None,
 ) -> DeliveryOutcome:
     """The outcome of a failed send: retry later, unknown, opted out, or failed.
 
@@ -117,15 +118,19 @@ def failure_outcome(
         exc: how it failed.
         retry: when it may be tried again.
         now: the clock a retry's time is counted from (timezone-aware UTC).
+        retry_for: seconds after the first attempt a retry may still go (None: no limit).
     """
     error = f"{type(exc).__name__} {exc.code}" if exc.code else type(exc).__name__
     who = address_hash(item.address)
     if exc.retryable:
         delay = retry.delay(item.attempts, exc)
-        if delay is None:
-            logger.info("Giving up on %s after %d attempts (%s)", who, item.attempts, error)
+        retry_at = now() + timedelta(seconds=delay or 0.0)
+        first = item.first_attempt_at or now()
+        if delay is None or (
+            retry_for is not None and retry_at > first + timedelta(seconds=retry_for)
+        ):
+            logger.warning("Giving up on %s after %d attempts (%s)", who, item.attempts, error)
             return DeliveryOutcome(item.id, DeliveryStatus.FAILED, error=f"gave up: {error}")
-        retry_at = now() + timedelta(seconds=delay)
         return DeliveryOutcome(item.id, DeliveryStatus.PENDING, error=error, retry_at=retry_at)
     if isinstance(exc, OutcomeUnknown):
         logger.info("Broadcast message to %s: outcome unknown (%s)", who, error)

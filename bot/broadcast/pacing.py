@@ -25,8 +25,11 @@ class RunnerSettings:
     claim_seconds: float = 0.2
     """Claim about this much sending time at once (at 1 SMS segment/s: one message). Small,
     because claimed deliveries that a crash cuts off count as unknown."""
-    max_attempts: int = 5
-    """Tries per delivery for retryable errors (rate limited, provider unavailable)."""
+    max_attempts: int | None = None
+    """Tries per delivery for retryable errors at most; None: as many as ``retry_for`` allows."""
+    retry_for: float = 12 * 3600.0
+    """Seconds after a delivery's first attempt during which retryable errors (rate limited,
+    provider unavailable) are retried (``outbox.broadcast_retry_hours``); then it failed."""
     backoff: float = 2.0
     """Seconds before the first retry; doubled for each further attempt (with jitter)."""
     max_backoff: float = 300.0
@@ -45,7 +48,9 @@ class RunnerSettings:
     def retry(self) -> RetryPolicy:
         """The retry policy these settings give (:class:`~bot.channels.pacing.RetryPolicy`)."""
         return RetryPolicy(
-            max_attempts=self.max_attempts, backoff=self.backoff, max_backoff=self.max_backoff
+            max_attempts=self.max_attempts or 1_000_000,
+            backoff=self.backoff,
+            max_backoff=self.max_backoff,
         )
 
 

@@ -307,7 +307,13 @@ class BroadcastRunner:
                     return _RELEASE
                 return DeliveryOutcome(item.id, DeliveryStatus.CANCELLED)
             except SendError as exc:
-                return failure_outcome(item, exc, self.settings.retry, now=self._now)
+                return failure_outcome(
+                    item,
+                    exc,
+                    self.settings.retry,
+                    now=self._now,
+                    retry_for=self.settings.retry_for,
+                )
             except Exception as exc:
                 # A bug, not a provider answer: whether it left is unknown, so never resend.
                 logger.error(

@@ -64,11 +64,27 @@ class ChannelCallbacks:
             never raises for a person's input; no replies for a duplicate event.
         on_delivery_report: record a provider's later report about a message it accepted.
         on_unreachable: record that a person blocked the bot or opted out at the provider.
+        send_replies: store replies in the outbox and send them (:mod:`bot.channels.outbox`);
+            None: :meth:`Channel.reply` sends them directly, retried briefly in memory.
+        accepting: whether events may be taken in now; while it says no (the storage
+            cannot store them), a webhook answers 503 and the provider delivers it later.
     """
 
     on_inbound: Callable[[Inbound], Awaitable[Sequence[Reply]]]
     on_delivery_report: Callable[[DeliveryReport], Awaitable[None]]
     on_unreachable: UnreachableHandler
+    send_replies: ReplySender | None = None
+    accepting: Callable[[], bool] = lambda: True
+
+
+class ReplySender(Protocol):
+    """Stores replies and sends them through ``channel`` (the outbox)."""
+
+    def __call__(
+        self, channel: Channel, address: Address, replies: Sequence[Reply]
+    ) -> Awaitable[bool]:
+        """True when every reply went out now; False when some wait for a retry."""
+        ...
 
 
 @dataclass(slots=True)
@@ -219,6 +235,41 @@ class Channel(abc.ABC):
             first = first or provider_id
         assert first is not None
         return first
+
+    async def reply(self, address: Address, replies: Sequence[Reply]) -> bool:
+        """Send replies to a person outside a webhook response: through the outbox if wired.
+
+        Returns True when every reply went out now.
+        """
+        callbacks = self._callbacks
+        if callbacks is not None and callbacks.send_replies is not None:
+            return await callbacks.send_replies(self, address, replies)
+        return await self.deliver_replies(address, replies)
+
+    async def send_reply(self, address: Address, reply: Reply) -> None:
+        """Send one reply to a person once: every part, using no sending time, no retry.
+
+        A pause the provider imposed is waited out. A retryable failure after a first part
+        went out becomes :class:`OutcomeUnknown`.
+
+        Raises:
+            SendError: a subclass that says whether a retry can help.
+        """
+        await self._prepare(address)
+        try:
+            parts = self._render(reply)
+        except ValueError as exc:
+            raise PermanentSendError(str(exc)) from None
+        for number, part in enumerate(parts, start=1):
+            try:
+                await self._send_part(address, part, None)
+            except SendError as error:
+                if number > 1 and error.retryable:
+                    raise OutcomeUnknown(
+                        f"{self.label}: only {number - 1} of {len(parts)} parts were sent",
+                        code=error.code,
+                    ) from error
+                raise
 
     async def deliver_replies(
         self, address: Address, replies: Sequence[Reply], *, policy: RetryPolicy = REPLY_RETRY

@@ -114,6 +114,15 @@ class RetentionConfig(_Section):
     """Closed handoff tickets (counts and times only) are kept this long, for the stats."""
 
 
+class OutboxConfig(_Section):
+    """How long unsent messages are retried (``outbox.*``; see docs/RELIABILITY.md)."""
+
+    reply_retry_minutes: float = Field(default=10, gt=0)
+    """A reply to a person is retried this long after it was made, then given up."""
+    broadcast_retry_hours: float = Field(default=12, gt=0)
+    """A broadcast delivery is retried this long after its first attempt, then failed."""
+
+
 class PrivacyConfig(_Section):
     """Keys that stand for people in logs and storage (``privacy.*``)."""
 
@@ -187,6 +196,7 @@ class Config(_Section):
     session: SessionConfig = SessionConfig()
     routing: RoutingConfig = RoutingConfig()
     retention: RetentionConfig = RetentionConfig()
+    outbox: OutboxConfig = OutboxConfig()
     privacy: PrivacyConfig = PrivacyConfig()
     telegram: TelegramConfig = TelegramConfig()
     twilio: TwilioConfig = TwilioConfig()

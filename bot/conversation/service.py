@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
+from typing import Final
 
 from bot.config import OrganizationConfig
 from bot.content import strings as texts
@@ -15,15 +16,20 @@ from bot.conversation.hooks import ConversationHooks, PersonRequest, TakeOver
 from bot.conversation.render import Renderer
 from bot.conversation.state import Event, State, Step
 from bot.conversation.version import Content
+from bot.errors import StorageError
 from bot.messages import Address, Inbound, Reply
 from bot.privacy import address_hash
 from bot.storage.base import Contact, Storage
+from bot.storage.turns import Turn
 
 logger = logging.getLogger(__name__)
 
 UpdatesProvider = Callable[[], Awaitable[Sequence[tuple[date, dict[str, str]]]]]
 """Returns sent policy updates, newest first, as (date, {locale: text})."""
 
+
+TURN_WAIT_SECONDS: Final = 10.0
+"""How long a message waits for an earlier one of the same contact on another instance."""
 
 NOT_UNDERSTOOD_TOPIC = "system.not_understood"
 """The topic counter of typed messages the bot could not answer with a page (it asked back
@@ -60,7 +66,8 @@ class _ContactLocks:
 class ConversationService:
     """Handles every inbound event: the :class:`bot.channels.base.InboundSink` adapters call.
 
-    Two events from one contact are processed one at a time, in arrival order. An event
+    Two events from one contact are processed one at a time, in the order they were stored
+    (:mod:`bot.storage.turns`), also across instances on one database. An event
     whose provider id was seen before gets no reply. Any internal error gives the person a
     translated apology and the menu; the details go to the log, without personal data.
     """
@@ -109,14 +116,52 @@ class ConversationService:
     # --- InboundSink -------------------------------------------------------------------
 
     async def handle(self, inbound: Inbound) -> Sequence[Reply]:
-        """Process one event in order for its contact and return the replies to deliver."""
+        """Process one event in order for its contact and return the replies to deliver.
+
+        Raises:
+            StorageError: the event could not be stored; it must not be acknowledged (the
+                adapter answers 503, so the provider delivers it again).
+        """
         address = inbound.address
         lock = self._locks.acquire(address)
         try:
             async with lock:
-                return await self._handle_locked(inbound)
+                turns = self.storage.turns
+                if not turns.shared:  # one instance: the lock alone keeps the order
+                    return await self._handle_locked(inbound)
+                # Stored first: the number says where it stands among this contact's messages
+                # on every instance; the lock keeps this instance's own in that order.
+                turn = await turns.take_turn(address, inbound.received_at.date())
+                try:
+                    await self._wait_for_turn(turn, address)
+                    return await self._handle_locked(inbound)
+                finally:
+                    await turns.turn_done(turn)
         finally:
             self._locks.release(address)
+
+    async def _wait_for_turn(self, turn: Turn, address: Address) -> None:
+        """Wait until the contact's earlier messages, taken in on any instance, are handled.
+
+        On one instance the lock has done it already (no query). An earlier message held by
+        an instance that stopped is waited for :data:`TURN_WAIT_SECONDS` at most.
+        """
+        if turn.next_up:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TURN_WAIT_SECONDS
+        pause = 0.002
+        while loop.time() < deadline:
+            await asyncio.sleep(pause)
+            if await self.storage.turns.turns_done(turn.contact_id) >= turn.number - 1:
+                return
+            pause = min(pause * 2.0, 0.05)
+        logger.warning(
+            "Contact %s: an earlier message was not handled within %.0f s (its instance may "
+            "have stopped); handling the next one",
+            address_hash(address),
+            TURN_WAIT_SECONDS,
+        )
 
     async def contact_unreachable(self, address: Address, *, opted_out: bool) -> None:
         """Record that a contact blocked the bot or opted out at the provider."""
@@ -146,6 +191,9 @@ class ConversationService:
                 logger.info("Duplicate event from %s ignored", address_hash(inbound.address))
                 return ()
             contact, session = await self.storage.load_conversation(inbound.address, now.date())
+        except StorageError:
+            self.errors += 1
+            raise  # not stored, so not answered: the caller refuses the event
         except Exception:
             logger.exception("Storage failed before handling an event")
             self.errors += 1
@@ -186,6 +234,9 @@ class ConversationService:
                 replies = list(await hooks.person_requested(request, replies))
             if taken is not None and taken.replies:
                 replies = [*taken.replies, *replies]
+        except StorageError:
+            self.errors += 1
+            raise
         except Exception:
             logger.exception("Failed to handle an event from %s", address_hash(inbound.address))
             self.errors += 1

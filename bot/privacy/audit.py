@@ -30,8 +30,11 @@ inside words, hex strings, decimals and times (after ``.`` or ``:``) are not cou
 _PROSE: Final = re.compile(r"[^\W\d_]{2,}(?:[ \t]+[^\W\d_]{2,}){3,}")
 """Four or more words in a row: what a person's message looks like, and no stored id does."""
 
-PROSE_ALLOWED: Final = frozenset({("broadcasts", "texts"), ("deliveries", "error")})
-"""Columns that hold prose by design: organizers' broadcast texts, providers' error names."""
+PROSE_ALLOWED: Final = frozenset(
+    {("broadcasts", "texts"), ("deliveries", "error"), ("outbox", "payload")}
+)
+"""Columns that hold prose by design: organizers' broadcast texts, providers' error names, and
+the bot's own replies waiting in the outbox (never what a person wrote; deleted once sent)."""
 
 _NUMERIC_COLUMNS: Final = re.compile(r"^(id|.*_id|pid|count|attempts|version|.*_upto)$")
 

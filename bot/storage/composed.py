@@ -1,4 +1,4 @@
-"""A Storage made of four parts, one per consumer interface, each call handed to its part."""
+"""A Storage made of its parts, one per consumer interface, each call handed to its part."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from bot.storage.models import (
     Ticket,
     WorkerRow,
 )
+from bot.storage.outbox import OutboxStore
+from bot.storage.turns import TurnStore
 
 
 class ComposedStorage(Storage):
@@ -36,6 +38,8 @@ class ComposedStorage(Storage):
         conversations: the part the conversation service uses.
         broadcasts: the part organizers use.
         fanout: the part the senders use.
+        outbox: the replies waiting to be sent (:attr:`Storage.outbox`).
+        turns: the per-contact message numbers (:attr:`Storage.turns`).
         tickets: the part the handoff to volunteers uses.
     """
 
@@ -44,12 +48,26 @@ class ComposedStorage(Storage):
         conversations: ConversationStore,
         broadcasts: BroadcastStore,
         fanout: FanoutStore,
+        outbox: OutboxStore,
+        turns: TurnStore,
         tickets: TicketStore,
     ) -> None:
         self._conversations = conversations
         self._broadcasts = broadcasts
         self._fanout = fanout
+        self._outbox = outbox
+        self._turns = turns
         self._tickets = tickets
+
+    @property
+    @override
+    def turns(self) -> TurnStore:
+        return self._turns
+
+    @property
+    @override
+    def outbox(self) -> OutboxStore:
+        return self._outbox
 
     # -- conversations ---------------------------------------------------------------------
 

@@ -144,6 +144,8 @@ class ClaimedDelivery:
     """The locale of the text to send (the recipient's, or English as an allowed fallback)."""
     attempts: int
     """Attempts so far, this one included."""
+    first_attempt_at: datetime | None = None
+    """When it was first tried (this attempt, the first time); retries are counted from it."""
     last_inbound_at: datetime | None = None
     """When the person last wrote, on a channel with a reply window (WhatsApp); else None."""
 

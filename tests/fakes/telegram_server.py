@@ -6,7 +6,8 @@ getUpdates (long polling with a short wait), sendMessage, editMessageText,
 editMessageReplyMarkup, answerCallbackQuery, setWebhook, setMyCommands, leaveChat. It records
 what the bot sent, so a test asserts what the person would see, and can be scripted to fail
 (a 429 flood limit with ``retry_after``, a 403 from a person who blocked the bot, a 502,
-an answer lost after the message was delivered), and made slow (``send_delay``).
+an answer lost after the message was delivered), made slow (``send_delay``), and taken
+down altogether for a while (``down``).
 
 PTB posts ``application/x-www-form-urlencoded`` bodies whose non-string values are
 JSON-encoded, and empty bodies for calls without parameters; a JSON body is accepted too.
@@ -147,6 +148,8 @@ class FakeBotApi:
         self.lost_answers: dict[int | None, int] = {}
         """Per chat id (``None``: any chat), how many sendMessage answers to lose: the message
         is delivered, then the connection is closed without an answer (like a timeout)."""
+        self.down: Callable[[], bool] = lambda: False
+        """While this says True, every call is answered 502 (the Bot API is down)."""
         self._messages: dict[tuple[int, int], SentMessage] = {}
         self._updates: list[dict[str, Any]] = []
         self._new_update = asyncio.Event()
@@ -426,6 +429,8 @@ class FakeBotApi:
         method = request.match_info["method"]
         params = await _read_params(request)
         self.calls.append(ApiCall(method, params, at=self.clock()))
+        if self.down():
+            return _error(502, "Bad Gateway")
         for index, failure in enumerate(self._failures):
             if failure.method == method and failure.chat_id in (None, _int(params.get("chat_id"))):
                 if failure.after:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
+from bot.channels.outbox import encode_reply
 from bot.cli import main
+from bot.messages import Reply
 from tests.conftest import make_config
 from tests.support import traffic
 from tests.support.keys import TEST_PRIVACY
 from tests.support.release import ANA, CANARY_TEXT, CARL_CHAT, make_plaintext_database
-from tests.support.storage import sql_database
+from tests.support.storage import ALICE, NOW, TODAY, sql_database
 
 
 def audit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -88,3 +91,20 @@ def test_logs_and_config_are_scanned_and_the_organisations_own_numbers_allowed(
     assert code == 1
     assert f"{leaky}:1: phone number" in out
     assert f"{leaky}:2: phone number or chat id" in out
+
+
+async def test_a_reply_waiting_in_the_outbox_is_not_taken_for_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reply = Reply(text="Milwaukee police may help ICE only with a judicial warrant.")
+    async for db in sql_database("sqlite", tmp_path):
+        async with db.storage() as store:
+            await store.load_conversation(ALICE, TODAY)
+            enqueued = await store.outbox.enqueue(
+                ALICE, [encode_reply(reply)], worker="w", now=NOW, expires_at=NOW + timedelta(1)
+            )
+            assert enqueued is not None  # stored, as while its provider is down
+
+        code, out = audit(capsys, "--database", str(tmp_path / "data" / "kyrbot.sqlite3"))
+
+        assert code == 0, out

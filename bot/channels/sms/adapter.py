@@ -46,6 +46,7 @@ from bot.errors import (
     MalformedWebhook,
     PermanentSendError,
     SendError,
+    StorageError,
 )
 from bot.messages import Address, Reply
 from bot.privacy import address_hash
@@ -225,7 +226,7 @@ class SmsChannel(Channel):
         except MalformedWebhook:
             return _status(400)
         callbacks = self._callbacks
-        if callbacks is None:
+        if callbacks is None or not callbacks.accepting():
             return _status(503)
         inbound = parsed.inbound
         key = address_hash(inbound.address)
@@ -238,6 +239,8 @@ class SmsChannel(Channel):
             # Opt-out and opt-in are still recorded; only the answer is withheld.
         try:
             replies = await callbacks.on_inbound(inbound)
+        except StorageError:
+            return _status(503)  # not stored, so not acknowledged (logged where it failed)
         except Exception:
             logger.exception("SMS from %s: the conversation service failed", key)
             return _status(500)

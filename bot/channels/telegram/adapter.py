@@ -263,7 +263,8 @@ class TelegramChannel(Channel):
         await app.shutdown()
         # When getMe failed, PTB counts the application as never initialized and its shutdown
         # does nothing, but the connection getMe used is still open: close it (idempotent).
-        await app.bot.request.shutdown()
+        # Through the bot, so it knows, and a later start() (the provider is back) reopens it.
+        await app.bot.shutdown()
 
     async def drain(self) -> None:
         """Wait until every update received so far is handled and answered (benchmarks)."""
@@ -304,9 +305,11 @@ class TelegramChannel(Channel):
         )
         if isinstance(update, web.Response):
             return update
-        if not self._accepting:
-            # Shutting down: Telegram keeps the update and delivers it again later.
-            return web.Response(status=503, text="stopping")
+        callbacks = self._callbacks
+        if not self._accepting or callbacks is None or not callbacks.accepting():
+            # Stopping, not started, or the storage cannot store it: Telegram keeps the
+            # update and delivers it again later.
+            return web.Response(status=503, text="not accepting")
         await self._app.update_queue.put(update)
         return web.Response(status=200, text="ok")
 
@@ -346,7 +349,7 @@ class TelegramChannel(Channel):
         except Exception as exc:
             log_failure(logger, "Handling a Telegram update", exc, inbound.address)
             return
-        delivered = await self.deliver_replies(inbound.address, replies)
+        delivered = await self.reply(inbound.address, replies)
         if query is not None and replies and delivered:
             await self._close_keyboard(query)
 

@@ -121,11 +121,14 @@ class MemoryConversations(ConversationStore):
         contact = rows.contacts.pop(contact_id)
         rows.contact_ids.pop((contact.address.channel, contact.address.id), None)
         rows.sessions.pop(contact_id, None)
+        rows.turns.pop(contact_id, None)
         for ticket_id in [t.id for t in rows.tickets.values() if t.contact_id == contact_id]:
             del rows.tickets[ticket_id]
         rows.drop_deliveries(
             [d.id for d in rows.deliveries.values() if d.contact_id == contact_id]
         )
+        for row_id in [i for i, row in rows.outbox.items() if row.contact_id == contact_id]:
+            del rows.outbox[row_id]  # the SQL store's ON DELETE CASCADE
         self._known.drop(contact_id)
 
     @override

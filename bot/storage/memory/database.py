@@ -69,6 +69,7 @@ class DeliveryRow:
     claimed_by: str | None = None
     claimed_at: datetime | None = None
     not_before: datetime | None = None
+    first_attempt_at: datetime | None = None
 
 
 @dataclass
@@ -88,6 +89,10 @@ class MemoryDatabase:
     send_rate: dict[str, float] = field(default_factory=dict)
     """Channel -> the Unix time from which its sending time is free."""
     audit_log: list[AuditEntry] = field(default_factory=list)
+    turns: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Contact id -> (numbers taken, highest number handled) (:mod:`bot.storage.turns`)."""
+    outbox: dict[int, Any] = field(default_factory=dict)
+    """Outbox row id -> the row (:class:`~bot.storage.memory.outbox.OutboxRow`)."""
     console_tokens: dict[str, tuple[str, int, datetime]] = field(default_factory=dict)
     """Token hash -> (kind, organizer, expires at): the web console's links and sessions."""
     tickets: dict[str, Ticket] = field(default_factory=dict)

@@ -112,6 +112,7 @@ class MemoryFanout(FanoutStore):
                 delivery.status = DeliveryStatus.SENDING
                 delivery.claimed_by, delivery.claimed_at = worker, claimed_at
                 delivery.attempts += 1
+                delivery.first_attempt_at = delivery.first_attempt_at or claimed_at
                 claimed.append(
                     ClaimedDelivery(
                         delivery.id,
@@ -119,6 +120,7 @@ class MemoryFanout(FanoutStore):
                         contact.address,
                         delivery.locale,
                         delivery.attempts,
+                        delivery.first_attempt_at,
                         contact.last_inbound_at,
                     )
                 )

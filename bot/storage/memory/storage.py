@@ -9,7 +9,9 @@ from bot.storage.memory.broadcasts import MemoryBroadcasts
 from bot.storage.memory.conversations import MemoryConversations
 from bot.storage.memory.database import MemoryConnection, MemoryDatabase
 from bot.storage.memory.fanout import MemoryFanout
+from bot.storage.memory.outbox import MemoryOutbox
 from bot.storage.memory.tickets import MemoryTickets
+from bot.storage.memory.turns import MemoryTurns
 
 
 class MemoryStorage(ComposedStorage):
@@ -31,6 +33,8 @@ class MemoryStorage(ComposedStorage):
             self._memory_conversations,
             MemoryBroadcasts(self._connection),
             MemoryFanout(self._connection),
+            MemoryOutbox(self._connection),
+            MemoryTurns(self._connection),
             MemoryTickets(self._connection),
         )
 

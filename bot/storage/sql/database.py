@@ -38,14 +38,19 @@ from typing import Any, Concatenate, Final, ParamSpec, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bot.errors import StorageError
 from bot.privacy import AddressVault
-from bot.storage.sql import migrations
+from bot.storage.sql import files, migrations
+from bot.storage.sql.dialect import begin_write as begin_write
+from bot.storage.sql.dialect import describe as describe
+from bot.storage.sql.dialect import driver as driver
+from bot.storage.sql.dialect import greatest as greatest
+from bot.storage.sql.dialect import sqlite_time as sqlite_time
+from bot.storage.sql.dialect import upsert as upsert
 from bot.storage.values import dumps
 
 logger = logging.getLogger(__name__)
@@ -76,48 +81,20 @@ _URL_SCHEMES: Final = {
 _URL_HELP: Final = "use sqlite+aiosqlite:///path/to/file or postgresql+asyncpg://user@host/dbname"
 
 
-def describe(exc: BaseException) -> str:
-    """Exception class and first line of the driver's message; never SQL parameters."""
-    orig = getattr(exc, "orig", None)
-    err = orig if isinstance(orig, BaseException) else exc
-    lines = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__
-
-
-def driver(conn: Connection) -> Any:
-    """The ``sqlite3`` connection under a SQLAlchemy connection."""
-    return conn.connection.driver_connection
-
-
-def sqlite_time(value: datetime) -> str:
-    """A time as SQLAlchemy's SQLite DateTime stores it: naive UTC text with microseconds.
-
-    Statements run on the driver store times this way, so that text comparisons (retention)
-    agree with the Core statements.
-    """
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def begin_write(conn: Connection) -> None:
-    """Make the rest of this call one atomic write transaction (SQLite: take the lock now)."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def greatest(conn: Connection, *values: Any) -> Any:
-    """SQL for the largest of ``values`` in the connection's dialect."""
-    fn = sa.func.max if conn.dialect.name == "sqlite" else sa.func.greatest
-    return fn(*values)
-
-
-def upsert(dialect: str, table: sa.Table) -> Any:
-    """An INSERT with ``ON CONFLICT`` clauses for ``dialect`` (``"sqlite"``/``"postgresql"``)."""
-    return sqlite.insert(table) if dialect == "sqlite" else postgresql.insert(table)
-
-
 def _migrate(conn: Connection, now: datetime) -> tuple[int | None, int]:
     begin_write(conn)  # serializes two processes opening one SQLite file at once
     return migrations.upgrade(conn, now=now)
+
+
+def _probe_write(conn: Connection) -> None:
+    # A write that changes nothing: it goes through the journal like any other.
+    begin_write(conn)
+    conn.execute(
+        sa.text(
+            "UPDATE schema_version SET applied_at = applied_at "
+            "WHERE version = (SELECT max(version) FROM schema_version)"
+        )
+    )
 
 
 def _checkpoint(connection: sqlite3.Connection) -> tuple[int, int, int]:
@@ -187,6 +164,8 @@ class Database:
         self._last_now: tuple[datetime | None, str] = (None, "")
         self._side_engine: AsyncEngine | None = None
         self._lifecycle = asyncio.Lock()
+        self._file_identity: tuple[int, int] | None = None
+        """The SQLite file's (device, inode) when it was opened: a replaced file differs."""
 
     @property
     def url(self) -> str:
@@ -242,6 +221,8 @@ class Database:
         kwargs: dict[str, Any] = {"hide_parameters": True, "json_serializer": dumps}
         if self.sqlite:
             self._make_sqlite_directory()
+            if self.sqlite_path is not None:
+                files.refuse_unwritable(self.sqlite_path)
         else:
             kwargs["pool_pre_ping"] = True
         kwargs.update(self._engine_kwargs)
@@ -263,9 +244,41 @@ class Database:
                     f"cannot open the database {self.url}: {describe(exc)}"
                 ) from exc
             raise
+        self._file_identity = (
+            files.identity(self.sqlite_path) if self.sqlite_path is not None else None
+        )
         if before != after:
             logger.info("database schema upgraded from version %s to %d", before, after)
         logger.info("storage open: %s, schema version %d", self.dialect_name, after)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file (None for PostgreSQL or an in-memory database)."""
+        database = self._url.database or ""
+        if not self.sqlite or database in ("", ":memory:") or database.startswith("file:"):
+            return None
+        return Path(database)
+
+    def check_files(self) -> None:
+        """Raise StorageError if the SQLite files are not the ones opened, or not writable.
+
+        See :func:`bot.storage.sql.files.check_open_files`; nothing to check on PostgreSQL.
+        """
+        path = self.sqlite_path
+        if path is not None:
+            files.check_open_files(path, self._file_identity)
+
+    async def check_health(self) -> None:
+        """Check the database can take writes now: files in place, and a write goes through.
+
+        Raises:
+            StorageError: why not, in words an operator can act on.
+        """
+        if self.sqlite:
+            if self._sqlite_conn is None:
+                raise StorageError("the storage is not open")
+            self.check_files()
+        await self.run("the storage health probe", _probe_write)
 
     def _make_sqlite_directory(self) -> None:
         database = self._url.database or ""

@@ -127,6 +127,7 @@ def claim(
             d.c.contact_id,
             d.c.locale,
             d.c.attempts,
+            d.c.first_attempt_at,
             c.c.channel,
             c.c.address_cipher,
             c.c.subscribed,
@@ -154,6 +155,7 @@ def claim(
         cid,
         locale,
         attempts,
+        first_attempt_at,
         ch,
         address,
         subscribed,
@@ -168,7 +170,13 @@ def claim(
         else:
             claimed.append(
                 ClaimedDelivery(
-                    did, cid, vault.reveal(ch, address), locale, int(attempts) + 1, last_inbound_at
+                    did,
+                    cid,
+                    vault.reveal(ch, address),
+                    locale,
+                    int(attempts) + 1,
+                    first_attempt_at or now,
+                    last_inbound_at,
                 )
             )
     if claimed:
@@ -180,6 +188,9 @@ def claim(
                 claimed_by=worker,
                 claimed_at=now,
                 attempts=d.c.attempts + 1,
+                first_attempt_at=sa.func.coalesce(
+                    d.c.first_attempt_at, sa.literal(now, UtcDateTime())
+                ),
                 updated_at=now,
             )
         )

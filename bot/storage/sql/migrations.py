@@ -226,6 +226,49 @@ def _encrypted_addresses(conn: Connection) -> None:
         )
 
 
+def _outbox(conn: Connection) -> None:
+    # Version 8: the durable outbox (replies stored until sent); the per-contact message
+    # numbers that keep one person's messages in order (bot.storage.turns); the first attempt
+    # of a delivery (broadcast retries are counted from it). Self-contained: written out in full.
+    _add_columns(
+        conn, "deliveries", sa.Column("first_attempt_at", tables.UtcDateTime, nullable=True)
+    )
+    _add_columns(
+        conn,
+        "contacts",
+        sa.Column("inbound_seq", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("handled_seq", sa.BigInteger, nullable=False, server_default="0"),
+    )
+    big_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    metadata = sa.MetaData(naming_convention=tables.metadata.naming_convention)
+    sa.Table("contacts", metadata, sa.Column("id", big_id, primary_key=True))
+    outbox = sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("id", big_id, primary_key=True),
+        sa.Column(
+            "contact_id",
+            big_id,
+            sa.ForeignKey("contacts.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        ),
+        sa.Column("channel", sa.String, nullable=False),
+        sa.Column("payload", sa.Text, nullable=True),
+        sa.Column("status", sa.String, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("created_at", tables.UtcDateTime, nullable=False),
+        sa.Column("updated_at", tables.UtcDateTime, nullable=False),
+        sa.Column("expires_at", tables.UtcDateTime, nullable=False),
+        sa.Column("not_before", tables.UtcDateTime, nullable=True),
+        sa.Column("claimed_by", sa.String, nullable=True),
+        sa.Column("claimed_at", tables.UtcDateTime, nullable=True),
+        sa.Column("error", sa.String, nullable=True),
+    )
+    sa.Index("ix_outbox_status", outbox.c.status)
+    outbox.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "contacts, sessions, dedup ids, counters, broadcasts, audit log", _create_tables),
     Migration(
@@ -236,6 +279,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "contacts: time of the last inbound message (reply windows)", _last_inbound_at),
     Migration(6, "handoff tickets (no message text, no address)", _handoff_tickets),
     Migration(7, "encrypted addresses and their blind index", _encrypted_addresses),
+    Migration(8, "the outbox, per-contact message numbers, a delivery's first attempt", _outbox),
 )
 
 LATEST: int = MIGRATIONS[-1].version

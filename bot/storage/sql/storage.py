@@ -14,8 +14,10 @@ from bot.storage.sql.broadcasts import SqlBroadcasts
 from bot.storage.sql.conversations import SqlConversations
 from bot.storage.sql.database import Database
 from bot.storage.sql.fanout import SqlFanout
+from bot.storage.sql.outbox import SqlOutbox
 from bot.storage.sql.plaintext import check_keys, encrypt_plaintext
 from bot.storage.sql.tickets import SqlTickets
+from bot.storage.sql.turns import SqlTurns
 
 
 class SqlStorage(ComposedStorage):
@@ -60,6 +62,8 @@ class SqlStorage(ComposedStorage):
             self._sql_conversations,
             SqlBroadcasts(self._db),
             SqlFanout(self._db),
+            SqlOutbox(self._db),
+            SqlTurns(self._db),
             SqlTickets(self._db),
         )
 
@@ -86,6 +90,14 @@ class SqlStorage(ComposedStorage):
             StorageError: the storage is not open, or is an in-memory SQLite database.
         """
         return self._db.engine
+
+    @override
+    def check_files(self) -> None:
+        self._db.check_files()
+
+    @override
+    async def check_health(self) -> None:
+        await self._db.check_health()
 
     @override
     async def open(self) -> None:

@@ -1,10 +1,12 @@
 """The database tables: every column the bot may store, and nothing more (DESIGN.md, Storage).
 
-No table holds a message body. Only ``contacts`` holds an address, and only encrypted
-(``address_cipher``, AES-256-GCM) beside its blind index (``address_hash``, a keyed hash that
-finds it); organizer names (``broadcasts.author``, ``audit_log.actor``) are encrypted too
-(:mod:`bot.privacy`). ``inbound_ids`` and ``topic_counters`` deliberately carry no contact
-reference, so dedup ids and analytics cannot be tied back to a person.
+No table holds a message body from a person. ``outbox`` holds a reply to one only until it
+is sent (see :mod:`bot.storage.outbox`), by contact row id. Only ``contacts`` holds an
+address, and only encrypted (``address_cipher``, AES-256-GCM) beside its blind index
+(``address_hash``, a keyed hash that finds it); organizer names (``broadcasts.author``,
+``audit_log.actor``) are encrypted too (:mod:`bot.privacy`). ``inbound_ids`` and
+``topic_counters`` deliberately carry no contact reference, so dedup ids and analytics
+cannot be tied back to a person.
 
 Changing a table here needs a new step in :mod:`bot.storage.sql.migrations` for databases that
 already exist (a fresh database is built from this module directly).
@@ -87,6 +89,9 @@ contacts = sa.Table(
     # When the person last wrote, kept only on channels with a reply window (WhatsApp's 24
     # hours): whether a broadcast may go free-form or needs the approved template.
     sa.Column("last_inbound_at", UtcDateTime, nullable=True),
+    # Added by the outbox step: the per-contact message numbers (bot.storage.turns).
+    sa.Column("inbound_seq", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("handled_seq", sa.BigInteger, nullable=False, server_default="0"),
     sa.UniqueConstraint("channel", "address_hash"),
 )
 
@@ -184,6 +189,8 @@ deliveries = sa.Table(
     sa.Column("claimed_by", sa.String, nullable=True),
     sa.Column("claimed_at", UtcDateTime, nullable=True),
     sa.Column("not_before", UtcDateTime, nullable=True),
+    # Added by the outbox step: the first attempt, from which retries are counted down.
+    sa.Column("first_attempt_at", UtcDateTime, nullable=True),
     sa.UniqueConstraint("broadcast_id", "contact_id"),
 )
 
@@ -276,3 +283,31 @@ tickets = sa.Table(
     sa.Column("to_volunteers", sa.Integer, nullable=False, server_default="0"),
     sa.Column("to_person", sa.Integer, nullable=False, server_default="0"),
 )
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    # Replies to people, stored until the provider took them (then the row is deleted). The
+    # payload is the rendered reply; a final failure erases it. No address: contact_id only.
+    sa.Column("id", Id, primary_key=True),
+    sa.Column(
+        "contact_id",
+        Id,
+        sa.ForeignKey("contacts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("payload", sa.Text, nullable=True),
+    sa.Column("status", sa.String, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("not_before", UtcDateTime, nullable=True),
+    sa.Column("claimed_by", sa.String, nullable=True),
+    sa.Column("claimed_at", UtcDateTime, nullable=True),
+    sa.Column("error", sa.String, nullable=True),
+)
+
+sa.Index("ix_outbox_status", outbox.c.status)

@@ -6,6 +6,7 @@ SQL only: the in-memory store has no schema to version or upgrade.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -219,3 +220,35 @@ async def test_a_database_before_handoff_tickets_gets_the_tickets_table_of_a_fre
         assert opened is not None and opened.id == "K7P"
 
     assert await backend.columns() == fresh
+
+
+async def test_a_database_before_the_outbox_gets_the_outbox_and_turns_of_a_fresh_one(
+    backend: SqlBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    step = next(m.version for m in migrations.MIGRATIONS if m.apply.__name__ == "_outbox")
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:step])
+    async with backend.storage():
+        pass
+    fresh = await backend.columns()
+    # What the release before the outbox step left.
+    await backend.execute("DROP TABLE outbox")
+    for table, column in (
+        ("deliveries", "first_attempt_at"),
+        ("contacts", "inbound_seq"),
+        ("contacts", "handled_seq"),
+    ):
+        await backend.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    await backend.execute(f"DELETE FROM schema_version WHERE version >= {step}")
+
+    async with backend.storage() as store:
+        contact, _ = await store.load_conversation(ALICE, TODAY)
+        turn = await store.turns.take_turn(ALICE, TODAY)
+        assert (turn.contact_id, turn.number) == (contact.id, 1)
+        enqueued = await store.outbox.enqueue(
+            ALICE, ["reply"], worker="w", now=NOW, expires_at=NOW + timedelta(hours=1)
+        )
+        assert enqueued is not None and enqueued.items[0].address == ALICE
+
+    assert await backend.columns() == fresh
+    versions = await backend.rows("SELECT max(version) FROM schema_version")
+    assert versions == [(step,)]
