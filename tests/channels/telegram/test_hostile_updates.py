@@ -219,6 +219,22 @@ async def test_a_button_press_of_the_wrong_type_is_200_a_warning_and_nothing_els
         },
         {"update_id": 5, "callback_query": []},
         {"update_id": 5, "my_chat_member": {"chat": 1}},
+        {
+            "update_id": 5,
+            "my_chat_member": {  # a block with no chat: found by the fuzz test
+                "from": {"id": 1, "is_bot": False, "first_name": "A"},
+                "date": 0,
+                "old_chat_member": {
+                    "status": "member",
+                    "user": {"id": 2, "is_bot": True, "first_name": "B"},
+                },
+                "new_chat_member": {
+                    "status": "kicked",
+                    "user": {"id": 2, "is_bot": True, "first_name": "B"},
+                    "until_date": 0,
+                },
+            },
+        },
     ],
 )
 async def test_an_update_ptb_cannot_build_is_200_and_one_warning_with_its_type(
