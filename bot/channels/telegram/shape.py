@@ -181,9 +181,10 @@ def _query_problem(query: CallbackQuery) -> str | None:
 
 def _member_problem(change: ChatMemberUpdated) -> str | None:
     # A membership change always names its chat; without one there is nobody to act for.
-    if change.chat is None:
+    chat: object = change.chat  # typed as always there; a hostile update may leave it out
+    if chat is None:
         return "chat"
-    if (problem := _chat_problem(change.chat)) is not None:
+    if (problem := _chat_problem(chat)) is not None:
         return f"chat.{problem}"
     if (problem := _user_problem(change.from_user)) is not None:
         return f"from.{problem}"
