@@ -205,7 +205,8 @@ class Engine:
         switched = language is not None and language != state.locale
         if switched:
             state = evolve(state, locale=language)
-        decision = self.understanding.decide(message, state.locale)
+        # Not a command word (those were answered above), so that is not asked again.
+        decision = self.understanding.decide_free_text(message, state.locale)
         if switched and decision.decided_by == "fallback":
             # Not a question the bot knows, but clearly their language: carry on in it.
             shown = self._show(state, state.node or self.dialogs.main_menu, push=False)
@@ -276,8 +277,8 @@ class Engine:
 
     def _route(self, state: State, decision: Decision) -> Step:
         if decision.confident and decision.node is not None:
-            step = self._show(state, decision.node)
-        elif decision.ask_back:
+            return self._show(state, decision.node, decision=decision)
+        if decision.ask_back:
             step = self._ask_back(state, decision)
         else:
             step = self._not_understood(state, out_of_scope=decision.out_of_scope)
@@ -328,7 +329,9 @@ class Engine:
     def _current(self, state: State) -> Node:
         return self.dialogs.node(state.node or self.dialogs.main_menu)
 
-    def _show(self, state: State, node_id: str, *, push: bool = True) -> Step:
+    def _show(
+        self, state: State, node_id: str, *, push: bool = True, decision: Decision | None = None
+    ) -> Step:
         node = self.dialogs.node(node_id)
         history = state.history
         if push and state.node and state.node != node_id:
@@ -348,7 +351,8 @@ class Engine:
         actions: tuple[str, ...] = ()
         if node.action in ("subscribe", "unsubscribe", "handoff"):
             actions = (node.action,)
-        return Step(new_state, (reply,), actions, topic=node.id)
+        score = decision.score if decision is not None else None
+        return Step(new_state, (reply,), actions, node.id, score, decision)
 
     def _page_reply(self, node: Node, locale: str | None, disclaimer: bool) -> ReplyPlan:
         """A page's reply plan; immutable, so built once per page, locale and disclaimer."""
