@@ -69,6 +69,8 @@ class Engine:
         self.commands = self.understanding.commands
         self.options = PageOptions(self.dialogs, self.translator, self.locales)
         self._page_replies: dict[tuple[str, str | None, bool], ReplyPlan] = {}
+        self._handoff = self.dialogs.node_for_action("handoff")
+        """Looked up once: finding it scans every node."""
 
     # --- the step ------------------------------------------------------------------------
 
@@ -304,7 +306,7 @@ class Engine:
         if misses >= self.settings.misses_before_handoff:
             lines.append(Line(texts.HANDOFF))
             # The page where a volunteer takes over, when the content has one.
-            handoff = self.dialogs.node_for_action("handoff")
+            handoff = self._handoff
             offer = self.options.topic_choice(handoff.id) if handoff is not None else None
             choices = (offer,) if offer is not None else ()
         reply = ReplyPlan(tuple(lines), choices, nav)
