@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import operator
 import os
 import tempfile
 from collections import Counter
@@ -205,20 +206,19 @@ class IntentModel:
         scale = self.intents.temperature / math.sqrt(total) if total else 0.0
         # zip stops at the intents' columns; the language head's follow.
         scores = [v * scale + b for v, b in zip(summed, self._intent_bias, strict=False)]
-        highest = max(scores)
-        exps = list(map(math.exp, [s - highest for s in scores]))
+        exps = list(map(math.exp, map(operator.sub, scores, itertools.repeat(max(scores)))))
         norm = 1.0 / sum(exps)
         labels = self.intents.labels
         ranked = sorted(self._labels, key=exps.__getitem__, reverse=True)[:top]
         intents = tuple([(labels[i], exps[i] * norm) for i in ranked])
         if self.languages is None or not known or not language:
             return Reading(intents)
-        votes = [v + b for v, b in zip(summed[count:], self._language_bias, strict=True)]
+        votes = list(map(operator.add, summed[count:], self._language_bias))
         best = max(votes)
         return Reading(
             intents,
             self.languages.labels[votes.index(best)],
-            1.0 / sum(map(math.exp, [v - best for v in votes])),
+            1.0 / sum(map(math.exp, map(operator.sub, votes, itertools.repeat(best)))),
         )
 
     def predict(self, text: str, *, top: int = 3) -> list[tuple[str, float]]:
