@@ -34,8 +34,9 @@ from pathlib import Path
 
 def _root() -> Path:
     # Read before the imports below, which must come from the measured tree.
-    if "--tree" in sys.argv:
-        return Path(sys.argv[sys.argv.index("--tree") + 1]).resolve()
+    at = sys.argv.index("--tree") + 1 if "--tree" in sys.argv else 0
+    if 0 < at < len(sys.argv):
+        return Path(sys.argv[at]).resolve()
     return Path(__file__).resolve().parents[1]
 
 
