@@ -16,7 +16,7 @@ from bench.routing import HELDOUT, evaluate, load_set
 from bot.conversation.version import Content
 
 FLOORS = {"top1": 0.94, "urgency_recall": 0.98}
-CEILINGS = {"none_confident_wrong": 0.035, "false_urgency": 0.01}
+CEILINGS = {"none_confident_wrong": 0.03, "false_urgency": 0.01}
 
 
 @pytest.fixture(scope="module")
