@@ -1,7 +1,7 @@
 """Hostile webhooks against a real ``kyrbot serve``: memory, 5xx answers and ERROR log lines.
 
 Run: ``.venv/bin/python bench/fuzz.py [--requests 50000] [--first 5000] [--concurrency 16]
-[--tracemalloc FRAMES] [--settle SECONDS]``.
+[--rate R] [--quiesce] [--tracemalloc FRAMES] [--settle SECONDS]``.
 
 Starts the fake Telegram Bot API in this process and ``kyrbot serve`` as a subprocess (webhook
 mode for Telegram, SMS with Twilio credentials, a fresh SQLite file), then sends
@@ -15,7 +15,12 @@ thousands of distinct senders; plus a few unsigned requests and a little malform
 Printed: the server's RSS after the first ``--first`` requests and after all of them (target:
 within 10%), the number of 5xx answers and of ERROR lines in its log (target: 0 each), and
 the rate achieved, and the RSS after every further ``--first`` requests, to tell a steady
-climb from a step. Random but repeatable (``--seed``).
+climb from a step, and the Bot API calls the server still makes in the three seconds after
+the last request (updates it accepted and had not handled yet). Random but repeatable
+(``--seed``). ``--rate`` paces the requests (open loop, ``R`` per second in all) instead of
+sending as fast as the server answers. ``--quiesce`` waits at every checkpoint until the
+server has made no Bot API call for two seconds before measuring, so the figures count what
+it keeps, not the updates it has yet to handle.
 
 ``--tracemalloc FRAMES`` runs the server under :mod:`tracemalloc` (``FRAMES`` deep; a
 wrapper around ``python -m bot`` that dumps a snapshot on SIGUSR1, so nothing in ``bot/``
@@ -299,14 +304,20 @@ async def _fuzz(
                 statuses[response.status] += 1
 
         started = time.monotonic()
+        pace = _Pace(args.rate, started)
         checkpoints: list[tuple[int, float]] = []
         while (done := checkpoints[-1][0] if checkpoints else 0) < args.requests:
             chunk = min(args.first, args.requests - done)
-            await _many(one, chunk, args.concurrency)
+            await _many(one, chunk, args.concurrency, pace)
+            if args.quiesce:
+                await _wait_idle(fake)
             checkpoints.append((done + chunk, rss_mb(pid)))
             if args.tracemalloc and len(checkpoints) == 1:
                 await _snapshot(pid, log_path.parent / "snapshot-1.pickle")
         elapsed = time.monotonic() - started
+    calls = len(fake.calls)
+    await asyncio.sleep(3)
+    late_calls = len(fake.calls) - calls
     first_rss, last_rss = checkpoints[0][1], checkpoints[-1][1]
     if args.tracemalloc:
         await _snapshot(pid, log_path.parent / "snapshot-2.pickle")
@@ -317,11 +328,21 @@ async def _fuzz(
     print(f"RSS after {args.first}: {first_rss:.1f} MB; after {args.requests}: {last_rss:.1f} MB"
           f" ({(last_rss / first_rss - 1) * 100:+.1f}%, target within 10%)")  # fmt: skip
     print("RSS by requests sent: " + ", ".join(f"{n}: {mb:.1f}" for n, mb in checkpoints))
+    print(f"Bot API calls in the 3 s after the last request: {late_calls}")
     print(f"5xx answers: {server_errors} (target 0); ERROR log lines: {errors} (target 0)")
     if args.settle:
         await asyncio.sleep(args.settle)
         print(f"RSS {args.settle:g} s after the last request: {rss_mb(pid):.1f} MB")
     print(f"server log: {log_path}")
+
+
+async def _wait_idle(fake: FakeBotApi, quiet: float = 2.0) -> None:
+    """Until the server has made no Bot API call for ``quiet`` seconds (at most 10 minutes)."""
+    deadline = time.monotonic() + 600
+    calls = -1
+    while calls != len(fake.calls) and time.monotonic() < deadline:
+        calls = len(fake.calls)
+        await asyncio.sleep(quiet)
 
 
 async def _snapshot(pid: int, path: Path) -> None:
@@ -366,13 +387,27 @@ def _short(filename: str) -> str:
     return filename
 
 
-async def _many(one: Callable[[], Any], count: int, concurrency: int) -> None:
+class _Pace:
+    """Start times ``1 / rate`` apart (no wait at all when ``rate`` is 0)."""
+
+    def __init__(self, rate: float, start: float) -> None:
+        self._gap = 1 / rate if rate else 0.0
+        self._next = start
+
+    async def wait(self) -> None:
+        if self._gap:
+            at, self._next = self._next, self._next + self._gap
+            await asyncio.sleep(max(0.0, at - time.monotonic()))
+
+
+async def _many(one: Callable[[], Any], count: int, concurrency: int, pace: _Pace) -> None:
     remaining = count
 
     async def worker() -> None:
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
+            await pace.wait()
             await one()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -410,6 +445,8 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=5_000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--rate", type=float, default=0.0, help="requests/s (0: no pacing)")
+    parser.add_argument("--quiesce", action="store_true", help="measure once the server idles")
     parser.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES")
     parser.add_argument("--settle", type=float, default=0.0, metavar="SECONDS")
     asyncio.run(run(parser.parse_args()))
