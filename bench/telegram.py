@@ -71,7 +71,7 @@ if str(ROOT) not in sys.path:
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from bench.peers.botapi import start_fake  # noqa: E402
+from bench.peers.botapi import FakeHandle, start_fake  # noqa: E402
 from bench.peers.measure import Target, closed_loop, fire, open_loop  # noqa: E402
 from bench.peers.telegram_peer import WEBHOOK_PATH as PEER_PATH  # noqa: E402
 from bench.peers.telegram_peer import PeerBot  # noqa: E402
@@ -342,7 +342,7 @@ async def _round(
     args: argparse.Namespace,
     round_: int,
     builder: FakeBotApi,
-    fake: Any,
+    fake: FakeHandle,
     bare: Target,
     targets: list[Target],
     session: aiohttp.ClientSession,
