@@ -60,6 +60,7 @@ from bot.channels.telegram.render import (
 )
 from bot.channels.telegram.shape import kind_of, press_is_ours, update_problem
 from bot.channels.telegram.updates import (
+    Backlog,
     ForgetfulApplication,
     PerChatUpdateProcessor,
     RecentUpdates,
@@ -113,6 +114,9 @@ class TelegramChannel(Channel):
             (from the catalogs; English by default). See :mod:`.groups`.
         poll_timeout: long-polling timeout passed to ``getUpdates``.
         max_concurrent_updates: updates processed at once (across different chats).
+        max_pending_updates: webhook updates accepted and not yet handled, at most; beyond
+            that the webhook answers 429 and Telegram sends the update again later, so a
+            flood waits at Telegram instead of in this process's memory.
         timer: for pacing and retries (tests pass a fake).
 
     Raises:
@@ -132,6 +136,7 @@ class TelegramChannel(Channel):
         private_chats_notice: str | None = None,
         poll_timeout: timedelta = timedelta(seconds=10),
         max_concurrent_updates: int = 64,
+        max_pending_updates: int = 1024,
         timer: Timer = LOOP_TIMER,
     ) -> None:
         telegram = config.telegram
@@ -153,6 +158,7 @@ class TelegramChannel(Channel):
         self._poll_timeout = poll_timeout
         self._accepting = True
         self._recent = RecentUpdates()
+        self._backlog = Backlog(max_pending_updates)
         self._in_flight = asyncio.Semaphore(_MAX_IN_FLIGHT)
         bootstrap.quiet_loggers()
 
@@ -182,6 +188,11 @@ class TelegramChannel(Channel):
             named=named_chats(config),
             notice=private_chats_notice or PRIVATE_CHATS_ONLY.msgid,
         )
+
+    @property
+    def pending_updates(self) -> int:
+        """Webhook updates accepted (answered 200) whose handling has not finished."""
+        return self._backlog.pending
 
     @property
     def webhook_mode(self) -> bool:
@@ -310,10 +321,18 @@ class TelegramChannel(Channel):
             # Stopping, not started, or the storage cannot store it: Telegram keeps the
             # update and delivers it again later.
             return web.Response(status=503, text="not accepting")
+        if not self._backlog.admit():
+            return web.Response(status=429, text="busy", headers={"Retry-After": "1"})
         await self._app.update_queue.put(update)
         return web.Response(status=200, text="ok")
 
-    async def _on_update(self, update: Update, _context: _Context) -> None:
+    async def _on_update(self, update: Update, context: _Context) -> None:
+        try:
+            await self._take_update(update, context)
+        finally:
+            self._backlog.done()
+
+    async def _take_update(self, update: Update, _context: _Context) -> None:
         callbacks = self._callbacks
         if callbacks is None:
             return

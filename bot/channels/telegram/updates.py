@@ -1,4 +1,4 @@
-"""How Telegram updates are taken in: per-chat order, recent update ids, no memory of people.
+"""How Telegram updates are taken in: per-chat order, recent ids, a bounded backlog, no memory.
 
 python-telegram-bot's :class:`~telegram.ext.Application` notes the chat id and user id of
 every update it processes, for its persistence to save later; with no persistence nothing
@@ -11,12 +11,15 @@ so those stay empty.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import Application, BaseUpdateProcessor, Job
+
+logger = logging.getLogger(__name__)
 
 
 def chat_key(update: object) -> int | None:
@@ -100,3 +103,42 @@ class RecentUpdates:
         if len(self._ids) > self._size:
             self._ids.popitem(last=False)
         return True
+
+
+class Backlog:
+    """Webhook updates accepted (answered 200) and not yet handled, up to a bound.
+
+    The webhook answers as soon as an update is queued, so a flood faster than the
+    conversation would otherwise pile up in memory. Beyond ``limit`` the webhook refuses
+    (Telegram sends the update again later), saying so once per episode.
+    """
+
+    __slots__ = ("_told", "limit", "pending")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.pending = 0
+        self._told = False
+
+    def admit(self) -> bool:
+        """Count one more update in, or False when the backlog is full."""
+        if self.pending >= self.limit:
+            if not self._told:
+                self._told = True
+                logger.warning(
+                    "Telegram updates arrive faster than they are handled (%d waiting); "
+                    "asking Telegram to send the next ones again later",
+                    self.pending,
+                )
+            return False
+        self.pending += 1
+        return True
+
+    def done(self) -> None:
+        """One admitted update was handled (a polled update, never admitted, counts nothing)."""
+        if not self.pending:
+            return
+        self.pending -= 1
+        if self._told and self.pending < self.limit // 2:
+            self._told = False
+            logger.info("Telegram updates are handled as they arrive again")
