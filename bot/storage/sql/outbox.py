@@ -5,6 +5,9 @@ instances stay correct as the fan-out does: claims take rows with ``FOR UPDATE S
 on PostgreSQL and under ``BEGIN IMMEDIATE`` on SQLite, and a result is written only where
 the row is still held by the same worker. A row is claimable only when no earlier row of the
 same contact is unsent, which keeps one person's replies in order across instances too.
+
+On SQLite the two calls every reply makes (enqueue, then sent) go to the driver
+(:mod:`bot.storage.sql.outbox_fastpath`), skipping SQLAlchemy's per-statement work.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing_extensions import override
 from bot.messages import Address
 from bot.privacy import AddressVault
 from bot.storage.outbox import Enqueued, OutboxItem, OutboxStatus, OutboxStore
+from bot.storage.sql import outbox_fastpath
 from bot.storage.sql.database import Database, begin_write
 from bot.storage.sql.tables import contacts, outbox
 from bot.storage.values import aware
@@ -229,6 +233,18 @@ class SqlOutbox(OutboxStore):
     ) -> Enqueued | None:
         aware(now, "now")
         aware(expires_at, "expires_at")
+        db = self._db
+        if db.sqlite:
+            return db.on_driver(
+                "enqueue",
+                outbox_fastpath.enqueue,
+                db.vault.lookup(address),
+                address,
+                list(payloads),
+                worker,
+                db.sqlite_now(now),
+                expires_at,
+            )
         return await self._db.run(
             "enqueue",
             _enqueue,
@@ -253,8 +269,12 @@ class SqlOutbox(OutboxStore):
 
     @override
     async def outbox_sent(self, worker: str, ids: Sequence[int]) -> None:
-        if ids:
-            await self._db.run("outbox_sent", _sent, worker, list(ids))
+        if not ids:
+            return
+        if self._db.sqlite:
+            self._db.on_driver("outbox_sent", outbox_fastpath.sent, worker, list(ids))
+            return
+        await self._db.run("outbox_sent", _sent, worker, list(ids))
 
     @override
     async def outbox_retry(
