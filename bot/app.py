@@ -207,7 +207,7 @@ class App:
         by_name = channels_by_name(self.channels)
         self.outbox.channels = by_name
         self.handoff, self.relay = build_handoff(
-            self.config, self.storage, self.service, self.channels
+            self.config, self.storage, self.service, self.channels, outbox=self.outbox
         )
         settings = RunnerSettings(retry_for=self.config.outbox.broadcast_retry_hours * 3600.0)
         self.runner = BroadcastRunner(self.storage, by_name, self.config, settings=settings)

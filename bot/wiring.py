@@ -28,12 +28,14 @@ def build_handoff(
     *,
     timer: Timer = LOOP_TIMER,
     clock: Callable[[], datetime] | None = None,
+    outbox: OutboxSender | None = None,
 ) -> tuple[HandoffService, ChannelRelay | None]:
     """The handoff to volunteers on these channels, hooked into the conversation.
 
     With a volunteers' group (``handoff.telegram_chat_id``) on a channel that hosts it, the
-    relay sends through the channels and the group's messages reach the service; without
-    one, asking for a person gives the phone numbers.
+    relay sends answers to people through ``outbox`` (as replies; directly without one) and
+    the group's messages reach the service; without a group, asking for a person gives the
+    phone numbers.
     """
     host = next((c for c in channels if isinstance(c, DeskHost) and c.group is not None), None)
     relay: ChannelRelay | None = None
@@ -45,6 +47,7 @@ def build_handoff(
             contacts=storage,
             per_minute=config.handoff.group_messages_per_minute,
             timer=timer,
+            outbox=outbox,
         )
     handoff = HandoffService(
         storage=storage,

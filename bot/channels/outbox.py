@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import json
 import logging
 import os
@@ -43,11 +44,22 @@ _SHORTEST_WAIT: Final = 0.01
 """Seconds the loop waits at least between looks, so a row it cannot take never spins it."""
 
 
-def encode_reply(reply: Reply) -> str:
-    """The reply as the outbox stores it: its text, choices, navigation and locale."""
+_PRIVATE_MARK: Final = '{"v":1,"private":true,'
+"""How a private payload begins (see :func:`encode_reply`), so sending needs no second parse."""
+
+
+def encode_reply(reply: Reply, *, private: bool = False) -> str:
+    """The reply as the outbox stores it: its text, choices, navigation and locale.
+
+    ``private``: a text nobody may find in the database's files once it is sent (what a
+    volunteer wrote): sending it scrubs the store's copies (:meth:`OutboxStore.scrub_sent`).
+    """
+    head: dict[str, Any] = (
+        {"v": _PAYLOAD_VERSION, "private": True} if private else {"v": _PAYLOAD_VERSION}
+    )
     return json.dumps(
         {
-            "v": _PAYLOAD_VERSION,
+            **head,
             "text": reply.text,
             "choices": [[c.id, c.label] for c in reply.choices],
             "nav": [[c.id, c.label] for c in reply.nav],
@@ -75,6 +87,18 @@ def decode_reply(payload: str) -> Reply:
         locale=str(data["locale"]),
         node=data.get("node"),
     )
+
+
+class Outcome(enum.Enum):
+    """What became of replies handed to :meth:`OutboxSender.submit_outcome`, at once."""
+
+    SENT = "sent"
+    """Every reply reached the provider."""
+    WAITING = "waiting"
+    """Stored and not sent yet: retried by the background loop until its deadline (or
+    waiting behind an earlier reply to the same person)."""
+    FAILED = "failed"
+    """Given up on: a permanent error, or nothing to retry (the failure is logged)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,33 +181,54 @@ class OutboxSender:
         Returns True when every reply was sent now; False when some wait for a retry (or
         failed), which the background loop then takes care of.
         """
+        return await self.submit_outcome(channel, address, replies) is Outcome.SENT
+
+    async def submit_outcome(
+        self,
+        channel: Channel,
+        address: Address,
+        replies: Sequence[Reply],
+        *,
+        private: bool = False,
+    ) -> Outcome:
+        """:meth:`submit`, saying whether what was not sent now waits for a retry or failed.
+
+        ``private``: once sent (or given up on), no copy of the text may stay in the store's
+        files (see :func:`encode_reply`).
+        """
         if not replies:
-            return True
+            return Outcome.SENT
         now = self._now()
         try:
             enqueued = await self.store.enqueue(
                 address,
-                [encode_reply(reply) for reply in replies],
+                [encode_reply(reply, private=private) for reply in replies],
                 worker=self.worker_id,
                 now=now,
                 expires_at=now + timedelta(seconds=self.settings.reply_retry),
             )
         except StorageError as exc:
             logger.error("Replies could not be stored in the outbox; sending directly: %s", exc)
-            return await channel.deliver_replies(address, replies)
+            return await self._direct(channel, address, replies)
         if enqueued is None:  # not a stored contact (erased): nothing to reference
-            return await channel.deliver_replies(address, replies)
+            return await self._direct(channel, address, replies)
         if not enqueued.claimed:
             self.wake()  # an earlier reply to this person is waiting: these go after it
-            return False
+            return Outcome.WAITING
         items = list(enqueued.items)
         for index, item in enumerate(items):
-            if await self._attempt(channel, item):
+            outcome = await self._attempt(channel, item)
+            if outcome is Outcome.SENT:
                 continue
             for later in items[index + 1 :]:  # keep the order: they go after the retried one
                 await self._give_back(later)
-            return False
-        return True
+            return Outcome.WAITING if index + 1 < len(items) else outcome
+        return Outcome.SENT
+
+    @staticmethod
+    async def _direct(channel: Channel, address: Address, replies: Sequence[Reply]) -> Outcome:
+        delivered = await channel.deliver_replies(address, replies)
+        return Outcome.SENT if delivered else Outcome.FAILED
 
     def wake(self) -> None:
         """Look for due replies now."""
@@ -261,23 +306,23 @@ class OutboxSender:
     async def _attempt_claimed(self, item: OutboxItem) -> None:
         await self._attempt(self.channels[item.address.channel], item)
 
-    async def _attempt(self, channel: Channel, item: OutboxItem) -> bool:
-        """Try one held row once; record what became of it. True when it was sent."""
+    async def _attempt(self, channel: Channel, item: OutboxItem) -> Outcome:
+        """Try one held row once; record what became of it."""
         try:
             reply = decode_reply(item.payload)
             await channel.send_reply(item.address, reply)
         except SendError as error:
-            await self._failed_attempt(item, error)
-            return False
+            return await self._failed_attempt(item, error)
         except Exception as exc:
             log_failure(logger, "Sending a stored reply", exc, item.address)
             await self._give_up(item, type(exc).__name__)
-            return False
+            return Outcome.FAILED
         self.sent += 1
         await self.store.outbox_sent(self.worker_id, [item.id])
-        return True
+        await self._scrub(item)
+        return Outcome.SENT
 
-    async def _failed_attempt(self, item: OutboxItem, error: SendError) -> None:
+    async def _failed_attempt(self, item: OutboxItem, error: SendError) -> Outcome:
         name = type(error).__name__
         delay = self._policy.delay(item.attempts, error)
         now = self._now()
@@ -293,7 +338,7 @@ class OutboxSender:
                 self.worker_id, item.id, not_before=now + timedelta(seconds=delay), error=name
             )
             self.wake()
-            return
+            return Outcome.WAITING
         by_person = isinstance(error, RecipientUnreachable) and error.by_person
         if not by_person:
             logger.warning(
@@ -303,10 +348,16 @@ class OutboxSender:
                 item.attempts,
             )
         await self._give_up(item, name)
+        return Outcome.FAILED
 
     async def _give_up(self, item: OutboxItem, error: str) -> None:
         self.failed += 1
         await self.store.outbox_failed(self.worker_id, item.id, error=error, now=self._now())
+        await self._scrub(item)
+
+    async def _scrub(self, item: OutboxItem) -> None:
+        if item.payload.startswith(_PRIVATE_MARK):
+            await self.store.scrub_sent()
 
     async def _give_back(self, item: OutboxItem) -> None:
         await self.store.outbox_retry(

@@ -1,15 +1,18 @@
-"""How relayed texts travel: one narrow sender for both directions, on today's send path.
+"""How relayed texts travel: one narrow sender for both directions, on the reply path.
 
-Everything the handoff sends goes through :class:`RelaySender`, so moving it onto another
-send path (a durable outbox) is one new implementation of these two methods. Relayed texts
-are never logged and never stored by this module.
+Everything the handoff sends goes through :class:`RelaySender`. Relayed texts are never
+logged and never stored by this module.
 
-:class:`ChannelRelay` is today's: answers reach the person through their channel's
-:meth:`~bot.channels.base.Channel.deliver_replies` (the reply path: it uses no broadcast
-sending time, so a running broadcast never delays it, and an SMS is split and counted like any
-reply); the group's messages go out one at a time, in order, from a queue paced by a
-:class:`~bot.channels.pacing.RateLimiter` at the group's limit (Telegram: 20 a minute per
-group), so a flood of tickets waits in the queue rather than hitting Telegram's limit.
+:class:`ChannelRelay` sends answers to the person as replies: through the durable outbox
+(:class:`~bot.channels.outbox.OutboxSender`) when one is wired, as ``kyrbot serve`` wires it,
+so an answer is stored before it is sent, retried while the person's provider is down, erased
+once sent, and never overtakes a reply to the same person that is still waiting; without an
+outbox, through the channel's :meth:`~bot.channels.base.Channel.deliver_replies`. Either way
+it uses no broadcast sending time, so a running broadcast never delays it, and an SMS is split
+and counted like any reply. The group's messages go out one at a time, in order, from a queue
+paced by a :class:`~bot.channels.pacing.RateLimiter` at the group's limit (Telegram: 20 a
+minute per group), so a flood of tickets waits in the queue rather than hitting Telegram's
+limit.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from bot.channels.base import Channel, log_failure
+from bot.channels.outbox import OutboxSender, Outcome
 from bot.channels.pacing import LOOP_TIMER, LocalSendClock, RateLimiter, Timer
 from bot.errors import SendError
 from bot.messages import Address, Reply
@@ -33,6 +37,9 @@ class Delivery(enum.Enum):
     """What became of an answer to a person."""
 
     SENT = "sent"
+    QUEUED = "queued"
+    """Stored in the outbox: the person's provider did not take it yet, and it is retried
+    until ``outbox.reply_retry_minutes`` have passed (or it waits behind an earlier reply)."""
     TOO_LONG = "too_long"
     """Over the person's channel's reply limit (SMS segments): nothing was sent."""
     FAILED = "failed"
@@ -55,6 +62,12 @@ class RelaySender(Protocol):
         ...
 
 
+_DELIVERY = {
+    Outcome.SENT: Delivery.SENT,
+    Outcome.WAITING: Delivery.QUEUED,
+    Outcome.FAILED: Delivery.FAILED,
+}
+
 LostRelay = Callable[[int], Awaitable[None]]
 """Told the contact id whose message could not reach the group."""
 
@@ -69,6 +82,7 @@ class ChannelRelay:
         contacts: where a contact id is turned into its address, at sending time only.
         per_minute: the group's message limit.
         timer: for pacing (tests pass a fake).
+        outbox: where answers to people are stored and sent (without one: sent directly).
     """
 
     def __init__(
@@ -80,8 +94,10 @@ class ChannelRelay:
         contacts: TicketStore,
         per_minute: float = 20.0,
         timer: Timer = LOOP_TIMER,
+        outbox: OutboxSender | None = None,
     ) -> None:
         self._channels = dict(channels)
+        self._outbox = outbox
         self._group_channel = group_channel
         self._group = group
         self._contacts = contacts
@@ -110,10 +126,14 @@ class ChannelRelay:
         limit = channel.capabilities.reply_units_limit
         if limit is not None and channel.estimate(text, locale).units > limit:
             return Delivery.TOO_LONG
-        delivered = await channel.deliver_replies(
-            contact.address, (Reply(text=text, locale=locale),)
+        replies = (Reply(text=text, locale=locale),)
+        if self._outbox is None:
+            delivered = await channel.deliver_replies(contact.address, replies)
+            return Delivery.SENT if delivered else Delivery.FAILED
+        outcome = await self._outbox.submit_outcome(
+            channel, contact.address, replies, private=True
         )
-        return Delivery.SENT if delivered else Delivery.FAILED
+        return _DELIVERY[outcome]
 
     def units(self, channel_name: str, text: str, locale: str) -> tuple[float, float | None]:
         """What ``text`` costs on a channel, and the most one reply may cost there."""

@@ -85,6 +85,7 @@ class HandoffService:
         self._hours = OfficeHours.from_config(config.handoff)
         self._idle = timedelta(minutes=config.handoff.idle_minutes)
         self._group_locale = config.default_locale
+        self._retry_minutes = f"{config.outbox.reply_retry_minutes:g}"
 
     # -- the conversation's hooks --------------------------------------------------------
 
@@ -193,6 +194,10 @@ class HandoffService:
         if delivery is Delivery.FAILED:
             await self._to_group(self._group_text(T.NOT_SENT, ticket=ticket.id))
             return
+        if delivery is Delivery.QUEUED:
+            await self._to_group(
+                self._group_text(T.QUEUED, ticket=ticket.id, minutes=self._retry_minutes)
+            )
         await self._storage.count_ticket_message(ticket.id, to_person=True, now=now)
         await self._audit(volunteer, "handoff.answer", ticket.id, now)
 
@@ -273,7 +278,8 @@ class HandoffService:
         if self._sender is None:
             return
         reply = self._person_reply(text, ticket.locale)
-        if await self._sender.send_to_person(ticket.contact_id, reply.text) is not Delivery.SENT:
+        delivery = await self._sender.send_to_person(ticket.contact_id, reply.text)
+        if delivery not in (Delivery.SENT, Delivery.QUEUED):
             logger.warning("A ticket's closing message could not be delivered")
 
     async def _to_group(self, text: str) -> None:

@@ -100,6 +100,11 @@ TOO_LONG = pgettext(
     "was sent.",
 )
 NOT_SENT = pgettext("volunteers:not_sent", "Ticket {ticket}: your answer could not be delivered.")
+QUEUED = pgettext(
+    "volunteers:queued",
+    "Ticket {ticket}: the person's phone service did not take your answer yet. It is kept and "
+    "tried again for {minutes} minutes; nothing else to do.",
+)
 OPEN_TICKETS = pgettext("volunteers:open_tickets", "Open tickets:")
 NO_TICKETS = pgettext("volunteers:no_tickets", "No open tickets.")
 # Translators: one line of /tickets; {who} is volunteers:nobody or the volunteer's id.

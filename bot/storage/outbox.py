@@ -119,3 +119,13 @@ class OutboxStore(abc.ABC):
     @abc.abstractmethod
     async def prune_outbox(self, *, before: datetime) -> int:
         """Delete failed rows last changed before ``before``; returns how many."""
+
+    async def scrub_sent(self) -> None:  # noqa: B027 - a store with no copies does nothing
+        """Leave no copy of erased payloads in the store's files (after a private text).
+
+        A store whose deleted rows linger (SQLite's write-ahead log) removes them now; the
+        default, for stores that keep no such copies, does nothing.
+
+        Raises:
+            StorageError: the database failed.
+        """

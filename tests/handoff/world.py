@@ -4,7 +4,9 @@ Twilio is :class:`~tests.fakes.twilio_server.FakeTwilioServer` (answers to a per
 REST) and signed webhooks reach the real web server; Telegram is
 :class:`~tests.fakes.telegram_server.FakeBotApi`, polled by the real python-telegram-bot
 client. The conversation service, the handoff service and the relay are wired by
-:func:`bot.app.build_handoff`, as ``kyrbot serve`` wires them. The store is a SQLite file.
+:func:`bot.app.build_handoff`, and replies (volunteers' answers among them) go through the
+outbox, as ``kyrbot serve`` wires them; the outbox's retry loop is not running, a test runs
+it (:meth:`HandoffWorld.retry_outbox`). The store is a SQLite file.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from bot.app import build_handoff, channel_callbacks
 from bot.channels import registry
+from bot.channels.outbox import OutboxSender
 from bot.channels.telegram.adapter import TelegramChannel
 from bot.config import Config, parse_config
 from bot.conversation.service import ConversationService
@@ -122,13 +125,15 @@ class HandoffWorld:
             organization=self.config.organization,
             carrier_help=registry.carrier_help_channels(self.config),
         )
-        callbacks = channel_callbacks(self.service)
+        self.outbox = OutboxSender(self.storage.outbox, {}, timer=self.timer, now=self.clock)
+        callbacks = channel_callbacks(self.service, outbox=self.outbox)
         self.sms = await stack.enter_async_context(SmsHarness(self.config, callbacks))
         # Telegram by long polling (the webhook is tested elsewhere); SMS by signed webhooks.
         polling = self.config.model_copy(
             update={"server": self.config.server.model_copy(update={"public_url": None})}
         )
         self.bot = TelegramChannel(polling, poll_timeout=timedelta(seconds=1))
+        self.outbox.channels = {c.name: c for c in (self.sms.channel, self.bot)}
         handoff, relay = build_handoff(
             self.config,
             self.storage,
@@ -136,6 +141,7 @@ class HandoffWorld:
             [self.sms.channel, self.bot],
             timer=self.timer,
             clock=self.clock,
+            outbox=self.outbox,
         )
         assert relay is not None
         self.handoff: HandoffService = handoff
@@ -156,8 +162,12 @@ class HandoffWorld:
         return answer.messages
 
     def sms_to(self, number: str = PERSON_NUMBER) -> list[str]:
-        """Every SMS sent to ``number`` by REST (answers from volunteers, closing notes)."""
-        return [r.form["Body"] for r in self.twilio.requests if r.form.get("To") == number]
+        """Every SMS Twilio took for ``number`` by REST (volunteers' answers, closing notes)."""
+        return [
+            r.form["Body"]
+            for r in self.twilio.requests
+            if r.form.get("To") == number and r.status == 201
+        ]
 
     async def wait_for_sms(self, count: int, number: str = PERSON_NUMBER) -> list[str]:
         await self.telegram.wait_until(lambda: len(self.sms_to(number)) >= count, within=10)
@@ -187,6 +197,14 @@ class HandoffWorld:
             )
         )
         await self.settle()
+
+    async def retry_outbox(self, *, after: timedelta = timedelta(minutes=1)) -> int:
+        """Move the clock on by ``after`` and send what waits in the outbox; how many went."""
+        self.clock.offset += after
+        sent = 0
+        while handled := await self.outbox.run_once():  # one row per person per round
+            sent += handled
+        return sent
 
     async def settle(self) -> None:
         """Wait until the bot has taken every update and sent everything it queued."""

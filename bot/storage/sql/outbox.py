@@ -307,3 +307,7 @@ class SqlOutbox(OutboxStore):
     async def prune_outbox(self, *, before: datetime) -> int:
         aware(before, "before")
         return await self._db.run("prune_outbox", _prune, before)
+
+    @override
+    async def scrub_sent(self) -> None:
+        self._db.scrub_after_erase()
