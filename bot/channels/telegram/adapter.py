@@ -58,6 +58,7 @@ from bot.channels.telegram.render import (
     utf16_length,
 )
 from bot.channels.telegram.shape import kind_of, press_is_ours, update_problem
+from bot.channels.telegram.transport import AiohttpRequest
 from bot.channels.telegram.updates import (
     ForgetfulApplication,
     PerChatUpdateProcessor,
@@ -83,8 +84,8 @@ logger = logging.getLogger(__name__)
 
 _MAX_IN_FLIGHT: Final = 16
 """Bot API requests the adapter has open at once. Far above what Telegram's ~30 messages/s
-allow at real latencies, and it keeps httpx's connection pool small: its bookkeeping grows
-with pool size times queued requests, and at 256 (PTB's default) it halved throughput."""
+allow at real latencies; the client (:mod:`.transport`) keeps a few more connections than
+this, for the button presses' and edits' calls."""
 
 CommandInterceptor = Callable[[Inbound], Awaitable[Sequence[Reply] | None]]
 """Sees a command (``kind=COMMAND``) before the conversation; returns replies, or ``None``."""
@@ -160,7 +161,7 @@ class TelegramChannel(Channel):
             .application_class(ForgetfulApplication)
             .token(telegram.token)
             .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates))
-            .connection_pool_size(_MAX_IN_FLIGHT + 4)
+            .request(AiohttpRequest(connections=_MAX_IN_FLIGHT + 4))
         )
         if telegram.base_url:
             builder = builder.base_url(telegram.base_url)
