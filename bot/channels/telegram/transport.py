@@ -18,10 +18,13 @@ Long polling (``getUpdates``) keeps PTB's own client.
 
 from __future__ import annotations
 
+import ssl
 from typing import Final
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 import aiohttp
+import certifi
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
@@ -59,6 +62,7 @@ class AiohttpRequest(BaseRequest):
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str | None] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -68,12 +72,29 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         """Open the session (again, after :meth:`shutdown`)."""
         if self._session is None or self._session.closed:
+            # As httpx did: certifi's certificates (proxies: see _proxy).
+            context = ssl.create_default_context(cafile=certifi.where())
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._connections),
+                connector=aiohttp.TCPConnector(limit=self._connections, ssl=context),
                 headers={"User-Agent": self.USER_AGENT},
                 # Bot API answers are JSON; cookies and redirects play no part.
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
+
+    def _proxy(self, url: str) -> str | None:
+        """The proxy for ``url`` from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY``, as httpx.
+
+        Looked up once per server: aiohttp's own ``trust_env`` reads the environment and
+        ``~/.netrc`` in a worker thread on every request.
+        """
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}"
+        if key not in self._proxies:
+            proxy = getproxies().get(parts.scheme) or None
+            if proxy is not None and parts.hostname and proxy_bypass(parts.hostname):
+                proxy = None
+            self._proxies[key] = proxy
+        return self._proxies[key]
 
     async def shutdown(self) -> None:
         """Close the session and its connections. Safe to call twice."""
@@ -126,7 +147,13 @@ class AiohttpRequest(BaseRequest):
         )
         try:
             async with session.request(
-                method, url, data=data, headers=headers, timeout=timeout, allow_redirects=False
+                method,
+                url,
+                data=data,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                proxy=self._proxy(url),
             ) as response:
                 return response.status, await response.read()
         except aiohttp.ConnectionTimeoutError as err:

@@ -182,3 +182,32 @@ async def test_a_closed_client_refuses_to_send():
     client = AiohttpRequest(connections=1)
     with pytest.raises(NetworkError):
         await client.post("http://127.0.0.1:9/botT/getMe")
+
+
+async def test_the_proxy_from_the_environment_is_used(monkeypatch: pytest.MonkeyPatch):
+    lines: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        lines.append(await reader.readline())
+        while (await reader.readline()).strip():
+            pass
+        body = b'{"ok": true, "result": true}'
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("NO_PROXY", "direct.invalid")
+    client = AiohttpRequest(connections=2)
+    await client.initialize()
+    try:
+        assert await client.post("http://bot-api.invalid/botT/getMe") is True
+        assert lines == [b"POST http://bot-api.invalid/botT/getMe HTTP/1.1\r\n"]
+        with pytest.raises(NetworkError):  # not through the proxy: the name does not resolve
+            await client.post("http://direct.invalid/botT/getMe")
+    finally:
+        await client.shutdown()
+        server.close()
+        await server.wait_closed()
