@@ -1,6 +1,7 @@
 """Hostile webhooks against a real ``kyrbot serve``: memory, 5xx answers and ERROR log lines.
 
-Run: ``.venv/bin/python bench/fuzz.py [--requests 50000] [--first 5000] [--concurrency 16]``.
+Run: ``.venv/bin/python bench/fuzz.py [--requests 50000] [--first 5000] [--concurrency 16]
+[--rate R] [--quiesce] [--tracemalloc FRAMES] [--settle SECONDS]``.
 
 Starts the fake Telegram Bot API in this process and ``kyrbot serve`` as a subprocess (webhook
 mode for Telegram, SMS with Twilio credentials, a fresh SQLite file), then sends
@@ -13,7 +14,19 @@ thousands of distinct senders; plus a few unsigned requests and a little malform
 
 Printed: the server's RSS after the first ``--first`` requests and after all of them (target:
 within 10%), the number of 5xx answers and of ERROR lines in its log (target: 0 each), and
-the rate achieved. Random but repeatable (``--seed``).
+the rate achieved, and the RSS after every further ``--first`` requests, to tell a steady
+climb from a step, and the Bot API calls the server still makes in the three seconds after
+the last request (updates it accepted and had not handled yet). Random but repeatable
+(``--seed``). ``--rate`` paces the requests (open loop, ``R`` per second in all) instead of
+sending as fast as the server answers. ``--quiesce`` waits at every checkpoint until the
+server has made no Bot API call for two seconds before measuring, so the figures count what
+it keeps, not the updates it has yet to handle.
+
+``--tracemalloc FRAMES`` runs the server under :mod:`tracemalloc` (``FRAMES`` deep; a
+wrapper around ``python -m bot`` that dumps a snapshot on SIGUSR1, so nothing in ``bot/``
+changes) and prints what grew between the first checkpoint and the last, by line and by
+traceback. The server runs far slower so; its RSS includes tracemalloc's own. ``--settle``
+waits that long after the last request and measures the RSS again (expiring state shrinks).
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ import os
 import random
 import re
 import secrets
+import signal
 import sys
 import tempfile
 import time
@@ -57,6 +71,21 @@ TEXTS = (
     "/start@kyr_test_bot es", "¿Pueden entrar a mi casa?", "a\x00b", "\u202e\u200b", "😀" * 30,
 )  # fmt: skip
 _ERROR_LINE = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) ")
+_TRACED_SERVER = """
+import os, runpy, signal, sys, tracemalloc
+tracemalloc.start(int(os.environ["FUZZ_TRACEMALLOC_FRAMES"]))
+where = os.environ["FUZZ_TRACEMALLOC_DIR"]
+dumped = [0]
+def dump(*_):
+    dumped[0] += 1
+    path = os.path.join(where, "snapshot-%d.pickle" % dumped[0])
+    tracemalloc.take_snapshot().dump(path + ".part")
+    os.rename(path + ".part", path)
+signal.signal(signal.SIGUSR1, dump)
+sys.argv = ["kyrbot", *sys.argv[1:]]
+runpy.run_module("bot", run_name="__main__", alter_sys=True)
+"""
+"""``python -c`` code: ``python -m bot`` under tracemalloc, a snapshot per SIGUSR1."""
 
 
 def rss_mb(pid: int) -> float:
@@ -227,14 +256,22 @@ async def run(args: argparse.Namespace) -> None:
         }
         (work / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
         log_path = work / "serve.log"
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        launch = ["-m", "bot"]
+        if args.tracemalloc:
+            launch = ["-c", _TRACED_SERVER]
+            env["FUZZ_TRACEMALLOC_FRAMES"] = str(args.tracemalloc)
+            env["FUZZ_TRACEMALLOC_DIR"] = str(work)
         with log_path.open("wb") as log:
             server = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "serve", "--config", str(work / "config.yaml"),
-                cwd=work, stdout=log, stderr=log, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                sys.executable, *launch, "serve", "--config", str(work / "config.yaml"),
+                cwd=work, stdout=log, stderr=log, env=env,
             )  # fmt: skip
         try:
             await _wait_started(server, log_path)
             await _fuzz(args, fake, port, server.pid, log_path)
+            if args.tracemalloc:
+                _print_growth(work / "snapshot-1.pickle", work / "snapshot-2.pickle")
         finally:
             server.terminate()
             await server.wait()
@@ -267,28 +304,110 @@ async def _fuzz(
                 statuses[response.status] += 1
 
         started = time.monotonic()
-        await _many(one, args.first, args.concurrency)
-        first_rss = rss_mb(pid)
-        await _many(one, args.requests - args.first, args.concurrency)
+        pace = _Pace(args.rate, started)
+        checkpoints: list[tuple[int, float]] = []
+        while (done := checkpoints[-1][0] if checkpoints else 0) < args.requests:
+            chunk = min(args.first, args.requests - done)
+            await _many(one, chunk, args.concurrency, pace)
+            if args.quiesce:
+                await _wait_idle(fake)
+            checkpoints.append((done + chunk, rss_mb(pid)))
+            if args.tracemalloc and len(checkpoints) == 1:
+                await _snapshot(pid, log_path.parent / "snapshot-1.pickle")
         elapsed = time.monotonic() - started
-        last_rss = rss_mb(pid)
+    calls = len(fake.calls)
+    await asyncio.sleep(3)
+    late_calls = len(fake.calls) - calls
+    first_rss, last_rss = checkpoints[0][1], checkpoints[-1][1]
+    if args.tracemalloc:
+        await _snapshot(pid, log_path.parent / "snapshot-2.pickle")
     errors = sum(1 for line in _log_lines(log_path) if _ERROR_LINE.match(line))
     server_errors = sum(count for status, count in statuses.items() if status >= 500)
     print(f"requests: {args.requests} in {elapsed:.0f} s ({args.requests / elapsed:.0f}/s)")
     print(f"statuses: {dict(sorted(statuses.items()))}")
     print(f"RSS after {args.first}: {first_rss:.1f} MB; after {args.requests}: {last_rss:.1f} MB"
           f" ({(last_rss / first_rss - 1) * 100:+.1f}%, target within 10%)")  # fmt: skip
+    print("RSS by requests sent: " + ", ".join(f"{n}: {mb:.1f}" for n, mb in checkpoints))
+    print(f"Bot API calls in the 3 s after the last request: {late_calls}")
     print(f"5xx answers: {server_errors} (target 0); ERROR log lines: {errors} (target 0)")
+    if args.settle:
+        await asyncio.sleep(args.settle)
+        print(f"RSS {args.settle:g} s after the last request: {rss_mb(pid):.1f} MB")
     print(f"server log: {log_path}")
 
 
-async def _many(one: Callable[[], Any], count: int, concurrency: int) -> None:
+async def _wait_idle(fake: FakeBotApi, quiet: float = 2.0) -> None:
+    """Until the server has made no Bot API call for ``quiet`` seconds (at most 10 minutes)."""
+    deadline = time.monotonic() + 600
+    calls = -1
+    while calls != len(fake.calls) and time.monotonic() < deadline:
+        calls = len(fake.calls)
+        await asyncio.sleep(quiet)
+
+
+async def _snapshot(pid: int, path: Path) -> None:
+    """Ask the traced server for a tracemalloc snapshot and wait until it is written."""
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 600
+    while not await asyncio.to_thread(path.exists):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no tracemalloc snapshot at {path}")
+        await asyncio.sleep(0.5)
+
+
+def _print_growth(first: Path, last: Path, top: int = 15) -> None:
+    """What the server allocated between two snapshots and still holds, biggest first."""
+    import tracemalloc
+
+    ignore = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<*")]
+    before = tracemalloc.Snapshot.load(str(first)).filter_traces(ignore)
+    after = tracemalloc.Snapshot.load(str(last)).filter_traces(ignore)
+    total = sum(stat.size for stat in after.statistics("filename")) - sum(
+        stat.size for stat in before.statistics("filename")
+    )
+    print(f"tracemalloc: Python heap grew {total / 2**20:+.1f} MB between the snapshots")
+    print("grown most, by line:")
+    for stat in after.compare_to(before, "lineno")[:top]:
+        frame = stat.traceback[0]
+        print(
+            f"  {stat.size_diff / 2**20:+7.2f} MB {stat.count_diff:+8d} blocks"
+            f"  {_short(frame.filename)}:{frame.lineno}"
+        )
+    print("grown most, by traceback (innermost frame last):")
+    for stat in after.compare_to(before, "traceback")[: top // 3]:
+        print(f"  {stat.size_diff / 2**20:+7.2f} MB {stat.count_diff:+8d} blocks")
+        for frame in stat.traceback:
+            print(f"      {_short(frame.filename)}:{frame.lineno}")
+
+
+def _short(filename: str) -> str:
+    for marker in ("/site-packages/", str(ROOT) + "/", "/lib/python3"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
+
+
+class _Pace:
+    """Start times ``1 / rate`` apart (no wait at all when ``rate`` is 0)."""
+
+    def __init__(self, rate: float, start: float) -> None:
+        self._gap = 1 / rate if rate else 0.0
+        self._next = start
+
+    async def wait(self) -> None:
+        if self._gap:
+            at, self._next = self._next, self._next + self._gap
+            await asyncio.sleep(max(0.0, at - time.monotonic()))
+
+
+async def _many(one: Callable[[], Any], count: int, concurrency: int, pace: _Pace) -> None:
     remaining = count
 
     async def worker() -> None:
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
+            await pace.wait()
             await one()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -326,6 +445,10 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=5_000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--rate", type=float, default=0.0, help="requests/s (0: no pacing)")
+    parser.add_argument("--quiesce", action="store_true", help="measure once the server idles")
+    parser.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES")
+    parser.add_argument("--settle", type=float, default=0.0, metavar="SECONDS")
     asyncio.run(run(parser.parse_args()))
 
 

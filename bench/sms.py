@@ -1,6 +1,7 @@
 """Inbound SMS webhooks/s through the whole stack, beside a bare aiohttp handler, plus latency.
 
-Run: ``.venv/bin/python bench/sms.py [--sink service|trivial] [--seconds 5] [--concurrency 32]``.
+Run: ``.venv/bin/python bench/sms.py [--sink service|trivial] [--seconds 5] [--concurrency 32]
+[--peer]``.
 
 Two servers run in their own processes, so the load generator (this process) does not share
 their event loop:
@@ -8,7 +9,11 @@ their event loop:
 * **full stack**: the bot's web server with the SMS routes. Every request carries a valid
   ``X-Twilio-Signature``; the adapter checks it, parses the form, matches keywords, passes
   the event to the sink, renders the replies and answers TwiML.
-* **bare**: a plain aiohttp handler that answers a fixed TwiML document.
+* **bare**: a plain aiohttp handler that answers a fixed TwiML document;
+* **peer** (with ``--peer``): what a Python developer would write instead,
+  :mod:`bench.peers.sms_peer` (aiohttp, twilio's ``RequestValidator`` on every request, a
+  per-sender SQLite write, a ``MessagingResponse``), fed the very same signed requests as the
+  full stack. Target (issue: reliability): full stack >= 0.8 of the peer.
 
 The sink is pluggable: a *sink factory* is any callable ``(Config) -> async context manager
 yielding a sink``: anything with the conversation service's ``handle`` and
@@ -26,10 +31,11 @@ the full stack. The polling needs a CPU of its own, so it is on only with two or
 Printed: requests/s of each server at full load (``--concurrency`` clients; ``--rounds``
 phases of ``--seconds`` per server, alternating, median taken), the ratio full/bare, and
 p50/p99 latency at a steady ``--rate`` requests/s (timed from each request's scheduled
-start, so a stall is not hidden). Targets (issue: SMS adapter): ratio >= 0.3, p99 < 50 ms at
-100 requests/s. The reply budget is raised for the run so every request takes the normal
-answering path; ``--contacts`` senders (default 500) share the load,
-so most messages come from someone already in a conversation.
+start, so a stall is not hidden), and each server's CPU ms per request at full load (its
+process's user + system time over the phase). Targets (issue: SMS adapter): ratio >= 0.3,
+p99 < 50 ms at 100 requests/s. The reply budget is raised for the run so every request takes
+the normal answering path; ``--contacts`` senders (default 500) share the load, so most
+messages come from someone already in a conversation.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
+from bench.peers.sms_peer import SmsPeer  # noqa: E402
 from bot.app import channel_callbacks  # noqa: E402
 from bot.channels.sms.adapter import SmsChannel  # noqa: E402
 from bot.config import Config, parse_config  # noqa: E402
@@ -212,10 +219,29 @@ async def _serve_bare(conn: Connection) -> None:
         await server.stop()
 
 
+async def _serve_peer(conn: Connection) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        peer = SmsPeer(
+            auth_token=AUTH_TOKEN,
+            public_url=PUBLIC_URL,
+            database=Path(scratch) / "peer.sqlite3",
+        )
+        server = WebServer(peer.web_app(), host="127.0.0.1", port=0)
+        await server.start()
+        try:
+            conn.send(server.port)
+            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        finally:
+            await server.stop()
+            peer.close()
+
+
 def _server_main(kind: str, sink_name: str, conn: Connection) -> None:
     logging.disable(logging.CRITICAL)
     if kind == "bare":
         asyncio.run(_serve_bare(conn))
+    elif kind == "peer":
+        asyncio.run(_serve_peer(conn))
     else:
         asyncio.run(_serve_full_stack(SINKS[sink_name], conn))
 
@@ -289,10 +315,22 @@ class Throughput:
     requests: int
     errors: int
     seconds: float
+    cpu_seconds: float = 0.0
+    """The server process's CPU time (user + system) over the phase."""
 
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu_seconds * 1000 / max(self.requests, 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _poll_until(done: asyncio.Event) -> None:
@@ -303,7 +341,7 @@ async def _poll_until(done: asyncio.Event) -> None:
 
 
 async def throughput(
-    port: int,
+    server: _Server,
     requests: list[SignedRequest],
     *,
     seconds: float,
@@ -313,7 +351,7 @@ async def throughput(
     finished = asyncio.Event()
     poller = asyncio.create_task(_poll_until(finished)) if polling else None
     try:
-        return await _throughput(port, requests, seconds=seconds, concurrency=concurrency)
+        return await _throughput(server, requests, seconds=seconds, concurrency=concurrency)
     finally:
         finished.set()
         if poller is not None:
@@ -321,9 +359,9 @@ async def throughput(
 
 
 async def _throughput(
-    port: int, requests: list[SignedRequest], *, seconds: float, concurrency: int
+    server: _Server, requests: list[SignedRequest], *, seconds: float, concurrency: int
 ) -> Throughput:
-    url = f"http://127.0.0.1:{port}/twilio/sms"
+    url = f"http://127.0.0.1:{server.port}/twilio/sms"
     connector = aiohttp.TCPConnector(limit=concurrency)
     done = errors = 0
     next_index = 0
@@ -343,10 +381,11 @@ async def _throughput(
                 else:
                     errors += 1
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds(server.process.pid or 0)
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return Throughput(requests=done, errors=errors, seconds=elapsed)
+        cpu = cpu_seconds(server.process.pid or 0) - cpu
+    return Throughput(requests=done, errors=errors, seconds=elapsed, cpu_seconds=cpu)
 
 
 @dataclass
@@ -407,71 +446,87 @@ async def run(args: argparse.Namespace) -> None:
         "bare": signed_requests(steady_n, contacts=args.contacts, prefix="bl"),
         "full": signed_requests(steady_n, contacts=args.contacts, prefix="fl"),
     }
+    steady["peer"] = steady["full"]  # the very same requests; the peer keeps no message ids
     polling = not args.sleeping_client and (os.cpu_count() or 1) >= 2
-    servers = {"bare": start_server("bare", args.sink), "full": start_server("full", args.sink)}
-    rounds: list[tuple[Throughput, Throughput]] = []
+    kinds = ["bare", "full", *(["peer"] if args.peer else [])]
+    servers = {kind: start_server(kind, args.sink) for kind in kinds}
+    rounds: list[dict[str, Throughput]] = []
     try:
-        # Alternate the two servers so a noisy neighbour on the machine hits both alike.
+        # Alternate the servers so a noisy neighbour on the machine hits them alike.
         for full_load in full_loads:
-            bare = await throughput(
-                servers["bare"].port,
-                bare_load,
-                seconds=args.seconds,
-                concurrency=args.concurrency,
-                polling=polling,
+            loads = {"bare": bare_load, "full": full_load, "peer": full_load}
+            rounds.append(
+                {
+                    kind: await throughput(
+                        servers[kind],
+                        loads[kind],
+                        seconds=args.seconds,
+                        concurrency=args.concurrency,
+                        polling=polling,
+                    )
+                    for kind in kinds
+                }
             )
-            full = await throughput(
-                servers["full"].port,
-                full_load,
-                seconds=args.seconds,
-                concurrency=args.concurrency,
-                polling=polling,
-            )
-            rounds.append((bare, full))
         latency = {
             kind: await steady_latency(
                 servers[kind].port, steady[kind], rate=args.rate, seconds=args.latency_seconds
             )
-            for kind in ("bare", "full")
+            for kind in kinds
         }
     finally:
         for server in servers.values():
             server.stop()
 
-    bare_rate = statistics.median(bare.per_second for bare, _ in rounds)
-    full_rate = statistics.median(full.per_second for _, full in rounds)
-    errors = {
-        "bare": sum(bare.errors for bare, _ in rounds),
-        "full": sum(full.errors for _, full in rounds),
-    }
+    def median(kind: str) -> float:
+        return statistics.median(phase[kind].per_second for phase in rounds)
+
     full_desc = f"signature + {args.sink} sink" + (
         ", conversation service on SQLite" if args.sink == "service" else ""
     )
+    labels = {
+        "bare": "bare aiohttp, fixed TwiML",
+        "full": f"full stack ({full_desc})",
+        "peer": "peer (aiohttp + RequestValidator + SQLite + MessagingResponse)",
+    }
     client = "polling" if polling else "sleeping"
     print(
         f"SMS webhook bench, {os.cpu_count()} CPU(s): {args.concurrency} concurrent clients "
         f"({client} load generator), {args.rounds} rounds of {args.seconds:g} s per server, "
         f"{args.contacts} senders"
     )
-    print(
-        f"  bare aiohttp, fixed TwiML:  {bare_rate:8,.0f} webhooks/s (median)"
-        f"  {errors['bare']} errors"
+    for kind in kinds:
+        per_round = ", ".join(
+            f"{phase[kind].per_second:,.0f}/s at {phase[kind].cpu_ms:.2f} CPU ms"
+            for phase in rounds
+        )
+        errors = sum(phase[kind].errors for phase in rounds)
+        print(f"  {labels[kind]}: {median(kind):8,.0f} webhooks/s (median), {errors} errors")
+        print(f"      per round: {per_round}")
+    per_round = ", ".join(
+        f"{phase['full'].per_second / phase['bare'].per_second:.2f}" for phase in rounds
     )
     print(
-        f"  full stack ({full_desc}): {full_rate:8,.0f} webhooks/s (median)"
-        f"  {errors['full']} errors"
+        f"  ratio full/bare: {median('full') / median('bare'):.2f}  "
+        f"(per round: {per_round}; target >= 0.3)"
     )
-    per_round = ", ".join(f"{full.per_second / bare.per_second:.2f}" for bare, full in rounds)
-    print(
-        f"  ratio full/bare: {full_rate / bare_rate:.2f}  (per round: {per_round}; target >= 0.3)"
-    )
-    for kind, label in (("full", "full stack"), ("bare", "bare")):
+    if args.peer:
+        per_round = ", ".join(
+            f"{phase['full'].per_second / phase['peer'].per_second:.2f}" for phase in rounds
+        )
+        print(
+            f"  ratio full/peer: {median('full') / median('peer'):.2f}  "
+            f"(per round: {per_round}; target >= 0.8); "
+            f"peer/bare: {median('peer') / median('bare'):.2f}"
+        )
+    for kind in ("full", "peer", "bare"):
+        if kind not in latency:
+            continue
         lat = latency[kind]
         print(
-            f"  {label} at a steady {args.rate:g}/s for {args.latency_seconds:g} s "
-            f"(achieved {lat.achieved_rate:.0f}/s): p50 {lat.p50_ms:.1f} ms, "
-            f"p99 {lat.p99_ms:.1f} ms, max {lat.max_ms:.1f} ms, {lat.errors} errors"
-            + ("  (target p99 < 50 ms)" if kind == "full" else "")
+            f"  {labels[kind].split(' (')[0]} at a steady {args.rate:g}/s for "
+            f"{args.latency_seconds:g} s (achieved {lat.achieved_rate:.0f}/s): "
+            f"p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, max {lat.max_ms:.1f} ms, "
+            f"{lat.errors} errors" + ("  (target p99 < 50 ms)" if kind == "full" else "")
         )
 
 
@@ -484,6 +539,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--contacts", type=int, default=500, help="distinct sender numbers")
     parser.add_argument("--rate", type=float, default=100.0, help="steady requests/s")
     parser.add_argument("--latency-seconds", type=float, default=5.0)
+    parser.add_argument("--peer", action="store_true", help="measure the SMS peer too")
     parser.add_argument(
         "--sleeping-client",
         action="store_true",

@@ -9,18 +9,34 @@ One process, one event loop, one aiohttp server with two routes:
   sent to a fake Bot API server on 127.0.0.1 over HTTP, through the outbox (stored, sent,
   erased) as ``kyrbot serve`` sends them (``--no-outbox``: directly, as before).
 
+With ``--peer``, the same server also runs what a Python developer would write instead
+(:mod:`bench.peers.telegram_peer`: python-telegram-bot 22 in webhook mode behind an aiohttp
+route, one handler, a per-chat SQLite write, a three-button keyboard), once with PTB's
+one-update-at-a-time default and once with ``concurrent_updates(True)`` (``--peer-mode``),
+against the same fake Bot API and fed the very same updates.
+
 The same client (aiohttp, ``--concurrency`` requests in flight) sends ``--updates`` requests to
 each. The bare figure is requests answered per second; the full figure counts an update only
-when its replies have reached the fake server (``update_queue.join()``). The fake Bot API runs
-in a child process by default, as Telegram is elsewhere in production (``--fake loop`` runs it
-in the bot's own loop). The load generator shares the loop with the server in both runs, so
-absolute numbers are pessimistic; the ratio is the figure to watch.
+when its replies have reached the fake server (``update_queue.join()``). CPU ms per update is
+this process's CPU time over the phase divided by the updates: server, bot and load generator
+together (the bare line shows what the client and HTTP alone cost). The fake Bot API runs in a
+child process by default, as Telegram is elsewhere in production (``--fake loop`` runs it in
+the bot's own loop). The load generator shares the loop with the server in every run, so
+absolute numbers are pessimistic; the ratios are the figures to watch. ``--rounds`` repeats
+the whole measurement, rotating which bot goes first.
+
+``--rate R --seconds S`` measures an open loop instead: ``R * S`` updates sent at fixed times
+whatever the answers, each reply timed from its update's scheduled send to its arrival at the
+fake Bot API; printed are the achieved rates and the reply p50/p95/p99 (target for kyrbot:
+250 updates/s with p99 under 100 ms).
 
 Usage::
 
     .venv/bin/python bench/telegram.py [--updates 2000] [--concurrency 32] [--chats 100]
                                        [--sink conversation|sqlite-echo|null|MODULE:CALLABLE]
                                        [--fake process|loop] [--verbose] [--no-outbox]
+                                       [--peer] [--peer-mode sequential|concurrent|both]
+                                       [--rounds 1] [--rate R --seconds S]
 
 A custom sink is ``MODULE:CALLABLE`` where ``CALLABLE(config, workdir)`` returns an async context
 manager yielding a sink: anything with the conversation service's ``handle`` and
@@ -36,13 +52,11 @@ import importlib
 import itertools
 import json
 import logging
-import multiprocessing
+import statistics
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +71,10 @@ if str(ROOT) not in sys.path:
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
+from bench.peers.botapi import FakeHandle, start_fake  # noqa: E402
+from bench.peers.measure import Target, closed_loop, fire, open_loop  # noqa: E402
+from bench.peers.telegram_peer import WEBHOOK_PATH as PEER_PATH  # noqa: E402
+from bench.peers.telegram_peer import PeerBot  # noqa: E402
 from bot.app import channel_callbacks  # noqa: E402
 from bot.channels.outbox import OutboxSender  # noqa: E402
 from bot.channels.telegram.adapter import TelegramChannel  # noqa: E402
@@ -195,128 +213,36 @@ def resolve_sink(name: str) -> SinkFactory:
     return factory
 
 
-# -- the fake Bot API, in this loop or in a child process -----------------------------------
-
-
-class FakeHandle:
-    """Where the fake Bot API listens, and how many messages it has received."""
-
-    def __init__(self, port: int) -> None:
-        self.base_url = f"http://127.0.0.1:{port}/bot"
-
-    async def sent(self) -> int:
-        """Messages received so far."""
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        """Stop the fake."""
-
-
-class LoopFake(FakeHandle):
-    """The fake in the benchmark's own event loop."""
-
-    def __init__(self, fake: FakeBotApi) -> None:
-        assert fake.port is not None
-        super().__init__(fake.port)
-        self._fake = fake
-
-    async def sent(self) -> int:
-        return len(self._fake.sent)
-
-    async def close(self) -> None:
-        await self._fake.stop()
-
-
-def _serve_fake(conn: Connection) -> None:
-    """Child process: run a fake, answer "count" and "stop" over ``conn``."""
-
-    async def serve() -> None:
-        async with FakeBotApi() as fake:
-            conn.send(fake.port)
-            loop = asyncio.get_running_loop()
-            while True:
-                command = await loop.run_in_executor(None, conn.recv)
-                conn.send(len(fake.sent))
-                if command == "stop":
-                    return
-
-    asyncio.run(serve())
-
-
-class ProcessFake(FakeHandle):
-    """The fake in a child process, off the bot's event loop and CPU."""
-
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve_fake, args=(child,), daemon=True)
-        self._process.start()
-        super().__init__(self._conn.recv())
-
-    async def _ask(self, command: str) -> int:
-        self._conn.send(command)
-        answer: int = await asyncio.get_running_loop().run_in_executor(None, self._conn.recv)
-        return answer
-
-    async def sent(self) -> int:
-        return await self._ask("count")
-
-    async def close(self) -> None:
-        await self._ask("stop")
-        self._process.join(timeout=5)
-
-
-async def start_fake(where: str) -> FakeHandle:
-    """A running fake Bot API, ``where`` being "process" or "loop"."""
-    if where == "process":
-        return ProcessFake()
-    fake = FakeBotApi()
-    await fake.start()
-    return LoopFake(fake)
-
-
 # -- load -----------------------------------------------------------------------------------
-
-
-async def fire(
-    session: aiohttp.ClientSession,
-    url: str,
-    bodies: Sequence[bytes],
-    *,
-    concurrency: int,
-    headers: dict[str, str],
-) -> float:
-    """POST every body with ``concurrency`` in flight; return the seconds it took."""
-    queue = iter(bodies)
-    failures: list[int] = []
-
-    async def worker() -> None:
-        for body in queue:
-            async with session.post(url, data=body, headers=headers) as response:
-                await response.read()
-                if response.status != 200:
-                    failures.append(response.status)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{len(failures)} requests failed, e.g. HTTP {failures[0]}")
-    return elapsed
 
 
 def make_updates(builder: FakeBotApi, count: int, chats: int, first_chat: int) -> list[bytes]:
     """``count`` text updates spread over ``chats`` people, each walking through INPUTS."""
     bodies = []
     for n, text in zip(range(count), itertools.cycle(INPUTS), strict=False):
-        chat = first_chat + n % chats
-        update = builder.text_update(chat, text, language_code="es-419")
+        update = builder.text_update(chat_of(n, chats, first_chat), text, language_code="es-419")
         bodies.append(json.dumps(update).encode())
     return bodies
 
 
-async def run(args: argparse.Namespace) -> dict[str, float]:
-    """Run both measurements and return the figures."""
+def chat_of(n: int, chats: int, first_chat: int) -> int:
+    """The chat update ``n`` of :func:`make_updates` comes from."""
+    return first_chat + n % chats
+
+
+PEER_MODES = {"sequential": False, "concurrent": True}
+PEER_LABELS = {
+    "sequential": "peer: PTB 22, one update at a time",
+    "concurrent": "peer: PTB 22, concurrent_updates",
+}
+
+
+async def _nothing() -> None:
+    """Nothing to wait for: the bare handler sends no reply."""
+
+
+async def run(args: argparse.Namespace) -> tuple[Target, list[Target]]:
+    """Measure the bare handler, kyrbot and the peers; return them with their figures."""
     factory = resolve_sink(args.sink)
     builder = FakeBotApi()  # builds update JSON; its server is not started
     fake = await start_fake(args.fake)
@@ -334,10 +260,10 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     )
     channel = TelegramChannel(config)
 
-    async def bare(_request: web.Request) -> web.Response:
+    async def bare_handler(_request: web.Request) -> web.Response:
         return web.Response(status=200, text="ok")
 
-    routes = [*channel.routes(), Route("POST", "/bench/bare", bare)]
+    routes = [*channel.routes(), Route("POST", "/bench/bare", bare_handler)]
     server = WebServer(
         build_web_app(routes, max_body_bytes=config.server.max_body_bytes),
         host="127.0.0.1",
@@ -346,53 +272,152 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     await server.start()
     base = f"http://127.0.0.1:{server.port}"
     headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
+    bare = Target("bare aiohttp handler (200 only)", base + "/bench/bare", _nothing)
+    outbox_note = "" if args.no_outbox else ", outbox"
+    kyrbot = Target(f"kyrbot (sink={args.sink}{outbox_note})", base + WEBHOOK_PATH, channel.drain)
+    targets = [kyrbot]
     try:
         with tempfile.TemporaryDirectory(prefix="kyrbot-bench-") as tmp:
-            async with (
-                factory(config, Path(tmp)) as sink,
-                aiohttp.ClientSession(
-                    connector=aiohttp.TCPConnector(limit=args.concurrency)
-                ) as session,
-            ):
+            async with contextlib.AsyncExitStack() as stack:
+                sink = await stack.enter_async_context(factory(config, Path(tmp)))
+                session = await stack.enter_async_context(
+                    aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency))
+                )
+                unlimited = await stack.enter_async_context(
+                    aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+                )
                 outbox = None
                 storage = getattr(sink, "storage", None)
                 if storage is not None and not args.no_outbox:  # replies as serve sends them
                     outbox = OutboxSender(storage.outbox, {"telegram": channel})
                 await channel.start(channel_callbacks(sink, outbox=outbox))
+                stack.push_async_callback(channel.stop)  # while the sink is still open
+                for mode in _peer_modes(args):
+                    targets.append(await _start_peer(stack, mode, fake.base_url, Path(tmp)))
 
                 # Warm up connection pools, SQLite and the content caches.
                 warmup = make_updates(builder, 50, 10, first_chat=10_000_000)
-                await fire(session, base + WEBHOOK_PATH, warmup, concurrency=4, headers=headers)
-                await channel.drain()
-                await fire(session, base + "/bench/bare", warmup, concurrency=4, headers={})
-
-                bodies = make_updates(builder, args.updates, args.chats, first_chat=20_000_000)
-                bare_s = await fire(
-                    session, base + "/bench/bare", bodies, concurrency=args.concurrency, headers={}
-                )
-                sent_before = await fake.sent()
-                started = time.perf_counter()
-                accepted_s = await fire(
-                    session,
-                    base + WEBHOOK_PATH,
-                    bodies,
-                    concurrency=args.concurrency,
-                    headers=headers,
-                )
-                await channel.drain()  # every update handled and its replies sent
-                full_s = time.perf_counter() - started
-                replies = await fake.sent() - sent_before
-                await channel.stop()  # while the sink is still open
+                for target in [bare, *targets]:
+                    for client in (session, unlimited):
+                        await fire(client, target.url, warmup, concurrency=4, headers=headers)
+                        await target.drain()
+                for round_ in range(args.rounds):
+                    await _round(args, round_, builder, fake, bare, targets, session, unlimited)
     finally:
         await channel.stop()
         await server.stop()
         await fake.close()
-    return {
-        "bare_per_s": args.updates / bare_s,
-        "accepted_per_s": args.updates / accepted_s,
-        "full_per_s": args.updates / full_s,
-        "replies": replies,
-    }
+    return bare, targets
+
+
+def _peer_modes(args: argparse.Namespace) -> list[str]:
+    if not args.peer:
+        return []
+    return list(PEER_MODES) if args.peer_mode == "both" else [args.peer_mode]
+
+
+async def _start_peer(
+    stack: contextlib.AsyncExitStack, mode: str, base_url: str, workdir: Path
+) -> Target:
+    """Start a peer in ``mode`` on its own aiohttp server in this loop, stopped by ``stack``."""
+    peer = PeerBot(
+        token=FAKE_TOKEN,
+        base_url=base_url,
+        secret=SECRET,
+        database=workdir / f"peer-{mode}.sqlite3",
+        concurrent=PEER_MODES[mode],
+    )
+    await peer.start()
+    stack.push_async_callback(peer.stop)
+    runner = web.AppRunner(peer.web_app(), access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return Target(PEER_LABELS[mode], f"http://127.0.0.1:{port}{PEER_PATH}", peer.drain)
+
+
+async def _round(
+    args: argparse.Namespace,
+    round_: int,
+    builder: FakeBotApi,
+    fake: FakeHandle,
+    bare: Target,
+    targets: list[Target],
+    session: aiohttp.ClientSession,
+    unlimited: aiohttp.ClientSession,
+) -> None:
+    """One round: every target fed the same fresh updates, the first one rotating."""
+    headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
+    turn = round_ % len(targets)
+    order = targets[turn:] + targets[:turn]
+    first_chat = (30_000_000 if args.rate else 20_000_000) + round_ * 1_000_000
+    if args.rate:
+        count = round(args.rate * args.seconds)
+        bodies = make_updates(builder, count, args.chats, first_chat)
+        chats = [chat_of(n, args.chats, first_chat) for n in range(count)]
+        for target in order:
+            result = await open_loop(
+                unlimited, target, bodies, chats, fake, rate=args.rate, headers=headers
+            )
+            target.opened.append(result)
+        return
+    bodies = make_updates(builder, args.updates, args.chats, first_chat)
+    kwargs: dict[str, Any] = {"concurrency": args.concurrency}
+    bare.closed.append(await closed_loop(session, bare, bodies, fake, headers={}, **kwargs))
+    for target in order:
+        target.closed.append(
+            await closed_loop(session, target, bodies, fake, headers=headers, **kwargs)
+        )
+
+
+def report(args: argparse.Namespace, bare: Target, targets: list[Target]) -> None:
+    """Print every round's figures, then the medians and the ratios to the peers."""
+    kyrbot, peers = targets[0], targets[1:]
+    width = max(len(target.label) for target in [bare, *targets]) + 2
+    for round_ in range(args.rounds):
+        if args.rate:
+            print(
+                f"Round {round_ + 1} of {args.rounds}, open loop: {args.rate:g} updates/s for "
+                f"{args.seconds:g} s, {args.chats} chats, fake Bot API in {args.fake}"
+            )
+            for target in targets:
+                print(f"  {target.label:<{width}} {target.opened[round_].summary()}")
+            continue
+        print(
+            f"Round {round_ + 1} of {args.rounds}, closed loop: {args.updates} updates, "
+            f"{args.chats} chats, {args.concurrency} in flight, fake Bot API in {args.fake}"
+        )
+        print(f"  {'':<{width}} updates/s  CPU ms/update  ratio to bare  replies")
+        base = bare.closed[round_]
+        for target in [bare, *targets]:
+            phase = target.closed[round_]
+            replies = f"{phase.replies:8d}" if target is not bare else ""
+            print(
+                f"  {target.label:<{width}} {phase.per_second:9.0f}  {phase.cpu_ms:13.2f}"
+                f"  {phase.per_second / base.per_second:13.3f}  {replies}"
+            )
+            if target is kyrbot:
+                accepted = phase.count / phase.accepted_seconds
+                print(f"  {'  accepted (secret, parse, queue)':<{width}} {accepted:9.0f}")
+        for peer in peers:
+            ratio = kyrbot.closed[round_].per_second / peer.closed[round_].per_second
+            print(f"  kyrbot / {peer.label}: {ratio:.2f}")
+    if args.rounds > 1:
+        print(f"Medians of {args.rounds} rounds:")
+        for target in ([] if args.rate else [bare]) + targets:
+            print(f"  {target.label:<{width}} {_medians(args, target)}")
+
+
+def _medians(args: argparse.Namespace, target: Target) -> str:
+    if args.rate:
+        p99 = statistics.median(phase.quantile(99) for phase in target.opened)
+        answered = statistics.median(phase.answered_per_second for phase in target.opened)
+        return f"answered {answered:.0f}/s, reply p99 {p99:.1f} ms"
+    rate = statistics.median(phase.per_second for phase in target.closed)
+    cpu = statistics.median(phase.cpu_ms for phase in target.closed)
+    return f"{rate:.0f} updates/s, {cpu:.2f} CPU ms/update"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -411,22 +436,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-outbox", action="store_true", help="send replies directly, as before the outbox"
     )
+    parser.add_argument("--peer", action="store_true", help="measure the PTB peer too")
+    parser.add_argument(
+        "--peer-mode", choices=[*PEER_MODES, "both"], default="both", help="with --peer"
+    )
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=0.0, help="open loop: updates/s")
+    parser.add_argument("--seconds", type=float, default=10.0, help="open loop: how long")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.verbose else logging.ERROR)
-
-    figures = asyncio.run(run(args))
-    bare, full = figures["bare_per_s"], figures["full_per_s"]
-    print(
-        f"Telegram webhook benchmark: {args.updates} updates, {args.chats} chats, "
-        f"{args.concurrency} in flight, sink={args.sink}, fake Bot API in {args.fake}"
-    )
-    print(f"  bare aiohttp handler (200 only)        {bare:9.0f} requests/s")
-    print(f"  webhook accepted (secret, parse, queue) {figures['accepted_per_s']:8.0f} updates/s")
-    print(
-        f"  webhook through the whole stack        {full:9.0f} updates/s "
-        f"({figures['replies']:.0f} replies sent to the fake Bot API)"
-    )
-    print(f"  ratio whole stack / bare               {full / bare:9.3f}")
+    report(args, *asyncio.run(run(args)))
     return 0
 
 

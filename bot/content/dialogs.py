@@ -125,6 +125,23 @@ def _parse_file(path: Path, display: str, problems: list[Problem]) -> tuple[str,
     return parse_dialog_text(text, display, problems)
 
 
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """The composed document: libyaml's loader where there is one (five times as fast at start).
+
+    A file it refuses is composed again by PyYAML's own loader, so a syntax error reads as it
+    always has (the two word some errors differently).
+    """
+    if _FAST_LOADER is not None:
+        try:
+            return yaml.compose(text, Loader=_FAST_LOADER)
+        except yaml.YAMLError:
+            pass
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 def parse_dialog_text(
     text: str, display: str, problems: list[Problem]
 ) -> tuple[str, bool, list[Node]]:
@@ -133,7 +150,7 @@ def parse_dialog_text(
     Problems are appended to ``problems``; graph-wide checks happen in :func:`parse_dialogs`.
     """
     try:
-        composed = yaml.compose(text, Loader=yaml.SafeLoader)
+        composed = _compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 0

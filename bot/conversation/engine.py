@@ -69,6 +69,8 @@ class Engine:
         self.commands = self.understanding.commands
         self.options = PageOptions(self.dialogs, self.translator, self.locales)
         self._page_replies: dict[tuple[str, str | None, bool], ReplyPlan] = {}
+        self._handoff = self.dialogs.node_for_action("handoff")
+        """Looked up once: finding it scans every node."""
 
     # --- the step ------------------------------------------------------------------------
 
@@ -205,7 +207,8 @@ class Engine:
         switched = language is not None and language != state.locale
         if switched:
             state = evolve(state, locale=language)
-        decision = self.understanding.decide(message, state.locale)
+        # Not a command word (those were answered above), so that is not asked again.
+        decision = self.understanding.decide_free_text(message, state.locale)
         if switched and decision.decided_by == "fallback":
             # Not a question the bot knows, but clearly their language: carry on in it.
             shown = self._show(state, state.node or self.dialogs.main_menu, push=False)
@@ -276,8 +279,8 @@ class Engine:
 
     def _route(self, state: State, decision: Decision) -> Step:
         if decision.confident and decision.node is not None:
-            step = self._show(state, decision.node)
-        elif decision.ask_back:
+            return self._show(state, decision.node, decision=decision)
+        if decision.ask_back:
             step = self._ask_back(state, decision)
         else:
             step = self._not_understood(state, out_of_scope=decision.out_of_scope)
@@ -303,7 +306,7 @@ class Engine:
         if misses >= self.settings.misses_before_handoff:
             lines.append(Line(texts.HANDOFF))
             # The page where a volunteer takes over, when the content has one.
-            handoff = self.dialogs.node_for_action("handoff")
+            handoff = self._handoff
             offer = self.options.topic_choice(handoff.id) if handoff is not None else None
             choices = (offer,) if offer is not None else ()
         reply = ReplyPlan(tuple(lines), choices, nav)
@@ -328,7 +331,9 @@ class Engine:
     def _current(self, state: State) -> Node:
         return self.dialogs.node(state.node or self.dialogs.main_menu)
 
-    def _show(self, state: State, node_id: str, *, push: bool = True) -> Step:
+    def _show(
+        self, state: State, node_id: str, *, push: bool = True, decision: Decision | None = None
+    ) -> Step:
         node = self.dialogs.node(node_id)
         history = state.history
         if push and state.node and state.node != node_id:
@@ -348,7 +353,8 @@ class Engine:
         actions: tuple[str, ...] = ()
         if node.action in ("subscribe", "unsubscribe", "handoff"):
             actions = (node.action,)
-        return Step(new_state, (reply,), actions, topic=node.id)
+        score = decision.score if decision is not None else None
+        return Step(new_state, (reply,), actions, node.id, score, decision)
 
     def _page_reply(self, node: Node, locale: str | None, disclaimer: bool) -> ReplyPlan:
         """A page's reply plan; immutable, so built once per page, locale and disclaimer."""

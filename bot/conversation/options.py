@@ -12,6 +12,8 @@ from bot.content.strings import Text
 from bot.conversation.matching import LabelIndex
 from bot.conversation.state import ChoicePlan
 
+_NO_LABELS = LabelIndex()
+
 
 class PageOptions:
     """The choices, navigation and choice labels of every page of one content version."""
@@ -21,6 +23,8 @@ class PageOptions:
         self.locales = locales
         self._choices: dict[str, tuple[ChoicePlan, ...]] = {}
         self._nav: dict[tuple[str, str | None], tuple[ChoicePlan, ...]] = {}
+        self._to_menu: dict[str | None, tuple[ChoicePlan, ...]] = {}
+        """:meth:`way_to_menu` per locale (plans are immutable)."""
         self._labels: dict[str, LabelIndex] = {}
         for node in dialogs.nodes.values():
             labels: dict[str, list[str]] = {}
@@ -38,7 +42,7 @@ class PageOptions:
 
     def labels(self, node_id: str) -> LabelIndex:
         """A page's choice labels in every language, for matching what people type."""
-        return self._labels.get(node_id, LabelIndex())
+        return self._labels.get(node_id, _NO_LABELS)
 
     def topic_choice(self, node_id: str) -> ChoicePlan | None:
         """A choice that opens ``node_id``, labelled as a menu names it (for ask-backs)."""
@@ -74,9 +78,13 @@ class PageOptions:
 
     def way_to_menu(self, locale: str | None) -> tuple[ChoicePlan, ...]:
         """The menu (even from the menu, which a short reply does not repeat) and language."""
-        menu = self.dialogs.node(self.dialogs.main_menu)
-        nav = self.nav(menu, locale)
-        return (ChoicePlan("c:menu", texts.NAV_MENU), *(n for n in nav if n.id != "c:menu"))
+        plans = self._to_menu.get(locale)
+        if plans is None:
+            menu = self.dialogs.node(self.dialogs.main_menu)
+            nav = self.nav(menu, locale)
+            plans = (ChoicePlan("c:menu", texts.NAV_MENU), *(n for n in nav if n.id != "c:menu"))
+            self._to_menu[locale] = plans
+        return plans
 
     def _build_nav(self, node: Node, locale: str | None) -> tuple[ChoicePlan, ...]:
         if not node.nav:

@@ -19,7 +19,7 @@ from bot.content.i18n import Translator
 from bot.content.strings import Text
 from bot.conversation.classifier import IntentModel, Reading
 from bot.conversation.matching import TopicRouter, WordCommands, normalize, split_phrases
-from bot.conversation.state import Candidate, Decision
+from bot.conversation.state import Candidate, Decision, quick_init
 
 EMERGENCY = "emergency"
 """The label of messages saying it is happening now."""
@@ -55,6 +55,7 @@ class RoutingSettings:
     """A message of two or more words this surely in another language switches language."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Message:
     """One typed message, normalised and read by the model once for every question asked."""
@@ -138,7 +139,7 @@ class Understanding:
         reading = None
         if self.model is not None and normalized:
             # The language is only asked of messages of two words or more.
-            reading = self.model.read(normalized, language=" " in normalized)
+            reading = self.model.read(normalized, language=" " in normalized, normalized=True)
         return Message(normalized, reading)
 
     def decide(self, text: str | Message, locale: str | None) -> Decision:
@@ -150,6 +151,11 @@ class Understanding:
             shown = {"emergency": self._emergency, "help": self.dialogs.role("help")}
             node = self.dialogs.main_menu if command == "menu" else shown.get(command)
             return Decision(node, 1.0, True, "command", command=command)
+        return self.decide_free_text(message, locale)
+
+    def decide_free_text(self, message: Message, locale: str | None) -> Decision:
+        """:meth:`decide` for a message already known not to be a command word."""
+        normalized = message.normalized
         if not normalized:
             return Decision(None, 0.0, False, "fallback")
         if self.model is None or (locale is not None and locale not in self.example_locales):
@@ -204,10 +210,16 @@ class Understanding:
     def _model_decision(self, reading: Reading) -> Decision:
         settings = self.settings
         ranked = reading.intents
-        urgent = next((p for label, p in ranked if label == EMERGENCY), 0.0)
-        if self._emergency is not None and urgent >= settings.urgency:
-            candidates = (Candidate(self._emergency, urgent),)
-            return Decision(self._emergency, round(urgent, 3), True, "urgency", candidates)
+        emergency = self._emergency
+        if emergency is not None:
+            urgent = 0.0
+            for label, p in ranked:
+                if label == EMERGENCY:
+                    urgent = p
+                    break
+            if urgent >= settings.urgency:
+                candidates = (Candidate(emergency, urgent),)
+                return Decision(emergency, round(urgent, 3), True, "urgency", candidates)
         nodes = self._label_nodes
         found: list[Candidate] = []
         for label, p in ranked:

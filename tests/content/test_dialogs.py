@@ -9,7 +9,7 @@ import pytest
 
 from bot.content.dialogs import load_dialogs
 from bot.content.validate import MAX_CHOICES
-from bot.errors import DialogError
+from bot.errors import DialogError, Problem
 
 GOOD = """\
 dialog: t
@@ -134,3 +134,17 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 def test_the_shipped_dialogs_are_valid(content) -> None:
     assert content.dialogs.main_menu == "kyr.menu"
+
+
+def test_the_shipped_dialogs_read_the_same_with_either_yaml_loader(monkeypatch) -> None:
+    """libyaml's loader composes them at start; PyYAML's own must give the same pages."""
+    from bot.content import dialogs as module
+
+    text = (Path(__file__).resolve().parents[2] / "dialogs" / "kyr.yaml").read_text("utf-8")
+    fast: list[Problem] = []
+    composed_fast = module.parse_dialog_text(text, "kyr.yaml", fast)
+    monkeypatch.setattr(module, "_FAST_LOADER", None)
+    plain: list[Problem] = []
+    composed_plain = module.parse_dialog_text(text, "kyr.yaml", plain)
+    assert composed_fast == composed_plain and fast == plain == []
+    assert len(composed_fast[2]) > 10

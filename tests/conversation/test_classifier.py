@@ -97,3 +97,45 @@ def test_a_state_copy_changes_only_the_fields_named():
     assert state.misses == 1
     with pytest.raises(TypeError, match="no field 'bogus'"):
         evolve(state, bogus=1)
+
+
+def test_training_fits_the_counted_features_of_each_example_scaled_by_their_total(model):
+    """The weights are those of the plain matrix: one row per example, sorted columns."""
+    from scipy.sparse import csr_matrix
+    from sklearn.svm import LinearSVC
+
+    rows = []
+    for text, _label in EXAMPLES:
+        found, total = features(text)
+        rows.append(
+            sorted(
+                (model.vocabulary[f], n * (1.0 / max(1, total) ** 0.5))
+                for f, n in found.items()
+                if f in model.vocabulary
+            )
+        )
+    matrix = csr_matrix(
+        (
+            [value for row in rows for _i, value in row],
+            [i for row in rows for i, _value in row],
+            np.cumsum([0] + [len(row) for row in rows]),
+        ),
+        shape=(len(rows), len(model.vocabulary)),
+    )
+    fitted = LinearSVC(C=classifier.REGULARIZATION, random_state=0).fit(
+        matrix, [label for _text, label in EXAMPLES]
+    )
+    assert model.intents.labels == tuple(fitted.classes_)
+    assert np.array_equal(model.intents.weights, np.asarray(fitted.coef_, np.float32).T)
+    assert np.array_equal(model.intents.bias, np.asarray(fitted.intercept_, np.float32))
+
+
+def test_records_are_built_and_compared_as_plain_frozen_dataclasses():
+    state = State("kyr.door", ("kyr.menu",), misses=2)
+    assert state == State(node="kyr.door", history=("kyr.menu",), misses=2)
+    assert (state.locale, state.offered, state.disclaimer_shown) == (None, (), False)
+    assert hash(state) == hash(State(node="kyr.door", history=("kyr.menu",), misses=2))
+    with pytest.raises(AttributeError):
+        state.node = "kyr.menu"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        State(bogus=1)  # type: ignore[call-arg]
