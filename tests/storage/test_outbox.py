@@ -92,3 +92,27 @@ async def test_a_silent_contact_erased_by_retention_takes_its_waiting_replies_al
 
     assert await storage.get_contact(ALICE) is None
     assert await storage.outbox.outbox_counts() == {OutboxStatus.SENDING: 1}  # Bob's only
+
+
+async def test_several_replies_to_one_message_are_held_together_and_go_in_order(
+    storage: Storage,
+):
+    outbox = storage.outbox
+    await storage.load_conversation(ALICE, TODAY)
+    first = await outbox.enqueue(ALICE, ["a1", "a2", "a3"], worker="w1", now=NOW, expires_at=LATER)
+    assert first is not None and first.claimed
+    assert [item.payload for item in first.items] == ["a1", "a2", "a3"]
+    assert [item.id for item in first.items] == sorted(item.id for item in first.items)
+    assert {item.attempts for item in first.items} == {1}
+    assert {item.expires_at for item in first.items} == {LATER}
+    later = await outbox.enqueue(ALICE, ["b1", "b2"], worker="w1", now=NOW, expires_at=LATER)
+    assert later is not None and not later.claimed
+    assert await outbox.outbox_counts() == {OutboxStatus.SENDING: 3, OutboxStatus.PENDING: 2}
+    await outbox.outbox_sent("w2", [first.items[0].id])  # not the holder: nothing happens
+    assert await outbox.outbox_counts() == {OutboxStatus.SENDING: 3, OutboxStatus.PENDING: 2}
+    await outbox.outbox_sent("w1", [item.id for item in first.items])
+    [b1] = await outbox.claim_outbox(worker="w2", channels=["sms"], now=NOW, limit=9)
+    assert (b1.payload, b1.attempts) == ("b1", 1)
+    await outbox.outbox_sent("w2", [b1.id])
+    [b2] = await outbox.claim_outbox(worker="w2", channels=["sms"], now=NOW, limit=9)
+    assert b2.payload == "b2"

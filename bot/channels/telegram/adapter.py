@@ -34,7 +34,7 @@ from datetime import timedelta
 from typing import Any, ClassVar, Final
 
 from aiohttp import web
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot, TypeHandler
 
@@ -54,11 +54,11 @@ from bot.channels.telegram.render import (
     blocked_address,
     button_label,
     parse_command,
-    render_reply,
     update_to_inbound,
     utf16_length,
 )
 from bot.channels.telegram.shape import kind_of, press_is_ours, update_problem
+from bot.channels.telegram.transport import AiohttpRequest
 from bot.channels.telegram.updates import (
     Backlog,
     ForgetfulApplication,
@@ -68,6 +68,7 @@ from bot.channels.telegram.updates import (
 )
 from bot.channels.telegram.volunteers import VolunteersGroup
 from bot.channels.telegram.webhook import WEBHOOK_PATH, read_update, validate_webhook_secret
+from bot.channels.telegram.wire import WirePart, send_message, wire_parts
 from bot.config import Config
 from bot.content.strings import PRIVATE_CHATS_ONLY
 from bot.errors import (
@@ -84,14 +85,13 @@ logger = logging.getLogger(__name__)
 
 _MAX_IN_FLIGHT: Final = 16
 """Bot API requests the adapter has open at once. Far above what Telegram's ~30 messages/s
-allow at real latencies, and it keeps httpx's connection pool small: its bookkeeping grows
-with pool size times queued requests, and at 256 (PTB's default) it halved throughput."""
+allow at real latencies; the client (:mod:`.transport`) keeps a few more connections than
+this, for the button presses' and edits' calls."""
 
 CommandInterceptor = Callable[[Inbound], Awaitable[Sequence[Reply] | None]]
 """Sees a command (``kind=COMMAND``) before the conversation; returns replies, or ``None``."""
 
 _Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
-_Part = tuple[str, InlineKeyboardMarkup | None]
 
 
 class TelegramChannel(Channel):
@@ -167,7 +167,7 @@ class TelegramChannel(Channel):
             .application_class(ForgetfulApplication)
             .token(telegram.token)
             .concurrent_updates(PerChatUpdateProcessor(max_concurrent_updates))
-            .connection_pool_size(_MAX_IN_FLIGHT + 4)
+            .request(AiohttpRequest(connections=_MAX_IN_FLIGHT + 4))
         )
         if telegram.base_url:
             builder = builder.base_url(telegram.base_url)
@@ -288,21 +288,15 @@ class TelegramChannel(Channel):
         _chat_id(address)
         await bootstrap.connect(self._app)
 
-    def _render(self, reply: Reply) -> Sequence[_Part]:
-        """The reply's text split to fit, its keyboard on the last message."""
-        return render_reply(reply)
+    def _render(self, reply: Reply) -> Sequence[WirePart]:
+        """The reply's text split to fit, its keyboard on the last message (see :mod:`.wire`)."""
+        return wire_parts(reply)
 
-    async def _deliver(self, address: Address, part: _Part, attempt: DeliveryAttempt) -> str:
+    async def _deliver(self, address: Address, part: WirePart, attempt: DeliveryAttempt) -> str:
         """``sendMessage`` with no link preview; returns the Telegram message id."""
-        text, markup = part
         async with self._in_flight:
-            sent = await self._app.bot.send_message(
-                chat_id=int(address.id),
-                text=text,
-                reply_markup=markup,
-                link_preview_options=NO_PREVIEW,
-            )
-        return str(sent.message_id)
+            message_id = await send_message(self._app.bot, int(address.id), part)
+        return str(message_id)
 
     def _map_error(self, error: Exception, attempt: DeliveryAttempt) -> SendError | None:
         """PTB's errors as send errors (see :func:`~bot.channels.telegram.errors.send_error`)."""

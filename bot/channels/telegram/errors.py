@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from warnings import catch_warnings, simplefilter
 
+import aiohttp
 import httpx
 from telegram.error import (
     BadRequest,
@@ -26,8 +27,17 @@ from bot.errors import (
     SendError,
 )
 
-_NOT_SENT_CAUSES = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-"""Transport failures that happen before a request leaves: the message was not sent."""
+_NOT_SENT_CAUSES = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    aiohttp.ClientConnectorError,
+    aiohttp.ConnectionTimeoutError,
+)
+"""Transport failures that happen before a request leaves: the message was not sent.
+httpx is PTB's client (long polling); aiohttp sends everything else (:mod:`.transport`)."""
+_UNKNOWN_CAUSES = (httpx.TransportError, aiohttp.ClientError)
+"""Transport failures after the request may have left: Telegram may have the message."""
 
 
 def retry_after_seconds(error: RetryAfter) -> float:
@@ -70,7 +80,7 @@ def send_error(error: TelegramError) -> SendError:
         cause = error.__cause__
         if isinstance(cause, _NOT_SENT_CAUSES):
             return ChannelUnavailable(message)
-        if isinstance(error, TimedOut) or isinstance(cause, httpx.TransportError):
+        if isinstance(error, TimedOut) or isinstance(cause, _UNKNOWN_CAUSES):
             return OutcomeUnknown(message)
         return ChannelUnavailable(message)
     if isinstance(error, ChatMigrated):

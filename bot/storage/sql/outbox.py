@@ -5,12 +5,16 @@ instances stay correct as the fan-out does: claims take rows with ``FOR UPDATE S
 on PostgreSQL and under ``BEGIN IMMEDIATE`` on SQLite, and a result is written only where
 the row is still held by the same worker. A row is claimable only when no earlier row of the
 same contact is unsent, which keeps one person's replies in order across instances too.
+
+On SQLite the two calls every reply makes (enqueue, then sent) go to the driver
+(:mod:`bot.storage.sql.outbox_fastpath`), skipping SQLAlchemy's per-statement work.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,6 +23,7 @@ from typing_extensions import override
 from bot.messages import Address
 from bot.privacy import AddressVault
 from bot.storage.outbox import Enqueued, OutboxItem, OutboxStatus, OutboxStore
+from bot.storage.sql import outbox_fastpath
 from bot.storage.sql.database import Database, begin_write
 from bot.storage.sql.tables import contacts, outbox
 from bot.storage.values import aware
@@ -49,21 +54,53 @@ def _enqueue(
     contact_id = conn.execute(query).scalar()
     if contact_id is None:
         return None
-    waiting = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(outbox)
-        .where(outbox.c.contact_id == contact_id, outbox.c.status.in_(OutboxStatus.UNSENT))
-    ).scalar()
-    claimed = not waiting
-    items = []
-    for payload in payloads:
+    # The first row is held or waits by whether an earlier reply is unsent, decided in the
+    # INSERT itself (a statement after the lock above, so it sees every committed row).
+    waiting = sa.exists().where(
+        outbox.c.contact_id == contact_id, outbox.c.status.in_(OutboxStatus.UNSENT)
+    )
+    t = outbox.c
+
+    def held(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.case((waiting, sa.null()), else_=value)
+
+    first = sa.select(
+        sa.literal(contact_id, t.contact_id.type),
+        sa.literal(address.channel, t.channel.type),
+        sa.literal(payloads[0], t.payload.type),
+        sa.case((waiting, OutboxStatus.PENDING), else_=OutboxStatus.SENDING),
+        sa.case((waiting, 0), else_=1),
+        sa.literal(now, t.created_at.type),
+        sa.literal(now, t.updated_at.type),
+        sa.literal(expires_at, t.expires_at.type),
+        held(sa.literal(worker, t.claimed_by.type)),
+        held(sa.literal(now, t.claimed_at.type)),
+    )
+    columns = [
+        "contact_id",
+        "channel",
+        "payload",
+        "status",
+        "attempts",
+        "created_at",
+        "updated_at",
+        "expires_at",
+        "claimed_by",
+        "claimed_at",
+    ]
+    row_id, status = conn.execute(
+        outbox.insert().from_select(columns, first).returning(t.id, t.status)
+    ).one()
+    claimed = status == OutboxStatus.SENDING
+    items = [OutboxItem(int(row_id), int(contact_id), address, payloads[0], 1, expires_at)]
+    for payload in payloads[1:]:
         row_id = conn.execute(
             outbox.insert()
             .values(
                 contact_id=contact_id,
                 channel=address.channel,
                 payload=payload,
-                status=OutboxStatus.SENDING if claimed else OutboxStatus.PENDING,
+                status=status,
                 attempts=1 if claimed else 0,
                 created_at=now,
                 updated_at=now,
@@ -71,7 +108,7 @@ def _enqueue(
                 claimed_by=worker if claimed else None,
                 claimed_at=now if claimed else None,
             )
-            .returning(outbox.c.id)
+            .returning(t.id)
         ).scalar_one()
         items.append(OutboxItem(int(row_id), int(contact_id), address, payload, 1, expires_at))
     return Enqueued(tuple(items), claimed)
@@ -229,6 +266,20 @@ class SqlOutbox(OutboxStore):
     ) -> Enqueued | None:
         aware(now, "now")
         aware(expires_at, "expires_at")
+        if not payloads:
+            return Enqueued((), True)
+        db = self._db
+        if db.sqlite:
+            return db.on_driver(
+                "enqueue",
+                outbox_fastpath.enqueue,
+                db.vault.lookup(address),
+                address,
+                list(payloads),
+                worker,
+                db.sqlite_now(now),
+                expires_at,
+            )
         return await self._db.run(
             "enqueue",
             _enqueue,
@@ -253,8 +304,12 @@ class SqlOutbox(OutboxStore):
 
     @override
     async def outbox_sent(self, worker: str, ids: Sequence[int]) -> None:
-        if ids:
-            await self._db.run("outbox_sent", _sent, worker, list(ids))
+        if not ids:
+            return
+        if self._db.sqlite:
+            self._db.on_driver("outbox_sent", outbox_fastpath.sent, worker, list(ids))
+            return
+        await self._db.run("outbox_sent", _sent, worker, list(ids))
 
     @override
     async def outbox_retry(

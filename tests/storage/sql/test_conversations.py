@@ -191,3 +191,29 @@ async def test_a_failed_save_leaves_the_contact_fields_as_they_were(
     # Nothing was left open: the next write is visible to another connection at once.
     assert await storage.claim_inbound("sms", "SM-after-failure", NOW)
     assert await backend.rows("SELECT message_id FROM inbound_ids") == [("SM-after-failure",)]
+
+
+async def test_a_stored_reply_is_one_row_by_contact_id_until_it_is_sent(
+    backend: SqlBackend, storage: SqlStorage
+):
+    await storage.load_conversation(ALICE, TODAY)
+    later = NOW + timedelta(minutes=10)
+    enqueued = await storage.outbox.enqueue(ALICE, ["r1"], worker="w1", now=NOW, expires_at=later)
+    assert enqueued is not None
+    [item] = enqueued.items
+    [contact_id] = [row[0] for row in await backend.rows("SELECT id FROM contacts")]
+    [row] = await backend.rows(
+        "SELECT id, contact_id, channel, payload, status, attempts, created_at, updated_at, "
+        "expires_at, not_before, claimed_by, claimed_at, error FROM outbox"
+    )
+    assert row[:6] == (item.id, contact_id, "sms", "r1", "sending", 1)
+    assert [as_utc(value) for value in row[6:9]] == [NOW, NOW, later]
+    assert (row[9], row[10], as_utc(row[11]), row[12]) == (None, "w1", NOW, None)
+    # Due rows are found by time comparisons in SQL: the stored text must compare as Core's.
+    assert (
+        await storage.outbox.release_outbox(claimed_before=NOW + timedelta(seconds=1), now=NOW)
+        == 1
+    )
+    [again] = await storage.outbox.claim_outbox(worker="w2", channels=["sms"], now=NOW, limit=5)
+    await storage.outbox.outbox_sent("w2", [again.id])
+    assert await backend.rows("SELECT id FROM outbox") == []
