@@ -222,7 +222,12 @@ def grid(values: list[str]) -> dict[str, list[float]]:
 def main() -> None:
     """Print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="list every miss")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="list every held-out miss (whoever reads them can no longer write examples blind)",
+    )
     parser.add_argument("--cv", action="store_true", help="cross-validate the training set")
     parser.add_argument("--C", nargs="+", type=float, default=[0.5, 1.0, 2.0], help="for --cv")
     parser.add_argument("--T", nargs="+", type=float, default=[3.0, 4.0, 6.0], help="for --cv")

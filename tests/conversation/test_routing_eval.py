@@ -1,9 +1,11 @@
 """Free-text routing keeps its blind figures on the held-out messages (bench/routing.py).
 
 The floors sit a little below the figures measured when the model shipped (docs/ROUTING.md),
-so an example or code change that makes the bot understand people worse fails here; run
-``.venv/bin/python bench/routing.py -v`` to see which messages moved. The held-out set is
-never trained or tuned on; these floors are guards, not the targets.
+so an example or code change that makes the bot understand people worse fails here. To see
+why, measure the change on the training examples (``bench/routing.py --cv``) or on a new
+batch (``--blind``): ``-v`` prints the held-out messages that miss, and whoever reads them
+can no longer write examples blind. The held-out set is never trained or tuned on; these
+floors are guards, not the targets.
 """
 
 from __future__ import annotations
