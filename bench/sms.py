@@ -210,13 +210,7 @@ async def _serve_bare(conn: Connection) -> None:
 
     app = web.Application(client_max_size=65536)
     app.router.add_post("/twilio/sms", fixed)
-    server = WebServer(app, host="127.0.0.1", port=0)
-    await server.start()
-    try:
-        conn.send(server.port)
-        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-    finally:
-        await server.stop()
+    await _serve_until_told(WebServer(app, host="127.0.0.1", port=0), conn)
 
 
 async def _serve_peer(conn: Connection) -> None:
@@ -226,14 +220,20 @@ async def _serve_peer(conn: Connection) -> None:
             public_url=PUBLIC_URL,
             database=Path(scratch) / "peer.sqlite3",
         )
-        server = WebServer(peer.web_app(), host="127.0.0.1", port=0)
-        await server.start()
         try:
-            conn.send(server.port)
-            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+            await _serve_until_told(WebServer(peer.web_app(), host="127.0.0.1", port=0), conn)
         finally:
-            await server.stop()
             peer.close()
+
+
+async def _serve_until_told(server: WebServer, conn: Connection) -> None:
+    """Serve, tell the parent the port, and stop when it says so."""
+    await server.start()
+    try:
+        conn.send(server.port)
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    finally:
+        await server.stop()
 
 
 def _server_main(kind: str, sink_name: str, conn: Connection) -> None:
