@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-import operator
 import os
 import tempfile
 from collections import Counter
@@ -33,7 +32,6 @@ import numpy.typing as npt
 
 from bot.content.examples import Example
 from bot.conversation.matching import normalize
-from bot.conversation.state import quick_init
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +58,6 @@ _MAX_WORDS = 300
 
 FloatArray = npt.NDArray[np.float32]
 
-_add = np.add.reduce
-"""The sum of rows (as ``ndarray.sum``, without its layer of Python per call)."""
-
 
 def features(text: str) -> tuple[Counter[str], int]:
     """The features of one message (words, word pairs, character n-grams), counted; their total.
@@ -73,11 +68,12 @@ def features(text: str) -> tuple[Counter[str], int]:
     changes nothing).
     """
     words = normalize(text).split()
-    grams = list(map(_word_features, words))
-    # One count over pairs then each word's features: the same order of first sight (the
-    # vocabulary's order) as counting them one after another.
-    found = Counter(itertools.chain((f"b:{a} {b}" for a, b in itertools.pairwise(words)), *grams))
-    total = max(0, len(words) - 1) + sum(map(len, grams))
+    found = Counter(f"b:{a} {b}" for a, b in itertools.pairwise(words))
+    total = max(0, len(words) - 1)
+    for word in words:
+        grams = _word_features(word)
+        found.update(grams)
+        total += len(grams)
     return found, total
 
 
@@ -99,7 +95,6 @@ class _Head:
     """Scores are multiplied by this before the softmax; 1 for log-probabilities."""
 
 
-@quick_init
 @dataclass(frozen=True, slots=True)
 class Reading:
     """What the model makes of one message."""
@@ -188,37 +183,37 @@ class IntentModel:
         ``normalized`` says ``text`` is already ``normalize``'d (it is not done again).
         """
         words = (text if normalized else normalize(text)).split()[:_MAX_WORDS]
-        word_rows = self._word_rows
         try:
-            rows = list(map(word_rows.__getitem__, words))
+            rows = list(map(self._word_rows.__getitem__, words))
         except KeyError:
             self._learn(words)
-            rows = list(map(word_rows.__getitem__, words))
+            rows = list(map(self._word_rows.__getitem__, words))
         total = sum(map(self._word_sizes.__getitem__, words)) + max(0, len(words) - 1)
         zero = self._zero
         rows.extend(map(self._pairs.get, itertools.pairwise(words), itertools.repeat(zero)))
         known = rows.count(zero) < len(rows)
         if known:
-            summed: list[float] = _add(self._table.take(rows, axis=0), axis=0).tolist()
+            summed: list[float] = self._table.take(rows, axis=0).sum(axis=0).tolist()
         else:
             summed = [0.0] * self._table.shape[1]
         count = self._count
         scale = self.intents.temperature / math.sqrt(total) if total else 0.0
         # zip stops at the intents' columns; the language head's follow.
         scores = [v * scale + b for v, b in zip(summed, self._intent_bias, strict=False)]
-        exps = list(map(math.exp, map(operator.sub, scores, itertools.repeat(max(scores)))))
+        highest = max(scores)
+        exps = [math.exp(s - highest) for s in scores]
         norm = 1.0 / sum(exps)
         labels = self.intents.labels
         ranked = sorted(self._labels, key=exps.__getitem__, reverse=True)[:top]
-        intents = tuple([(labels[i], exps[i] * norm) for i in ranked])
+        intents = tuple((labels[i], exps[i] * norm) for i in ranked)
         if self.languages is None or not known or not language:
             return Reading(intents)
-        votes = list(map(operator.add, summed[count:], self._language_bias))
+        votes = [v + b for v, b in zip(summed[count:], self._language_bias, strict=True)]
         best = max(votes)
         return Reading(
             intents,
             self.languages.labels[votes.index(best)],
-            1.0 / sum(map(math.exp, map(operator.sub, votes, itertools.repeat(best)))),
+            1.0 / sum(math.exp(v - best) for v in votes),
         )
 
     def predict(self, text: str, *, top: int = 3) -> list[tuple[str, float]]:
@@ -243,27 +238,23 @@ def train(
     from sklearn.svm import LinearSVC
 
     rows = [features(e.text) for e in examples]
-    seen_in = Counter(itertools.chain.from_iterable(row for row, _total in rows))
+    seen_in: Counter[str] = Counter()
+    for row, _total in rows:
+        seen_in.update(row.keys())
     vocabulary = {f: i for i, f in enumerate(f for f, n in seen_in.items() if n >= min_count)}
+    indptr: list[int] = [0]
+    indices: list[int] = []
+    counts: list[float] = []
+    scales: list[float] = []
+    for row, total in rows:
+        columns = sorted((i, n) for f, n in row.items() if (i := vocabulary.get(f)) is not None)
+        indices.extend(i for i, _n in columns)
+        counts.extend(float(n) for _i, n in columns)
+        # Scaled by all of the message's features, as at inference, known or not.
+        scales.extend([1.0 / max(1, total) ** 0.5] * len(columns))
+        indptr.append(len(indices))
     shape = (len(rows), len(vocabulary))
-    # Every message's known features, in rows, each row's sorted by column (as scipy keeps
-    # them), worked out with numpy rather than a sort per message.
-    keys = list(itertools.chain.from_iterable(row for row, _total in rows))
-    columns = np.fromiter(map(vocabulary.get, keys, itertools.repeat(-1)), np.int64, len(keys))
-    per_row = np.fromiter((len(row) for row, _total in rows), np.int64, len(rows))
-    row_of = np.repeat(np.arange(len(rows)), per_row)
-    known = columns >= 0
-    columns, row_of = columns[known], row_of[known]
-    values = np.array(list(itertools.chain.from_iterable(row.values() for row, _ in rows)), float)
-    order = np.lexsort((columns, row_of))
-    indices = columns[order].astype(np.int32)  # scipy's own choice for lists of this size
-    counts = values[known][order]
-    # Scaled by all of the message's features, as at inference, known or not.
-    row_scale = np.array([1.0 / max(1, total) ** 0.5 for _row, total in rows])
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(row_of, minlength=len(rows)))])
-    indptr = indptr.astype(np.int32)
-    scaled = np.multiply(counts, row_scale[row_of[order]])
-    matrix = csr_matrix((scaled, indices, indptr), shape=shape)
+    matrix = csr_matrix((np.multiply(counts, scales), indices, indptr), shape=shape)
 
     def head(targets: list[str]) -> _Head:
         # A fixed seed for the solver's shuffling: the same examples give the same model.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -13,7 +13,6 @@ from bot.messages import InboundKind
 HISTORY_LIMIT = 12
 
 _T = TypeVar("_T")
-_C = TypeVar("_C", bound=type)
 
 
 def evolve(record: _T, **changes: Any) -> _T:
@@ -72,37 +71,6 @@ def _copier(cls: type) -> Callable[..., Any]:
     return copier
 
 
-def quick_init(cls: _C) -> _C:
-    """Give a frozen slotted dataclass an ``__init__`` that sets its slots directly.
-
-    The one ``dataclasses`` writes for a frozen class calls ``object.__setattr__`` by name for
-    every field, which is most of the cost of the few records each step builds (the event,
-    the reading, the decision and its candidates, the step). This one has the same signature
-    and result; it is only for fields with plain defaults (no factories, no ``__post_init__``).
-    """
-    namespace: dict[str, Any] = {}
-    parameters = []
-    for item in fields(cls):
-        if item.default_factory is not MISSING or not item.init or item.kw_only:
-            raise TypeError(f"{cls.__name__}.{item.name}: not a plain field")
-        namespace[f"__set_{item.name}"] = getattr(cls, item.name).__set__
-        if item.default is MISSING:
-            parameters.append(item.name)
-        else:
-            namespace[f"__default_{item.name}"] = item.default
-            parameters.append(f"{item.name}=__default_{item.name}")
-    if hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__} has a __post_init__")
-    body = [f"    __set_{item.name}(self, {item.name})" for item in fields(cls)]
-    source = "\n".join([f"def __init__(self, {', '.join(parameters)}):", *body])
-    exec(source, namespace)  # noqa: S102 - generated from the class's own field names
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = init  # type: ignore[misc]
-    return cls
-
-
-@quick_init
 @dataclass(frozen=True, slots=True)
 class State:
     """What the bot remembers of one conversation between messages (stored as JSON)."""
@@ -160,7 +128,6 @@ def _str_or_none(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-@quick_init
 @dataclass(frozen=True, slots=True)
 class Event:
     """One input to the engine, with the little it needs to know about the contact."""
@@ -179,7 +146,6 @@ class Event:
     subscribed: bool = False
 
 
-@quick_init
 @dataclass(frozen=True, slots=True)
 class Line:
     """One paragraph of a reply: a translatable text, optionally in a fixed locale."""
@@ -190,7 +156,6 @@ class Line:
     """Values for the text's own ``{placeholders}`` (a count, a date), filled before config's."""
 
 
-@quick_init
 @dataclass(frozen=True, slots=True)
 class ChoicePlan:
     """A choice to offer: the id a button carries and its label's translatable text."""
@@ -201,7 +166,6 @@ class ChoicePlan:
     """Translate the label into this locale rather than the reader's (language names)."""
 
 
-@quick_init
 @dataclass(frozen=True, slots=True)
 class ReplyPlan:
     """One message to send, before translation and rendering."""
@@ -214,7 +178,6 @@ class ReplyPlan:
     """Append the archive of sent policy updates (the ``updates`` topic)."""
 
 
-@quick_init
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """A topic a message may mean, with the model's probability."""
@@ -223,7 +186,6 @@ class Candidate:
     probability: float
 
 
-@quick_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What one free-text message means (see :mod:`bot.conversation.understanding`)."""
@@ -242,7 +204,6 @@ class Decision:
     """The model is confident no topic answers this (other legal help, city services...)."""
 
 
-@quick_init
 @dataclass(frozen=True, slots=True)
 class Step:
     """The engine's answer to one event."""

@@ -19,7 +19,7 @@ from bot.content.i18n import Translator
 from bot.content.strings import Text
 from bot.conversation.classifier import IntentModel, Reading
 from bot.conversation.matching import TopicRouter, WordCommands, normalize, split_phrases
-from bot.conversation.state import Candidate, Decision, quick_init
+from bot.conversation.state import Candidate, Decision
 
 EMERGENCY = "emergency"
 """The label of messages saying it is happening now."""
@@ -55,7 +55,6 @@ class RoutingSettings:
     """A message of two or more words this surely in another language switches language."""
 
 
-@quick_init
 @dataclass(frozen=True, slots=True)
 class Message:
     """One typed message, normalised and read by the model once for every question asked."""
@@ -210,16 +209,10 @@ class Understanding:
     def _model_decision(self, reading: Reading) -> Decision:
         settings = self.settings
         ranked = reading.intents
-        emergency = self._emergency
-        if emergency is not None:
-            urgent = 0.0
-            for label, p in ranked:
-                if label == EMERGENCY:
-                    urgent = p
-                    break
-            if urgent >= settings.urgency:
-                candidates = (Candidate(emergency, urgent),)
-                return Decision(emergency, round(urgent, 3), True, "urgency", candidates)
+        urgent = next((p for label, p in ranked if label == EMERGENCY), 0.0)
+        if self._emergency is not None and urgent >= settings.urgency:
+            candidates = (Candidate(self._emergency, urgent),)
+            return Decision(self._emergency, round(urgent, 3), True, "urgency", candidates)
         nodes = self._label_nodes
         found: list[Candidate] = []
         for label, p in ranked:
