@@ -257,27 +257,47 @@ def blocked_address(update: Update) -> Address | None:
     return Address(CHANNEL, str(change.chat.id))
 
 
-def reply_to_markup(reply: Reply) -> InlineKeyboardMarkup | None:
-    """The inline keyboard for ``reply``: one choice per row, then one row of ``reply.nav``.
+def keyboard_rows(reply: Reply) -> list[list[dict[str, str]]]:
+    """The inline keyboard for ``reply`` in the Bot API's form (empty: nothing to press).
 
-    Returns ``None`` when the reply offers nothing to press.
+    One choice per row, then one row of ``reply.nav``.
 
     Raises:
         ValueError: a choice id does not fit in callback data (see :func:`callback_data_fits`);
             dialog validation should have refused it.
     """
-    rows: list[list[InlineKeyboardButton]] = [[_button(choice)] for choice in reply.choices]
+    rows = [[_button(choice)] for choice in reply.choices]
     if reply.nav:
         rows.append([_button(choice) for choice in reply.nav])
-    return InlineKeyboardMarkup(rows) if rows else None
+    return rows
 
 
-def _button(choice: Choice) -> InlineKeyboardButton:
+def reply_to_markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    """:func:`keyboard_rows` as PTB's objects, or ``None`` with nothing to press.
+
+    The adapter sends the Bot API's form (:mod:`.wire`); this is what ``Bot.send_message``
+    would take for the same reply.
+
+    Raises:
+        ValueError: from :func:`keyboard_rows`.
+    """
+    rows = keyboard_rows(reply)
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row]
+            for row in rows
+        ]
+    )
+
+
+def _button(choice: Choice) -> dict[str, str]:
     if not callback_data_fits(choice.id):
         raise ValueError(
             f"choice id {choice.id!r} is not 1-{CALLBACK_DATA_MAX_BYTES} bytes of UTF-8"
         )
-    return InlineKeyboardButton(choice.label, callback_data=choice.id)
+    return {"text": choice.label, "callback_data": choice.id}
 
 
 def utf16_length(text: str) -> int:

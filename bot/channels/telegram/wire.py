@@ -24,8 +24,8 @@ from telegram.request import RequestData
 # RequestData is public; its parameters' class lives in a private module (PTB pinned <23).
 from telegram.request._requestparameter import RequestParameter
 
-from bot.channels.telegram.render import CALLBACK_DATA_MAX_BYTES, callback_data_fits, split_text
-from bot.messages import Choice, Reply
+from bot.channels.telegram.render import keyboard_rows, split_text
+from bot.messages import Reply
 
 NO_PREVIEW_JSON: Final = '{"is_disabled":true}'
 """``LinkPreviewOptions(is_disabled=True)`` as sent: links stay clickable, no previews."""
@@ -34,26 +34,13 @@ WirePart = tuple[str, str | None]
 """One message: its text, and its keyboard as the ``reply_markup`` JSON (or None)."""
 
 
-def _button(choice: Choice) -> dict[str, str]:
-    if not callback_data_fits(choice.id):
-        raise ValueError(
-            f"choice id {choice.id!r} is not 1-{CALLBACK_DATA_MAX_BYTES} bytes of UTF-8"
-        )
-    return {"text": choice.label, "callback_data": choice.id}
-
-
 def keyboard_json(reply: Reply) -> str | None:
-    """The inline keyboard for ``reply`` as ``reply_markup`` JSON, or None with no buttons.
-
-    The same keyboard as :func:`~bot.channels.telegram.render.reply_to_markup`: one choice
-    per row, then one row of ``reply.nav``.
+    """:func:`~bot.channels.telegram.render.keyboard_rows` as ``reply_markup`` JSON, or None.
 
     Raises:
         ValueError: a choice id does not fit in callback data.
     """
-    rows = [[_button(choice)] for choice in reply.choices]
-    if reply.nav:
-        rows.append([_button(choice) for choice in reply.nav])
+    rows = keyboard_rows(reply)
     if not rows:
         return None
     return json.dumps({"inline_keyboard": rows}, ensure_ascii=False, separators=(",", ":"))
