@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -54,53 +53,21 @@ def _enqueue(
     contact_id = conn.execute(query).scalar()
     if contact_id is None:
         return None
-    # The first row is held or waits by whether an earlier reply is unsent, decided in the
-    # INSERT itself (a statement after the lock above, so it sees every committed row).
-    waiting = sa.exists().where(
-        outbox.c.contact_id == contact_id, outbox.c.status.in_(OutboxStatus.UNSENT)
-    )
-    t = outbox.c
-
-    def held(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        return sa.case((waiting, sa.null()), else_=value)
-
-    first = sa.select(
-        sa.literal(contact_id, t.contact_id.type),
-        sa.literal(address.channel, t.channel.type),
-        sa.literal(payloads[0], t.payload.type),
-        sa.case((waiting, OutboxStatus.PENDING), else_=OutboxStatus.SENDING),
-        sa.case((waiting, 0), else_=1),
-        sa.literal(now, t.created_at.type),
-        sa.literal(now, t.updated_at.type),
-        sa.literal(expires_at, t.expires_at.type),
-        held(sa.literal(worker, t.claimed_by.type)),
-        held(sa.literal(now, t.claimed_at.type)),
-    )
-    columns = [
-        "contact_id",
-        "channel",
-        "payload",
-        "status",
-        "attempts",
-        "created_at",
-        "updated_at",
-        "expires_at",
-        "claimed_by",
-        "claimed_at",
-    ]
-    row_id, status = conn.execute(
-        outbox.insert().from_select(columns, first).returning(t.id, t.status)
-    ).one()
-    claimed = status == OutboxStatus.SENDING
-    items = [OutboxItem(int(row_id), int(contact_id), address, payloads[0], 1, expires_at)]
-    for payload in payloads[1:]:
+    waiting = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(outbox)
+        .where(outbox.c.contact_id == contact_id, outbox.c.status.in_(OutboxStatus.UNSENT))
+    ).scalar()
+    claimed = not waiting
+    items = []
+    for payload in payloads:
         row_id = conn.execute(
             outbox.insert()
             .values(
                 contact_id=contact_id,
                 channel=address.channel,
                 payload=payload,
-                status=status,
+                status=OutboxStatus.SENDING if claimed else OutboxStatus.PENDING,
                 attempts=1 if claimed else 0,
                 created_at=now,
                 updated_at=now,
@@ -108,7 +75,7 @@ def _enqueue(
                 claimed_by=worker if claimed else None,
                 claimed_at=now if claimed else None,
             )
-            .returning(t.id)
+            .returning(outbox.c.id)
         ).scalar_one()
         items.append(OutboxItem(int(row_id), int(contact_id), address, payload, 1, expires_at))
     return Enqueued(tuple(items), claimed)
@@ -266,8 +233,6 @@ class SqlOutbox(OutboxStore):
     ) -> Enqueued | None:
         aware(now, "now")
         aware(expires_at, "expires_at")
-        if not payloads:
-            return Enqueued((), True)
         db = self._db
         if db.sqlite:
             return db.on_driver(

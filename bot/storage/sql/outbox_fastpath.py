@@ -66,6 +66,8 @@ def enqueue(
         now: the time as SQLite stores it (:func:`sqlite_time`).
         expires_at: when retrying stops.
     """
+    if not payloads:
+        return Enqueued((), True)
     expires = sqlite_time(expires_at)
     several = len(payloads) > 1
     if several:
