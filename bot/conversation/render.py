@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 _UPDATES_SHOWN = 3
 
+_MEMO_LIMIT = 4096
+"""Rendered pages kept per renderer; emptied when full (pages x locales is far fewer)."""
+
 
 @dataclass
 class Renderer:
@@ -42,6 +45,9 @@ class Renderer:
 
     def __post_init__(self) -> None:
         self._configured = self.organization.placeholders()
+        # Most replies are a page's fixed text: the same for every reader of one language, so
+        # each is rendered once per renderer (a reload or new config makes a new renderer).
+        self._memo: dict[tuple[ReplyPlan, str], Reply] = {}
 
     def render(
         self,
@@ -50,6 +56,23 @@ class Renderer:
         updates: Sequence[tuple[date, dict[str, str]]] = (),
     ) -> Reply:
         """Translate ``plan`` for a reader of ``locale``, with ``updates`` if it shows them."""
+        # Plans with values (a count, a volunteer's words) or the updates archive vary, so
+        # only the fixed ones are kept; nothing a person wrote is ever a key.
+        fixed = not plan.show_updates and not any(line.values for line in plan.lines)
+        if fixed:
+            found = self._memo.get((plan, locale))
+            if found is not None:
+                return found
+        reply = self._render(plan, locale, updates)
+        if fixed:
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[plan, locale] = reply
+        return reply
+
+    def _render(
+        self, plan: ReplyPlan, locale: str, updates: Sequence[tuple[date, dict[str, str]]]
+    ) -> Reply:
         translator = self.content.translator
         paragraphs = [
             self.fill(

@@ -93,3 +93,27 @@ def test_spanish_sms_pages_are_cheap_with_the_default_accent_folding():
     assert max(pages) <= 5
     replies = [m["sms"]["segments"] for m in report.messages if m["id"].startswith("system.")]
     assert max(replies) <= 2  # not understood, ask back, help...: never a long SMS
+
+
+def test_a_page_rendered_again_reads_the_same_and_a_new_config_is_seen(content):
+    plan = content.engine.page("kyr.emergency", "en")
+    unset = Renderer(content, OrganizationConfig())
+    first = unset.render(plan, "en")
+    assert unset.render(plan, "en") == first
+    assert unset.render(plan, "es") != first  # the locale is part of what is kept
+    # A renderer made for a new config (as on reload) shows the new number at once.
+    assert "555-0199" in Renderer(content, FULL).render(plan, "en").text
+    assert "555-0199" not in unset.render(plan, "en").text
+
+
+def test_a_reply_with_its_own_values_is_rendered_fresh_and_never_kept(content):
+    # Values are a count or, in the handoff, a volunteer's words: those are never remembered.
+    from bot.conversation.state import Line, ReplyPlan
+
+    renderer = Renderer(content, FULL)
+    line_text = content.engine.page("kyr.menu", "en").lines[0].text
+    with_values = ReplyPlan((Line(line_text, values=(("count", "3"),)),))
+    renderer.render(with_values, "en")
+    renderer.render(content.engine.page("kyr.menu", "en"), "en")
+    kept = [plan for plan, _locale in renderer._memo]
+    assert kept and all(not line.values for plan in kept for line in plan.lines)
