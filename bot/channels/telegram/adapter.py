@@ -2,12 +2,14 @@
 
 Receiving is long polling by default (no public address needed) or, when
 ``server.public_url`` is set, a webhook at ``POST /telegram/webhook`` on the bot's one
-aiohttp server (:mod:`.webhook`). Either way every update goes through one PTB
+aiohttp server (:mod:`.webhook`). Either way an update goes through one PTB
 ``TypeHandler``: its fields' types checked (:mod:`.shape`), once per update id
 (:mod:`.updates`), groups and channels kept out (:mod:`.groups`), to an operator console first
 if one is attached (:mod:`.console`), then through
 :func:`~bot.channels.telegram.render.update_to_inbound` to ``on_inbound``, and the replies back
-out as messages. The adapter decides nothing about the conversation.
+out as messages. The adapter decides nothing about the conversation. A webhook's plain
+text in a private chat, the commonest update, is read without PTB's objects (:mod:`.plain`)
+and takes a second ``TypeHandler`` through the same per-chat order, to the same end.
 
 Seams for other features:
 
@@ -30,7 +32,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
 from aiohttp import web
@@ -47,6 +49,7 @@ from bot.channels.telegram.capabilities import TELEGRAM_CAPABILITIES, telegram_c
 from bot.channels.telegram.console import TelegramConsole
 from bot.channels.telegram.errors import send_error
 from bot.channels.telegram.groups import GroupGate, named_chats
+from bot.channels.telegram.plain import PlainText
 from bot.channels.telegram.render import (
     CHANNEL,
     MAX_TEXT_LENGTH,
@@ -177,6 +180,7 @@ class TelegramChannel(Channel):
             ExtBot[None], _Context, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
         ] = builder.build()
         self._app.add_handler(TypeHandler(Update, self._on_update))
+        self._app.add_handler(TypeHandler(PlainText, self._on_plain))
         self._app.add_error_handler(self._on_error)
         self._console = TelegramConsole(lambda: self._app.bot)
         group = config.handoff.telegram_chat_id
@@ -325,6 +329,37 @@ class TelegramChannel(Channel):
             await self._take_update(update, context)
         finally:
             self._backlog.done()
+
+    async def _on_plain(self, plain: PlainText, context: _Context) -> None:
+        try:
+            await self._take_plain(plain, context)
+        finally:
+            self._backlog.done()
+
+    async def _take_plain(self, plain: PlainText, context: _Context) -> None:
+        """:meth:`_take_update` for a plain private text: the same steps, minus what cannot apply.
+
+        No button was pressed, a private chat is no group, and a text without entities is no
+        command; the console's people and the volunteers' group take PTB's ``Update``.
+        """
+        callbacks = self._callbacks
+        if callbacks is None:
+            return
+        volunteers = self._volunteers
+        if self._console.wants(plain.chat_id) or (
+            volunteers is not None and volunteers.chat_id == plain.chat_id
+        ):
+            await self._take_update(Update.de_json(plain.data, self._app.bot), context)
+            return
+        if not self._recent.first(plain.update_id):
+            return
+        inbound = plain.inbound(datetime.now(UTC))
+        try:
+            replies = await callbacks.on_inbound(inbound)
+        except Exception as exc:
+            log_failure(logger, "Handling a Telegram update", exc, inbound.address)
+            return
+        await self.reply(inbound.address, replies)
 
     async def _take_update(self, update: Update, _context: _Context) -> None:
         callbacks = self._callbacks

@@ -75,6 +75,10 @@ class TelegramConsole(ConsoleHost):
         self._handler = handler
         self._users = frozenset(users)
 
+    def wants(self, user_id: int) -> bool:
+        """Whether :meth:`offer` would look at this person's updates (allow-listed, attached)."""
+        return self._handler is not None and user_id in self._users
+
     async def offer(self, update: Update) -> bool:
         """Give an allow-listed person's update to the console; True when it took it."""
         handler = self._handler

@@ -19,11 +19,15 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, BaseUpdateProcessor, Job
 
+from bot.channels.telegram.plain import PlainText
+
 logger = logging.getLogger(__name__)
 
 
 def chat_key(update: object) -> int | None:
     """The chat an update belongs to (a private chat's id is the person's user id)."""
+    if isinstance(update, PlainText):
+        return update.chat_id
     if not isinstance(update, Update):
         return None
     chat = update.effective_chat

@@ -11,6 +11,7 @@ from typing import Any, Final
 from aiohttp import web
 from telegram import Bot, Update
 
+from bot.channels.telegram.plain import PlainText, plain_text
 from bot.channels.telegram.shape import too_deep, update_problem, update_type
 from bot.errors import ConfigError
 
@@ -43,8 +44,11 @@ def validate_webhook_secret(secret: str | None) -> str:
 
 async def read_update(
     request: web.Request, *, secret: str, max_body: int, bot: Bot
-) -> Update | web.Response:
+) -> Update | PlainText | web.Response:
     """The update a webhook request carries, or the answer to give instead.
+
+    A person's plain text in their private chat comes as a :class:`~.plain.PlainText`,
+    without PTB's objects; every other update as PTB's ``Update``.
 
     403 without the right secret, 413 for a body over ``max_body`` bytes, 400 for a body that
     is not a Telegram update at all (not JSON, nested deeper than
@@ -70,6 +74,9 @@ async def read_update(
     update_id = data.get("update_id") if isinstance(data, dict) else None
     if not isinstance(update_id, int) or isinstance(update_id, bool):
         return web.Response(status=400, text="not an update")
+    plain = plain_text(data)
+    if plain is not None:
+        return plain
     try:
         update = Update.de_json(data, bot)
     except Exception as exc:  # PTB raises whatever a malformed field trips over

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import aiohttp
 import pytest
 
 from bot.channels.base import ChannelCallbacks
+from bot.channels.console import ConsoleEvent
 from bot.channels.telegram.adapter import TelegramChannel
 from bot.channels.telegram.webhook import WEBHOOK_PATH
 from bot.config import Config, parse_config
@@ -192,8 +194,8 @@ class Webhook:
             return response
 
 
-@pytest.fixture
-async def webhook(fake: FakeBotApi, bot: TinyBot) -> AsyncIterator[Webhook]:
+@contextlib.asynccontextmanager
+async def serve_webhook(fake: FakeBotApi, callbacks: ChannelCallbacks) -> AsyncIterator[Webhook]:
     config = make_config(
         fake,
         server={"public_url": "https://kyr.example.org/", "max_body_bytes": 4096},
@@ -206,13 +208,19 @@ async def webhook(fake: FakeBotApi, bot: TinyBot) -> AsyncIterator[Webhook]:
         port=0,
     )
     await web.start()
-    await channel.start(bot.callbacks)
+    await channel.start(callbacks)
     try:
         async with aiohttp.ClientSession() as session:
             yield Webhook(channel, f"http://127.0.0.1:{web.port}{WEBHOOK_PATH}", session)
     finally:
         await channel.stop()
         await web.stop()
+
+
+@pytest.fixture
+async def webhook(fake: FakeBotApi, bot: TinyBot) -> AsyncIterator[Webhook]:
+    async with serve_webhook(fake, bot.callbacks) as served:
+        yield served
 
 
 async def say(fake: FakeBotApi, update: dict[str, Any], *, expect: int = 1) -> list[SentMessage]:
@@ -631,6 +639,54 @@ async def test_duplicate_after_a_restart_is_left_to_the_conversation_service(
         bot.inbounds.clear()
 
     assert len(fake.sent) == 1
+
+
+async def test_over_webhook_plain_texts_and_other_updates_keep_one_persons_order(
+    fake: FakeBotApi,
+) -> None:
+    class SlowBot(TinyBot):
+        async def handle(self, inbound: Inbound) -> Sequence[Reply]:
+            if inbound.text == "lento":
+                await asyncio.sleep(0.3)
+            return (Reply(text=f"{inbound.address.id}:{inbound.command or inbound.text}"),)
+
+    async with serve_webhook(fake, SlowBot().callbacks) as webhook:
+        # A plain text (read without PTB's objects), a command (through PTB), a plain text.
+        for chat, text in ((ANA, "lento"), (ANA, "/help"), (ANA, "rápido"), (77, "hola")):
+            assert (await webhook.post(fake.text_update(chat, text))).status == 200
+        await fake.wait_for_sent(4)
+
+    assert [m.text for m in fake.sent] == [
+        "77:hola",
+        f"{ANA}:lento",
+        f"{ANA}:help",
+        f"{ANA}:rápido",
+    ]
+
+
+async def test_over_webhook_the_consoles_people_reach_the_console_first(
+    fake: FakeBotApi, webhook: Webhook, bot: TinyBot
+) -> None:
+    events: list[ConsoleEvent] = []
+
+    async def take(event: ConsoleEvent) -> bool:
+        events.append(event)
+        return event.text == "para la consola"
+
+    webhook.channel.console().add_console(take, users={ANA})
+    for text in ("para la consola", "hola"):
+        assert (await webhook.post(fake.text_update(ANA, text, language_code="es"))).status == 200
+    assert (await webhook.post(fake.text_update(77, "hola"))).status == 200
+    await fake.wait_for_sent(2)
+
+    assert [(e.chat_id, e.text, e.language_code) for e in events] == [
+        (ANA, "para la consola", "es"),
+        (ANA, "hola", "es"),
+    ]
+    assert sorted((i.address.id, i.text) for i in bot.inbounds) == [
+        (str(ANA), "hola"),
+        ("77", "hola"),
+    ]
 
 
 # -- sending for others (broadcasts) --------------------------------------------------------
