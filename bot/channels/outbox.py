@@ -216,8 +216,8 @@ class OutboxSender:
             self.wake()  # an earlier reply to this person is waiting: these go after it
             return Outcome.WAITING
         items = list(enqueued.items)
-        for index, item in enumerate(items):
-            outcome = await self._attempt(channel, item)
+        for index, (item, reply) in enumerate(zip(items, replies, strict=True)):
+            outcome = await self._attempt(channel, item, reply)
             if outcome is Outcome.SENT:
                 continue
             for later in items[index + 1 :]:  # keep the order: they go after the retried one
@@ -306,10 +306,17 @@ class OutboxSender:
     async def _attempt_claimed(self, item: OutboxItem) -> None:
         await self._attempt(self.channels[item.address.channel], item)
 
-    async def _attempt(self, channel: Channel, item: OutboxItem) -> Outcome:
-        """Try one held row once; record what became of it."""
+    async def _attempt(
+        self, channel: Channel, item: OutboxItem, reply: Reply | None = None
+    ) -> Outcome:
+        """Try one held row once; record what became of it.
+
+        ``reply``: the row's reply when the caller has it already (it was just stored);
+        otherwise it is read from the row.
+        """
         try:
-            reply = decode_reply(item.payload)
+            if reply is None:
+                reply = decode_reply(item.payload)
             await channel.send_reply(item.address, reply)
         except SendError as error:
             return await self._failed_attempt(item, error)
