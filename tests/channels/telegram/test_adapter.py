@@ -499,15 +499,18 @@ async def test_failing_sink_stops_nothing_and_logs_no_personal_data(
     assert "/sendMessage" not in logged  # httpx's request lines, which carry the token
 
 
+class SlowBot(TinyBot):
+    """Takes its time over "lento"; answers with the chat and the text (or command)."""
+
+    async def handle(self, inbound: Inbound) -> Sequence[Reply]:
+        if inbound.text == "lento":
+            await asyncio.sleep(0.3)
+        return (Reply(text=f"{inbound.address.id}:{inbound.command or inbound.text}"),)
+
+
 async def test_one_persons_messages_are_answered_in_order_without_holding_up_others(
     fake: FakeBotApi,
 ) -> None:
-    class SlowBot(TinyBot):
-        async def handle(self, inbound: Inbound) -> Sequence[Reply]:
-            if inbound.text == "lento":
-                await asyncio.sleep(0.3)
-            return (Reply(text=f"{inbound.address.id}:{inbound.text}"),)
-
     channel = TelegramChannel(make_config(fake))
     await channel.start(SlowBot().callbacks)
     try:
@@ -644,12 +647,6 @@ async def test_duplicate_after_a_restart_is_left_to_the_conversation_service(
 async def test_over_webhook_plain_texts_and_other_updates_keep_one_persons_order(
     fake: FakeBotApi,
 ) -> None:
-    class SlowBot(TinyBot):
-        async def handle(self, inbound: Inbound) -> Sequence[Reply]:
-            if inbound.text == "lento":
-                await asyncio.sleep(0.3)
-            return (Reply(text=f"{inbound.address.id}:{inbound.command or inbound.text}"),)
-
     async with serve_webhook(fake, SlowBot().callbacks) as webhook:
         # A plain text (read without PTB's objects), a command (through PTB), a plain text.
         for chat, text in ((ANA, "lento"), (ANA, "/help"), (ANA, "rápido"), (77, "hola")):
