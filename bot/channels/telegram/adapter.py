@@ -7,7 +7,8 @@ aiohttp server (:mod:`.webhook`). Either way an update goes through one PTB
 (:mod:`.updates`), groups and channels kept out (:mod:`.groups`), to an operator console first
 if one is attached (:mod:`.console`), then through
 :func:`~bot.channels.telegram.render.update_to_inbound` to ``on_inbound``, and the replies back
-out as messages. The adapter decides nothing about the conversation. A webhook's plain
+out as messages; a pressed button's spinner is stopped and its keyboard closed (:mod:`.buttons`).
+The adapter decides nothing about the conversation. A webhook's plain
 text in a private chat, the commonest update, is read without PTB's objects (:mod:`.plain`)
 and takes a second ``TypeHandler`` through the same per-chat order, to the same end.
 
@@ -36,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
 from aiohttp import web
-from telegram import CallbackQuery, Message, Update
+from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot, TypeHandler
 
@@ -45,21 +46,13 @@ from bot.channels.console import ConsoleHost
 from bot.channels.desk import DeskHandler
 from bot.channels.pacing import LOOP_TIMER, Timer
 from bot.channels.telegram import bootstrap
+from bot.channels.telegram.buttons import answer_press, close_keyboard
 from bot.channels.telegram.capabilities import TELEGRAM_CAPABILITIES, telegram_capabilities
 from bot.channels.telegram.console import TelegramConsole
 from bot.channels.telegram.errors import send_error
 from bot.channels.telegram.groups import GroupGate, named_chats
 from bot.channels.telegram.plain import PlainText
-from bot.channels.telegram.render import (
-    CHANNEL,
-    MAX_TEXT_LENGTH,
-    NO_PREVIEW,
-    blocked_address,
-    button_label,
-    parse_command,
-    update_to_inbound,
-    utf16_length,
-)
+from bot.channels.telegram.render import CHANNEL, blocked_address, parse_command, update_to_inbound
 from bot.channels.telegram.shape import kind_of, press_is_ours, update_problem
 from bot.channels.telegram.transport import AiohttpRequest
 from bot.channels.telegram.updates import (
@@ -375,7 +368,7 @@ class TelegramChannel(Channel):
             return
         query = update.callback_query
         if query is not None:
-            await self._answer(query)
+            await answer_press(query, self._in_flight)
         if self._volunteers is not None and self._volunteers.owns(update):
             await self._to_volunteers(self._volunteers, update)
             return
@@ -399,7 +392,7 @@ class TelegramChannel(Channel):
             return
         delivered = await self.reply(inbound.address, replies)
         if query is not None and replies and delivered:
-            await self._close_keyboard(query)
+            await close_keyboard(query, self._in_flight)
 
     async def _to_volunteers(self, group: VolunteersGroup, update: Update) -> None:
         bot = self._app.bot
@@ -429,31 +422,6 @@ class TelegramChannel(Channel):
                 if intercepted is not None:
                     return intercepted
         return await callbacks.on_inbound(inbound)
-
-    async def _answer(self, query: CallbackQuery) -> None:
-        """Stop the button's progress spinner; first thing, so a later failure cannot skip it."""
-        try:
-            async with self._in_flight:
-                await query.answer()
-        except TelegramError as exc:
-            # An old or already answered query: the person sees nothing wrong.
-            logger.debug("answerCallbackQuery failed: %s", type(exc).__name__)
-
-    async def _close_keyboard(self, query: CallbackQuery) -> None:
-        """Replace the pressed message's buttons with the chosen label, so old menus stay quiet."""
-        message = query.message
-        if not isinstance(message, Message) or message.reply_markup is None:
-            return
-        label = button_label(query)
-        text = f"{message.text}\n\n» {label}" if message.text and label else None
-        try:
-            async with self._in_flight:
-                if text is not None and utf16_length(text) <= MAX_TEXT_LENGTH:
-                    await message.edit_text(text, link_preview_options=NO_PREVIEW)
-                else:
-                    await message.edit_reply_markup(reply_markup=None)
-        except TelegramError as exc:
-            logger.debug("Removing a pressed keyboard failed: %s", type(exc).__name__)
 
     # -- errors ------------------------------------------------------------------------------
 
